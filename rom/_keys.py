@@ -1,0 +1,77 @@
+"""KeySpace: every Redis key name rom uses, built here and nowhere else.
+
+The layout is rom 1.1.2's (SPEC section 7.1); the Lua writer mirrors the
+index-key rules of ``index``/``token``/``prefix``/``suffix``/``geo`` for
+entries named by an entity's stored index record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+__all__ = ["KeySpace", "lock_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpace:
+    """The key names of one model, from its namespace and primary-key name."""
+
+    namespace: str
+    pk: str = "id"
+
+    @property
+    def row_prefix(self) -> str:
+        """``<ns>:``, the prefix of every entity row key."""
+        return f"{self.namespace}:"
+
+    def entity(self, id: object) -> str:
+        """The HASH holding one entity: ``<ns>:<id>``."""
+        return f"{self.namespace}:{id}"
+
+    @property
+    def counter(self) -> str:
+        """The id counter STRING: ``<ns>:<pk>:``."""
+        return f"{self.namespace}:{self.pk}:"
+
+    @property
+    def legacy_index(self) -> str:
+        """The pre-1.0 index-record HASH: ``<ns>::``."""
+        return f"{self.namespace}::"
+
+    def index(self, name: str) -> str:
+        """A numeric ZSET or token SET: ``<ns>:<attr>[:<token>]:idx``."""
+        return f"{self.namespace}:{name}:idx"
+
+    def token(self, attr: str, token: str) -> str:
+        """The SET of ids having ``token`` in ``attr``."""
+        return f"{self.namespace}:{attr}:{token}:idx"
+
+    def prefix(self, attr: str) -> str:
+        """The prefix ZSET of ``attr``: ``<ns>:<attr>:pre``."""
+        return f"{self.namespace}:{attr}:pre"
+
+    def suffix(self, attr: str) -> str:
+        """The suffix ZSET of ``attr``: ``<ns>:<attr>:suf``."""
+        return f"{self.namespace}:{attr}:suf"
+
+    def geo(self, name: str) -> str:
+        """The geo ZSET of a geo index: ``<ns>:<name>:geo``."""
+        return f"{self.namespace}:{name}:geo"
+
+    def unique(self, columns: str) -> str:
+        """The unique HASH of a column or ``c1:c2`` group: ``<ns>:<cols>:uidx``."""
+        return f"{self.namespace}:{columns}:uidx"
+
+    def unsafe(self, id: object, attr: str) -> str:
+        """The private key of an UnsafeColumn: ``<ns>:<id>:<attr>``."""
+        return f"{self.namespace}:{id}:{attr}"
+
+    def temp(self) -> str:
+        """A fresh temporary query key: ``<ns>:<uuid4>``."""
+        return f"{self.namespace}:{uuid.uuid4()}"
+
+
+def lock_key(name: str) -> str:
+    """The key of a ``rom.util.Lock`` named ``name``: ``lock:<name>``."""
+    return f"lock:{name}"

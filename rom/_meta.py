@@ -1,0 +1,243 @@
+"""ModelInfo: a model's columns, keys and constraints, checked once at class creation."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._keys import KeySpace
+from ._registry import MODELS
+from .columns import Column, IndexOnly, PrimaryKey, UnsafeColumn
+from .exceptions import ColumnError, ORMError
+from .index import GeoIndex
+from .relations import OneToMany, _OwnedReference, _Reference
+
+__all__ = ["ModelInfo", "build_model_info"]
+
+AnyColumn = Column[Any] | UnsafeColumn | OneToMany
+SORTABLE_STRING_KEYGENS = ("SIMPLE", "SIMPLE_CI", "CASE_INSENSITIVE")
+
+
+@dataclass(slots=True)
+class ModelInfo:
+    """Everything rom derives from a model class declaration."""
+
+    name: str
+    namespace: str
+    pk: str
+    keys: KeySpace
+    columns: dict[str, AnyColumn]
+    # Columns whose values live in the row hash, the primary key included.
+    stored: list[Column[Any]] = field(default_factory=list)
+    indexed: list[Column[Any]] = field(default_factory=list)
+    unique: list[Column[Any]] = field(default_factory=list)
+    unique_together: tuple[tuple[str, ...], ...] = ()
+    geo: dict[str, GeoIndex] = field(default_factory=dict)
+    unsafe: list[str] = field(default_factory=list)
+    references: list[_Reference] = field(default_factory=list)
+    # Columns counted by save() for a new entity (all but UnsafeColumns).
+    counted: int = 0
+
+    @property
+    def has_relations(self) -> bool:
+        """True if the model references another model."""
+        return any(isinstance(c, _OwnedReference) for c in self.references)
+
+
+def _own_columns(cls: type) -> dict[str, AnyColumn]:
+    columns: dict[str, AnyColumn] = {}
+    for base in reversed(cls.__mro__[1:]):
+        info = base.__dict__.get("_meta")
+        if isinstance(info, ModelInfo):
+            for name, col in info.columns.items():
+                if not isinstance(col, PrimaryKey) or name != "id":
+                    columns[name] = col
+    for name, value in cls.__dict__.items():
+        if isinstance(value, (Column, UnsafeColumn, OneToMany)):
+            columns[name] = value
+    return columns
+
+
+def _bind_inherited(cls: type, columns: dict[str, AnyColumn]) -> None:
+    # Each model gets its own column objects, so messages name the model the
+    # user is working with and per-model state never leaks to a base class.
+    for name, col in list(columns.items()):
+        if cls.__dict__.get(name) is not col:
+            col = copy.copy(col)
+            setattr(cls, name, col)
+            columns[name] = col
+        col.attr = name
+        col.model_name = cls.__name__
+
+
+def _namespace(cls: type) -> str:
+    namespace = cls.__dict__.get("_namespace", cls.__name__)
+    if not isinstance(namespace, str):
+        raise ORMError(
+            f"{cls.__name__}._namespace must be a str, got "
+            f"{type(namespace).__name__}: {namespace!r}"
+        )
+    for key in (cls.__name__, namespace):
+        if key in MODELS:
+            raise ORMError(
+                f"Cannot have two models with the same name {cls.__name__!r} or "
+                f"namespace {namespace!r}: {key!r} is already used by "
+                f"{MODELS[key].__module__}.{MODELS[key].__name__}"
+            )
+    return namespace
+
+
+def _primary_key(cls: type, columns: dict[str, AnyColumn]) -> str:
+    pks = [name for name, col in columns.items() if isinstance(col, PrimaryKey)]
+    if len(pks) > 1:
+        raise ColumnError(
+            f"{cls.__name__} declares more than one PrimaryKey column: {pks}"
+        )
+    if pks:
+        return pks[0]
+    if "id" in columns:
+        raise ColumnError(
+            f"Cannot have non-primary key named 'id' on {cls.__name__}: rename "
+            "the column or declare it as rom.PrimaryKey()"
+        )
+    pk = PrimaryKey()
+    pk.__set_name__(cls, "id")
+    setattr(cls, "id", pk)
+    columns["id"] = pk
+    return "id"
+
+
+def _unique_together(cls: type, columns: dict[str, AnyColumn], pk: str) -> tuple[tuple[str, ...], ...]:
+    declared = getattr(cls, "unique_together", ()) or ()
+    if declared and all(isinstance(c, str) for c in declared):
+        declared = [declared]
+    groups: list[tuple[str, ...]] = []
+    for group in declared:
+        names = tuple(sorted(set(group)))
+        _check_group(cls.__name__, names, columns, pk, groups)
+        groups.append(names)
+    return tuple(groups)
+
+
+def _check_group(
+    model: str,
+    names: tuple[str, ...],
+    columns: dict[str, AnyColumn],
+    pk: str,
+    seen: list[tuple[str, ...]],
+) -> None:
+    if len(names) < 2:
+        raise ColumnError(f"{model}.unique_together group {names} needs 2+ columns")
+    if names in seen:
+        raise ColumnError(f"{model}.unique_together repeats the group {names}")
+    for name in names:
+        col = columns.get(name)
+        if name == pk:
+            raise ColumnError(
+                f"{model}.unique_together group {names} includes the primary key"
+            )
+        if not isinstance(col, Column) or isinstance(col, IndexOnly):
+            raise ColumnError(
+                f"{model}.unique_together group {names} names {name!r}, which is "
+                "not a stored column"
+            )
+
+
+def _geo_indexes(cls: type) -> dict[str, GeoIndex]:
+    declared = getattr(cls, "geo_index", None) or []
+    if not isinstance(declared, list) or not all(
+        isinstance(g, GeoIndex) for g in declared
+    ):
+        raise ORMError(
+            f"{cls.__name__}.geo_index must be a list of rom.GeoIndex(name, callback)"
+        )
+    geo: dict[str, GeoIndex] = {}
+    for index in declared:
+        if index.name in geo:
+            raise ColumnError(f"{cls.__name__}.geo_index repeats {index.name!r}")
+        geo[index.name] = index
+    return geo
+
+
+def _warn_unsortable_affixes(model: str, col: Column[Any]) -> None:
+    if not (col.prefix or col.suffix) or col.keygen is None:
+        return
+    name = col._keygen_name
+    if name in ("_numeric_keygen", "_many_to_one_keygen"):
+        warnings.warn(
+            f"{model}.{col.attr}: prefix/suffix indexes need a token keygen; "
+            "numeric values get none",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def build_model_info(cls: type) -> ModelInfo:
+    """Check a new model class and return its ModelInfo (SPEC 3.1)."""
+    namespace = _namespace(cls)
+    columns = _own_columns(cls)
+    _bind_inherited(cls, columns)
+    pk = _primary_key(cls, columns)
+    info = ModelInfo(
+        name=cls.__name__,
+        namespace=namespace,
+        pk=pk,
+        keys=KeySpace(namespace, pk),
+        columns=columns,
+        unique_together=_unique_together(cls, columns, pk),
+        geo=_geo_indexes(cls),
+    )
+    _classify(info, columns.items())
+    _check_one_to_many(cls, info)
+    return info
+
+
+def _classify(info: ModelInfo, columns: Iterable[tuple[str, AnyColumn]]) -> None:
+    for name, col in columns:
+        if isinstance(col, UnsafeColumn):
+            info.unsafe.append(name)
+            continue
+        info.counted += 1
+        if isinstance(col, OneToMany):
+            continue
+        if not isinstance(col, IndexOnly):
+            info.stored.append(col)
+        if col.indexed:
+            info.indexed.append(col)
+            _warn_unsortable_affixes(info.name, col)
+        if col.unique:
+            info.unique.append(col)
+        if isinstance(col, _Reference):
+            info.references.append(col)
+
+
+def _check_one_to_many(cls: type, info: ModelInfo) -> None:
+    names = (info.name, info.namespace)
+    for col in info.columns.values():
+        if isinstance(col, OneToMany) and col.column is None:
+            if col.get_related_model() is not None:
+                col.referring_column(names)
+    # The reverse check: an earlier model's column-less OneToMany back to us.
+    for ref in info.references:
+        if not isinstance(ref, _OwnedReference):
+            continue
+        target = ref.get_related_model()
+        if target is None:
+            continue
+        for col in target._meta.columns.values():
+            if isinstance(col, OneToMany) and col.column is None and col.ftable in names:
+                count = sum(
+                    1
+                    for r in info.references
+                    if isinstance(r, _OwnedReference)
+                    and r.ftable in (target.__name__, target._namespace)
+                )
+                if count > 1:
+                    raise ColumnError(
+                        f"{target.__name__}.{col.attr} is a OneToMany without "
+                        f"column=, but {info.name} has {count} references to "
+                        f"{target.__name__}; pass column=..."
+                    )

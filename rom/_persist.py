@@ -1,0 +1,155 @@
+"""Save and delete entities: hooks, planning, one write per connection, errors.
+
+This is where ``Model.save``, ``Model.delete`` and the session meet the
+writer: plans are computed in Python (``_writer``), sent in one script call
+per connection (or through the WATCH path), and the results applied back to
+the entities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from . import _scripts, _watch_writer
+from ._writer import WritePlan
+from .exceptions import DataRaceError, EntityDeletedError, UniqueKeyViolation
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = [
+    "delete_entities",
+    "disable_lua_writes",
+    "enable_lua_writes",
+    "save_entities",
+]
+
+_USE_LUA = True
+
+
+def enable_lua_writes() -> None:
+    """Write with the atomic Lua script (the default)."""
+    global _USE_LUA
+    _USE_LUA = True
+
+
+def disable_lua_writes() -> None:
+    """Write with WATCH/MULTI/EXEC (for servers without scripting)."""
+    global _USE_LUA
+    _USE_LUA = False
+
+
+Batch = list[tuple["Model", WritePlan]]
+
+
+def _run(conn: redis.Redis, plans: list[WritePlan]) -> list[dict[str, Any]]:
+    if _USE_LUA:
+        return _scripts.write_entity(conn, [plan.to_json() for plan in plans])
+    return _watch_writer.apply_plans(conn, plans)
+
+
+def _group(
+    entities: list[Model], make_plan: Callable[[Model], WritePlan]
+) -> tuple[dict[int, tuple[redis.Redis, Batch]], BaseException | None]:
+    # Plans are made in order; the first entity that cannot be planned (a
+    # hook or a value refused) stops planning, and only earlier ones run.
+    groups: dict[int, tuple[redis.Redis, Batch]] = {}
+    for entity in entities:
+        try:
+            plan = make_plan(entity)
+        except Exception as exc:
+            return groups, exc
+        conn = entity._connection
+        groups.setdefault(id(conn), (conn, []))[1].append((entity, plan))
+    return groups, None
+
+
+def _execute(
+    groups: dict[int, tuple[redis.Redis, Batch]],
+) -> tuple[Batch, BaseException | None]:
+    done: Batch = []
+    for conn, batch in groups.values():
+        results = _run(conn, [plan for _, plan in batch])
+        for (entity, plan), result in zip(batch, results):
+            if "error" in result:
+                return done, _error(entity, plan, result)
+            plan.id = str(result["id"])
+            done.append((entity, plan))
+    return done, None
+
+
+def save_entities(entities: list[Model], *, full: bool, force: bool) -> int:
+    """Save entities in order; return the number of columns written."""
+    if not entities:
+        return 0
+
+    def plan(entity: Model) -> WritePlan:
+        entity._before_insert() if entity._new else entity._before_update()
+        return entity._plan_save(full=full, force=force)
+
+    groups, failure = _group(entities, plan)
+    done, error = _execute(groups)
+    changes = 0
+    for entity, write in done:
+        was_new = entity._new
+        entity._saved(write)
+        changes += write.changes
+        entity._after_insert() if was_new else entity._after_update()
+    if error or failure:
+        raise error or failure  # type: ignore[misc]
+    return changes
+
+
+def delete_entities(entities: list[Model]) -> None:
+    """Delete entities (no on_delete processing), running their hooks."""
+    if not entities:
+        return
+
+    def plan(entity: Model) -> WritePlan:
+        if not entity._deleted:
+            entity._before_delete()
+        return entity._plan_delete()
+
+    groups, failure = _group(entities, plan)
+    done, error = _execute(groups)
+    for entity, _ in done:
+        was_deleted = entity._deleted
+        entity._was_deleted()
+        if not was_deleted:
+            entity._after_delete()
+    if error or failure:
+        raise error or failure  # type: ignore[misc]
+
+
+def _error(entity: Model, plan: WritePlan, result: dict[str, Any]) -> Exception:
+    ns, id = plan.namespace, plan.id or "<new>"
+    kind = result["error"]
+    if kind == "deleted":
+        return EntityDeletedError(
+            f"Entity {ns}:{id} deleted by another writer; use .save(force=True) "
+            "to re-save",
+            ns,
+            id,
+        )
+    if kind == "race":
+        fields = sorted(result["fields"])
+        return DataRaceError(
+            f"{ns}:{id} Column(s) {fields} updated by another writer, write "
+            "aborted! Reload it with refresh(force=True) and reapply your "
+            "change, or overwrite with save(force=True)",
+            ns,
+            id,
+        )
+    column, value = result["column"], result["value"]
+    shown = entity._describe_unique(column, value)
+    return UniqueKeyViolation(
+        f"Value {shown} for {ns}:{column}:uidx not distinct (failed for "
+        f"pk={id}): another {type(entity).__name__} already has it",
+        ns,
+        id,
+        column,
+        value,
+    )

@@ -1,0 +1,165 @@
+"""Apply WritePlans with WATCH/MULTI/EXEC: the same end state as ``write_entity.lua``.
+
+Used after ``rom._disable_lua_writes()``, for Redis-compatible servers
+without scripting. Checks run under WATCH; a WatchError retries the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+
+from ._keys import KeySpace
+from ._writer import WritePlan
+
+__all__ = ["apply_plans"]
+
+
+def apply_plans(conn: redis.Redis, plans: list[WritePlan]) -> list[dict[str, Any]]:
+    """Apply plans in order; stop at the first failed check (as the script)."""
+    results: list[dict[str, Any]] = []
+    for plan in plans:
+        result = _apply_one(conn, plan)
+        results.append(result)
+        if "error" in result:
+            break
+    return results
+
+
+def _apply_one(conn: redis.Redis, plan: WritePlan) -> dict[str, Any]:
+    keys = KeySpace(plan.namespace, plan.pk)
+    with conn.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                return _attempt(pipe, keys, plan)
+            except WatchError:
+                continue
+
+
+def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
+    unique_keys = [keys.unique(col) for col, _ in plan.unique + plan.unique_del]
+    row = keys.entity(plan.id) if plan.id is not None else None
+    pipe.watch(*([row] if row else []), keys.legacy_index, *unique_keys)
+    failed = _check(pipe, keys, row, plan)
+    if failed is not None:
+        pipe.unwatch()
+        return failed
+    if plan.id is None:
+        # Allocated once: a retry after WatchError reuses it.
+        plan.id = str(pipe.incr(keys.counter))
+        plan.hset += [plan.pk, plan.id]
+    id = plan.id
+    row = keys.entity(id)
+    record = _stored_record(pipe, keys, id, row)
+    removable = [
+        (col, value)
+        for col, value in plan.unique_del
+        if _text(pipe.hget(keys.unique(col), value)) == id
+    ]
+    pipe.multi()
+    _queue_writes(pipe, keys, plan, id, row, record, removable)
+    pipe.execute()
+    return {"id": id}
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value  # type: ignore[no-any-return]
+
+
+def _check(
+    pipe: Pipeline, keys: KeySpace, row: str | None, plan: WritePlan
+) -> dict[str, Any] | None:
+    changed = []
+    for field, expected in plan.race:
+        current = _text(pipe.hget(row, field)) if row else None
+        if field == plan.pk and current is None:
+            return {"error": "deleted"}
+        if current != expected:
+            changed.append(field)
+    if changed:
+        return {"error": "race", "fields": changed}
+    for col, value in plan.unique:
+        owner = _text(pipe.hget(keys.unique(col), value))
+        if owner is not None and owner != plan.id:
+            return {"error": "unique", "column": col, "value": value}
+    return None
+
+
+def _stored_record(pipe: Pipeline, keys: KeySpace, id: str, row: str) -> list[Any]:
+    raw = _text(pipe.hget(keys.legacy_index, id))
+    if raw is None:
+        raw = _text(pipe.hget(row, "-index-data-"))
+    if not raw:
+        return []
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return []
+    return record if isinstance(record, list) else []
+
+
+def _queue_writes(
+    pipe: Pipeline,
+    keys: KeySpace,
+    plan: WritePlan,
+    id: str,
+    row: str,
+    record: list[Any],
+    removable: list[tuple[str, str]],
+) -> None:
+    for col, value in plan.unique:
+        pipe.hset(keys.unique(col), value, id)
+    for col, value in removable:
+        pipe.hdel(keys.unique(col), value)
+    if plan.hdel:
+        pipe.hdel(row, *plan.hdel)
+    if plan.hset:
+        pipe.hset(row, items=plan.hset)
+    _queue_removals(pipe, keys, id, record)
+    pipe.hdel(keys.legacy_index, id)
+    if plan.delete:
+        pipe.delete(row, *(keys.unsafe(id, attr) for attr in plan.unsafe))
+        return
+    _queue_additions(pipe, keys, plan, id)
+    pipe.hset(row, "-index-data-", plan.entries.record())
+
+
+def _slot(record: list[Any], i: int) -> list[Any]:
+    value = record[i] if len(record) > i else []
+    return value if isinstance(value, list) else []
+
+
+def _queue_removals(pipe: Pipeline, keys: KeySpace, id: str, record: list[Any]) -> None:
+    for name in _slot(record, 0):
+        pipe.srem(keys.index(name), id)
+    for name in _slot(record, 1):
+        pipe.zrem(keys.index(name), id)
+    for attr, token in _slot(record, 2):
+        pipe.zrem(keys.prefix(attr), f"{token}\0{id}")
+    for item in _slot(record, 3):
+        if isinstance(item, list):
+            pipe.zrem(keys.suffix(item[0]), f"{item[1]}\0{id}")
+        else:
+            pipe.zrem(keys.geo(item), id)
+    for name in _slot(record, 4):
+        pipe.zrem(keys.geo(name), id)
+
+
+def _queue_additions(pipe: Pipeline, keys: KeySpace, plan: WritePlan, id: str) -> None:
+    e = plan.entries
+    for name in e.tokens:
+        pipe.sadd(keys.index(name), id)
+    for name, score in e.scored:
+        pipe.zadd(keys.index(name), {id: score if score is not None else id})
+    for attr, token, score in e.prefix:
+        pipe.zadd(keys.prefix(attr), {f"{token}\0{id}": score})
+    for attr, rev, score in e.suffix:
+        pipe.zadd(keys.suffix(attr), {f"{rev}\0{id}": score})
+    for name, lon, lat in e.geo:
+        pipe.geoadd(keys.geo(name), (lon, lat, id))

@@ -1,0 +1,766 @@
+"""Column descriptors: declaration checks, value conversion and wire encodings.
+
+A column converts what a user assigns (``convert``), turns a Python value
+into the exact wire string rom 1.1.2 stores (``to_redis``) and back
+(``from_redis``), and knows which keygen indexes it. Instances of a model
+keep their values in ``entity._data``; the column is the descriptor that
+reads and writes there.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
+
+from .exceptions import ColumnError, InvalidColumnValue
+from .keygen import (
+    FULL_TEXT,
+    STRING_INDEX_KEYGENS_STR,
+    KeygenResult,
+    boolean_keygen,
+    dt2ts,
+    numeric_keygen,
+    t2ts,
+    ts2dt,
+    ts2t,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .model import Model
+
+__all__ = [
+    "NULL",
+    "Boolean",
+    "Column",
+    "Date",
+    "DateTime",
+    "Decimal",
+    "Float",
+    "IndexOnly",
+    "Integer",
+    "Json",
+    "PrimaryKey",
+    "SaferDateTime",
+    "String",
+    "Text",
+    "Time",
+    "UnsafeColumn",
+]
+
+T = TypeVar("T")
+Keygen2 = Callable[[str, Mapping[str, Any]], KeygenResult]
+
+_NUMERIC_TYPES: tuple[type, ...] = (
+    int,
+    float,
+    decimal.Decimal,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+)
+
+
+class _Null:
+    """The "no default" marker (``rom.columns.NULL``)."""
+
+    _instance: ClassVar[_Null | None] = None
+
+    def __new__(cls) -> _Null:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NULL: Any = _Null()
+
+
+class _Refused(Exception):
+    """Raised by ``Column._convert``: the value does not fit (message = why)."""
+
+
+class Column(Generic[T]):
+    """Base of every column: one attribute of a model, stored as a hash field.
+
+    Args:
+        required: a new entity must have a value (``MissingColumn``), and the
+            value cannot later be set to None (``InvalidOperation``).
+        default: a value, or a zero-argument callable, used when the value
+            is None, both on construction and when loading a row.
+        unique: keep ``<ns>:<attr>:uidx`` so no two entities share a value.
+        index: make the column filterable (numeric range or keygen tokens).
+        keygen: ``value -> tokens | {key: score}``, how the value is indexed.
+        prefix: also keep ``<ns>:<attr>:pre`` for ``startswith``/``like``.
+        suffix: also keep ``<ns>:<attr>:suf`` for ``endswith``.
+        keygen2: ``(attr, entity_dict) -> ...``, a keygen that sees the
+            whole entity (composite indexes).
+    """
+
+    _allowed: ClassVar[tuple[type, ...]] = ()
+    # Relationship and IndexOnly columns are declared without value types.
+    _typeless: ClassVar[bool] = False
+    _expected: ClassVar[str] = "a value"
+
+    attr: str
+    model_name: str
+
+    def __init__(
+        self,
+        required: bool = False,
+        default: Any = NULL,
+        unique: bool = False,
+        index: bool = False,
+        keygen: Callable[[Any], KeygenResult] | None = None,
+        prefix: bool = False,
+        suffix: bool = False,
+        keygen2: Keygen2 | None = None,
+    ) -> None:
+        self.required = required
+        self.default = NULL if default is None else default
+        self.unique = unique
+        self.index = index
+        self.prefix = prefix
+        self.suffix = suffix
+        self.attr = ""
+        self.model_name = ""
+        self._keygen: Keygen2 | None = None
+        self._keygen_name: str | None = None
+        self._init_keygen(keygen, keygen2)
+
+    # -- declaration checks (SPEC 2.1, in rom's order) -----------------------
+
+    def _init_keygen(
+        self,
+        keygen: Callable[[Any], KeygenResult] | None,
+        keygen2: Keygen2 | None,
+    ) -> None:
+        if (keygen or keygen2) and not (
+            self.index or self.prefix or self.suffix or self.unique
+        ):
+            raise ColumnError(
+                f"{type(self).__name__}: a keygen was given but the column is "
+                "neither index=True, prefix=True, suffix=True nor unique=True; "
+                "set one of them or drop the keygen"
+            )
+        if not self._allowed and not self._typeless:
+            raise ColumnError(
+                f"{type(self).__name__} has no value type: use a concrete "
+                "column such as Integer, Text or Json"
+            )
+        if self.unique and not (
+            self._typeless or self._is_string() or self._is_integer()
+        ):
+            raise ColumnError("Unique columns can only be strings or integers")
+        if keygen and keygen2:
+            raise ColumnError(
+                f"{type(self).__name__}: pass keygen or keygen2, not both"
+            )
+        if keygen2 is not None:
+            self._set_keygen2(keygen2, getattr(keygen2, "__name__", None))
+            return
+        keygen = self._default_keygen(keygen)
+        if keygen is not None:
+            self._set_keygen1(keygen)
+
+    def _default_keygen(
+        self, keygen: Callable[[Any], KeygenResult] | None
+    ) -> Callable[[Any], KeygenResult] | None:
+        numeric, string = self._is_numeric(), self._is_string()
+        if self.index and not numeric and not string and keygen is None:
+            if bool in self._allowed:
+                return boolean_keygen
+            if not self._exempt_from_keygen():
+                raise ColumnError(
+                    f"Non-numeric/string indexed columns must provide keygen: "
+                    f"{type(self).__name__}(index=True) needs keygen=... (a "
+                    "function returning tokens or {key: score})"
+                )
+        if (self.index or self.prefix or self.suffix) and string and not keygen:
+            raise ColumnError(
+                f"Indexed string column {type(self).__name__} needs an explicit "
+                f"keygen, one of: {STRING_INDEX_KEYGENS_STR} (e.g. "
+                "keygen=rom.FULL_TEXT for word search)"
+            )
+        if keygen is None and self.index and numeric:
+            return numeric_keygen
+        if keygen is None and (self.prefix or self.suffix) and not self.index:
+            return FULL_TEXT
+        return keygen
+
+    def _set_keygen1(self, keygen: Callable[[Any], KeygenResult]) -> None:
+        def wrapped(attr: str, data: Mapping[str, Any]) -> KeygenResult:
+            return keygen(data.get(attr))
+
+        self._set_keygen2(wrapped, getattr(keygen, "__name__", None))
+
+    def _set_keygen2(self, keygen2: Keygen2, name: str | None) -> None:
+        self._keygen = keygen2
+        self._keygen_name = name
+
+    def _exempt_from_keygen(self) -> bool:
+        return False
+
+    @classmethod
+    def _is_numeric(cls) -> bool:
+        return any(issubclass(t, _NUMERIC_TYPES) for t in cls._allowed) and not (
+            bool in cls._allowed
+        )
+
+    @classmethod
+    def _is_string(cls) -> bool:
+        return str in cls._allowed or bytes in cls._allowed
+
+    @classmethod
+    def _is_integer(cls) -> bool:
+        return any(issubclass(t, int) for t in cls._allowed)
+
+    # -- descriptor protocol ------------------------------------------------
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = name
+        self.model_name = owner.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> T | None: ...
+
+    def __get__(self, instance: object | None, owner: type) -> Self | T | None:
+        if instance is None:
+            return self
+        return instance._data.get(self.attr)  # type: ignore[attr-defined, no-any-return]
+
+    def __set__(self, instance: Model, value: T | None) -> None:
+        instance._assign(self, value)
+
+    def __delete__(self, instance: Model) -> None:
+        instance._assign(self, None)
+
+    def __repr__(self) -> str:
+        where = f"{self.model_name}.{self.attr}" if self.attr else "unbound"
+        return f"<{type(self).__name__} {where}>"
+
+    # -- values -------------------------------------------------------------
+
+    @property
+    def indexed(self) -> bool:
+        """True if saving this column writes index entries."""
+        return self._keygen is not None and (self.index or self.prefix or self.suffix)
+
+    @property
+    def keygen(self) -> Keygen2 | None:
+        """The effective two-argument keygen, or None."""
+        return self._keygen
+
+    def default_value(self) -> T | None:
+        """The default for a missing value (None when there is none)."""
+        default = self.default
+        if default is NULL:
+            return None
+        return default() if callable(default) else default  # type: ignore[no-any-return]
+
+    def validate(self, value: object) -> T | None:
+        """Convert ``value`` to this column's type, or raise InvalidColumnValue."""
+        if value is None:
+            return None
+        try:
+            return self._convert(value)
+        except _Refused as refused:
+            raise self._refusal(value, str(refused)) from None
+
+    def _refusal(self, value: object, why: str) -> InvalidColumnValue:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        msg = (
+            f"{self.model_name}.{self.attr} expects {self._expected}, "
+            f"got {type(value).__name__}: {shown}"
+        )
+        if why:
+            msg += f" ({why})"
+        return InvalidColumnValue(msg, self.model_name, self.attr, value)
+
+    def _convert(self, value: object) -> T:
+        if isinstance(value, self._allowed):
+            return value  # type: ignore[return-value]
+        raise _Refused("")
+
+    def to_redis(self, value: T) -> str:
+        """Return the wire string stored in Redis for ``value``."""
+        return str(value)
+
+    def from_redis(self, raw: str) -> T:
+        """Return the Python value of the wire string ``raw``."""
+        return raw  # type: ignore[return-value]
+
+    def load(self, raw: str) -> T:
+        """``from_redis`` for a row read from Redis, with a clear error."""
+        try:
+            return self.from_redis(raw)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise InvalidColumnValue(
+                f"{self.model_name}.{self.attr}: stored value {raw!r} cannot be "
+                f"read as {self._expected} ({exc}); fix or remove the field",
+                self.model_name,
+                self.attr,
+                raw,
+            ) from None
+
+
+_Column = Column
+
+
+def _number_text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("ascii").strip()
+        except UnicodeDecodeError:
+            return None
+    return value.strip() if isinstance(value, str) else None
+
+
+class Integer(Column[int]):
+    """An ``int`` column; a bool or a non-integral number is refused."""
+
+    _allowed = (int,)
+    _expected = "an int"
+
+    def _convert(self, value: object) -> int:
+        if isinstance(value, bool):
+            raise _Refused("use Boolean for truth values")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, (float, decimal.Decimal)):
+            if math.isfinite(value) and value == int(value):
+                return int(value)
+            raise _Refused("it has a fractional part; round it first")
+        text = _number_text(value)
+        if text is not None:
+            try:
+                return int(text)
+            except ValueError:
+                raise _Refused("not a whole number") from None
+        raise _Refused("")
+
+    def from_redis(self, raw: str) -> int:
+        return int(raw)
+
+
+class Float(Column[float]):
+    """A ``float`` column; ints are stored as floats (``3`` -> ``3.0``)."""
+
+    _allowed = (float, int)
+    _expected = "a float"
+
+    def _convert(self, value: object) -> float:
+        if isinstance(value, bool):
+            raise _Refused("use Boolean for truth values")
+        if isinstance(value, (int, float, decimal.Decimal)):
+            result = float(value)
+        else:
+            text = _number_text(value)
+            if text is None:
+                raise _Refused("")
+            try:
+                result = float(text)
+            except ValueError:
+                raise _Refused("not a number") from None
+        if self.index and math.isnan(result):
+            raise _Refused("NaN cannot be indexed")
+        return result
+
+    def to_redis(self, value: float) -> str:
+        return repr(float(value))
+
+    def from_redis(self, raw: str) -> float:
+        return float(raw)
+
+
+class Decimal(Column[decimal.Decimal]):
+    """A ``decimal.Decimal`` column, stored as its ``str``."""
+
+    _allowed = (decimal.Decimal,)
+    _expected = "a Decimal"
+
+    def _convert(self, value: object) -> decimal.Decimal:
+        if isinstance(value, bool):
+            raise _Refused("use Boolean for truth values")
+        if isinstance(value, decimal.Decimal):
+            result = value
+        elif isinstance(value, int):
+            result = decimal.Decimal(value)
+        elif isinstance(value, float):
+            # repr gives the shortest decimal that reads back as this float,
+            # so 0.1 becomes Decimal('0.1'), not its binary expansion.
+            result = decimal.Decimal(repr(value))
+        else:
+            text = _number_text(value)
+            if text is None:
+                raise _Refused("")
+            try:
+                result = decimal.Decimal(text)
+            except decimal.InvalidOperation:
+                raise _Refused("not a decimal number") from None
+        if self.index and result.is_nan():
+            raise _Refused("NaN cannot be indexed")
+        return result
+
+    def from_redis(self, raw: str) -> decimal.Decimal:
+        try:
+            return decimal.Decimal(raw)
+        except decimal.InvalidOperation:
+            raise ValueError(f"invalid decimal {raw!r}") from None
+
+
+class Boolean(Column[bool]):
+    """A ``bool`` column: stored as ``'1'`` or ``''``; indexed as tokens."""
+
+    _allowed = (bool,)
+    _expected = "a bool"
+
+    def _convert(self, value: object) -> bool:
+        return bool(value)
+
+    def to_redis(self, value: bool) -> str:
+        return "1" if value else ""
+
+    def from_redis(self, raw: str) -> bool:
+        return bool(raw)
+
+
+def _timestamp(value: object) -> float:
+    if isinstance(value, bool):
+        raise _Refused("")
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return float(value)
+    text = _number_text(value)
+    if text is None:
+        raise _Refused("")
+    try:
+        return float(text)
+    except ValueError:
+        raise _Refused("strings must be a Unix timestamp") from None
+
+
+def _naive_utc(value: datetime.datetime) -> datetime.datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class DateTime(Column[datetime.datetime]):
+    """A naive-UTC ``datetime`` column, stored as float seconds since 1970.
+
+    Aware datetimes are converted to UTC; numbers are Unix timestamps.
+    """
+
+    _allowed = (datetime.datetime,)
+    _expected = "a datetime"
+
+    def _convert(self, value: object) -> datetime.datetime:
+        if isinstance(value, datetime.datetime):
+            return _naive_utc(value)
+        if isinstance(value, datetime.date):
+            raise _Refused("a date has no time; use a Date column or a datetime")
+        try:
+            return ts2dt(_timestamp(value))
+        except (OverflowError, ValueError):
+            raise _Refused("timestamp out of range") from None
+
+    def to_redis(self, value: datetime.datetime) -> str:
+        return repr(dt2ts(value))
+
+    def from_redis(self, raw: str) -> datetime.datetime:
+        return ts2dt(float(raw))
+
+
+class SaferDateTime(DateTime):
+    """A DateTime that accepts only ``datetime`` objects (no timestamps)."""
+
+    def _convert(self, value: object) -> datetime.datetime:
+        if isinstance(value, datetime.datetime):
+            return _naive_utc(value)
+        raise _Refused("SaferDateTime takes datetime objects only")
+
+
+class Date(Column[datetime.date]):
+    """A ``date`` column, stored as the float timestamp of its midnight UTC."""
+
+    _allowed = (datetime.date,)
+    _expected = "a date"
+
+    def _convert(self, value: object) -> datetime.date:
+        if isinstance(value, datetime.datetime):
+            return _naive_utc(value).date()
+        if isinstance(value, datetime.date):
+            return value
+        try:
+            return ts2dt(_timestamp(value)).date()
+        except (OverflowError, ValueError):
+            raise _Refused("timestamp out of range") from None
+
+    def to_redis(self, value: datetime.date) -> str:
+        return repr(dt2ts(value))
+
+    def from_redis(self, raw: str) -> datetime.date:
+        return ts2dt(float(raw)).date()
+
+
+class Time(Column[datetime.time]):
+    """A naive ``time`` column, stored as float seconds since midnight."""
+
+    _allowed = (datetime.time,)
+    _expected = "a time"
+
+    def _convert(self, value: object) -> datetime.time:
+        if isinstance(value, datetime.time):
+            if value.tzinfo is not None:
+                raise _Refused("aware times are not supported; drop tzinfo")
+            return value
+        seconds = _timestamp(value)
+        if not 0 <= seconds < 86400:
+            raise _Refused("seconds since midnight must be in [0, 86400)")
+        return ts2t(seconds)
+
+    def to_redis(self, value: datetime.time) -> str:
+        return repr(t2ts(value))
+
+    def from_redis(self, raw: str) -> datetime.time:
+        return ts2t(float(raw))
+
+
+class String(Column[bytes]):
+    """A ``bytes`` column; stored latin-1-decoded (so UTF-8 in Redis).
+
+    A ``str`` is accepted when every character is latin-1; use ``Text`` for
+    text.
+    """
+
+    _allowed = (bytes,)
+    _expected = "bytes"
+
+    def _convert(self, value: object) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        if isinstance(value, str):
+            try:
+                return value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise _Refused(
+                    "this text has characters outside latin-1; use a Text "
+                    "column, or encode it to bytes yourself"
+                ) from None
+        raise _Refused("")
+
+    def to_redis(self, value: bytes) -> str:
+        return value.decode("latin-1")
+
+    def from_redis(self, raw: str) -> bytes:
+        return raw.encode("latin-1")
+
+
+class Text(Column[str]):
+    """A ``str`` column; bytes are accepted when they are valid UTF-8."""
+
+    _allowed = (str,)
+    _expected = "a str"
+
+    def _convert(self, value: object) -> str:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refused("it contains unpaired surrogates") from None
+            return value
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                return bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Refused("bytes that are not UTF-8; use String") from None
+        raise _Refused("")
+
+
+class Json(Column[Any]):
+    """A JSON column (dict, list or tuple), stored with sorted keys."""
+
+    _allowed = (dict, list, tuple)
+    _expected = "a dict, list or tuple"
+
+    def _convert(self, value: object) -> Any:
+        if isinstance(value, (str, bytes)):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise _Refused("the string is not valid JSON") from None
+        if not isinstance(value, (dict, list, tuple)):
+            raise _Refused("")
+        try:
+            json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise _Refused(f"not JSON-serialisable: {exc}") from None
+        return value
+
+    def to_redis(self, value: Any) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    def from_redis(self, raw: str) -> Any:
+        return json.loads(raw)
+
+
+class PrimaryKey(Column[int]):
+    """The integer primary key; ``index=True`` also keeps ``<ns>:<pk>:idx``."""
+
+    _allowed = (int,)
+    _expected = "an int"
+
+    def __init__(self, index: bool = False) -> None:
+        super().__init__(index=index)
+
+    def _convert(self, value: object) -> int:
+        if isinstance(value, bool):
+            raise _Refused("")
+        if isinstance(value, int):
+            return value
+        text = _number_text(value)
+        if text is not None and text.isdigit():
+            return int(text)
+        raise _Refused("")
+
+    def from_redis(self, raw: str) -> int:
+        return int(raw)
+
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        # Ids are allocated lazily: reading the key of a new entity takes one.
+        return instance._primary_key()  # type: ignore[attr-defined]
+
+
+class IndexOnly(Column[None]):
+    """An index computed from other columns; it stores no value of its own.
+
+    Give ``column`` and ``keygen`` (index another column's value a second
+    way) or ``keygen2`` (index anything derived from the whole entity).
+    """
+
+    _typeless = True
+    _expected = "no value (IndexOnly columns cannot be assigned)"
+
+    def __init__(
+        self,
+        column: str | None = None,
+        keygen: Callable[[Any], KeygenResult] | None = None,
+        prefix: bool = False,
+        suffix: bool = False,
+        keygen2: Keygen2 | None = None,
+        index: bool = False,
+        unique: bool = False,
+    ) -> None:
+        if not ((column and keygen) or keygen2):
+            raise ValueError(
+                "IndexOnly needs either column= and keygen=, or keygen2="
+            )
+        self.source_column = column
+        index = index or prefix or suffix or not unique
+        if keygen2 is None and keygen is not None and column is not None:
+            source, one_arg = column, keygen
+
+            def from_column(attr: str, data: Mapping[str, Any]) -> KeygenResult:
+                return one_arg(data.get(source))
+
+            # Keep the keygen's name so queries lowercase values like it does.
+            from_column.__name__ = getattr(keygen, "__name__", "<lambda>")
+            keygen2 = from_column
+        super().__init__(
+            index=index, prefix=prefix, suffix=suffix, keygen2=keygen2, unique=unique
+        )
+
+    def _convert(self, value: object) -> None:
+        raise _Refused("")
+
+
+_RESERVED_UNSAFE_NAMES = frozenset({"idx", "uidx", "pre", "suf", "geo", ""})
+
+
+class UnsafeHandle:
+    """Redis commands bound to one entity's private key ``<ns>:<id>:<attr>``.
+
+    ``handle.rpush('x')`` runs ``RPUSH <ns>:<id>:<attr> x`` on the model's
+    connection; pass ``skip_key=True`` to leave the key out.
+    """
+
+    __slots__ = ("_conn", "key")
+
+    def __init__(self, conn: Any, key: str) -> None:
+        self._conn = conn
+        self.key = key
+
+    def __getattr__(self, command: str) -> Callable[..., Any]:
+        method = getattr(self._conn, command)
+
+        def call(*args: Any, skip_key: bool = False, **kwargs: Any) -> Any:
+            if skip_key:
+                return method(*args, **kwargs)
+            return method(self.key, *args, **kwargs)
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"<UnsafeHandle {self.key}>"
+
+
+class UnsafeColumn:
+    """A private Redis key per entity (any type), deleted with the entity.
+
+    Not stored in the row, not indexed, not tracked for changes; reading the
+    attribute gives an ``UnsafeHandle`` for the key.
+    """
+
+    attr: str = ""
+    model_name: str = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if name in _RESERVED_UNSAFE_NAMES:
+            raise ColumnError(
+                f"{owner.__name__}.{name}: UnsafeColumn names cannot be one of "
+                f"{sorted(_RESERVED_UNSAFE_NAMES - {''})}; rename the attribute"
+            )
+        self.attr = name
+        self.model_name = owner.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> UnsafeHandle: ...
+
+    def __get__(self, instance: object | None, owner: type) -> Self | UnsafeHandle:
+        if instance is None:
+            return self
+        return instance._unsafe_handle(self.attr)  # type: ignore[attr-defined, no-any-return]
+
+    def __set__(self, instance: object, value: object) -> None:
+        raise InvalidColumnValue(
+            f"{self.model_name}.{self.attr} is an UnsafeColumn: use its commands "
+            f"(e.g. entity.{self.attr}.set(...)) instead of assigning",
+            self.model_name,
+            self.attr,
+            value,
+        )
+
+    def __delete__(self, instance: object) -> None:
+        instance._unsafe_handle(self.attr).delete()  # type: ignore[attr-defined]

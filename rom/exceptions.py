@@ -1,0 +1,125 @@
+"""The error tree: rom 1.1.2's exception names and base classes, kept exactly.
+
+Existing ``except`` clauses written for rom 1.1.2 keep working. The errors that
+concern one entity also carry structured fields, so code can read them
+without parsing the message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BulkError",
+    "ColumnError",
+    "DataRaceError",
+    "EntityDeletedError",
+    "InvalidColumnValue",
+    "InvalidOperation",
+    "MissingColumn",
+    "ORMError",
+    "QueryError",
+    "RestrictError",
+    "UniqueKeyViolation",
+    "UnsafeError",
+]
+
+
+class ORMError(Exception):
+    """Base class of every error rom raises on purpose."""
+
+
+class UniqueKeyViolation(ORMError):
+    """A unique or unique_together value is already taken by another entity.
+
+    ``args`` is ``(message, namespace, id)`` as in rom 1.1.2; ``column`` and
+    ``value`` name the constraint that failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        namespace: str = "",
+        id: str = "",
+        column: str = "",
+        value: object = None,
+    ) -> None:
+        super().__init__(message, namespace, id)
+        self.namespace = namespace
+        self.id = id
+        self.column = column
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidOperation(ORMError):
+    """The operation is not allowed on this entity or column in its state."""
+
+
+class QueryError(InvalidOperation):
+    """A query or lookup was asked for something the model cannot answer."""
+
+
+class RestrictError(InvalidOperation):
+    """A delete was refused by an ``on_delete='restrict'`` reference."""
+
+
+class _EntityConflict(InvalidOperation):
+    """Shared shape of the two "another writer got there first" errors."""
+
+    def __init__(self, message: str, namespace: str = "", id: str = "") -> None:
+        super().__init__(message, namespace, id)
+        self.namespace = namespace
+        self.id = id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DataRaceError(_EntityConflict):
+    """Columns of the entity were changed in Redis since it was loaded.
+
+    Also raised by ``Lock`` used as a context manager when it is held.
+    """
+
+
+# Deliberately not a DataRaceError subclass: a race is fixed by reloading,
+# a deleted entity by re-creating it (save(force=True)). A subclass would let
+# the order of except clauses pick the wrong fix.
+class EntityDeletedError(_EntityConflict):
+    """The entity's row was deleted by another writer since it was loaded."""
+
+
+class ColumnError(ORMError):
+    """A column or model is declared wrongly, or an entity cannot be written."""
+
+
+class MissingColumn(ColumnError):
+    """A required column has no value on a new entity."""
+
+
+class InvalidColumnValue(ColumnError):
+    """A value cannot be stored in a column (wrong type or not convertible).
+
+    ``model``, ``column`` and ``value`` say which value was refused.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        model: str = "",
+        column: str = "",
+        value: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.column = column
+        self.value = value
+
+
+class UnsafeError(ColumnError):
+    """Kept for rom 1.1.2 compatibility; never raised."""
+
+
+class BulkError(ORMError):
+    """Kept for rom 1.1.2 compatibility; never raised."""

@@ -1,0 +1,17 @@
+-- fetch_by_unique.lua: look entities up by unique values and read their rows.
+-- KEYS[1]    the unique HASH <ns>:<col>:uidx
+-- ARGV[1]    the row-key prefix "<ns>:" (the row of id N is "<ns>:N")
+-- ARGV[2..]  the values looked up
+-- returns    per value: {} when absent, else {id, field1, value1, ...}
+local out = {}
+for i = 2, #ARGV do
+    local id = redis.call('HGET', KEYS[1], ARGV[i])
+    if id then
+        local row = redis.call('HGETALL', ARGV[1] .. id)
+        table.insert(row, 1, id)
+        out[#out + 1] = row
+    else
+        out[#out + 1] = {}
+    end
+end
+return out

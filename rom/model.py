@@ -1,0 +1,541 @@
+"""Model: the active-record base class (construction, attributes, save, get)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import redis
+
+from . import _scripts
+from ._persist import delete_entities, save_entities
+from ._classproperty import ClassProperty
+from ._meta import ModelInfo, build_model_info
+from ._registry import MODELS
+from ._writer import WritePlan, decode_last, plan_delete, plan_save
+from .columns import Column, IndexOnly, PrimaryKey, UnsafeColumn, UnsafeHandle
+from .connection import connection_for
+from .exceptions import (
+    EntityDeletedError,
+    InvalidColumnValue,
+    InvalidOperation,
+    MissingColumn,
+    ORMError,
+    QueryError,
+)
+from .keygen import numeric_score
+from .relations import OneToMany, _Reference, reference_id, register_references
+from .session import session
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+elif TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**kwargs: Any) -> Any:
+        return lambda cls: cls
+
+
+__all__ = ["Model"]
+
+_ID_TYPES = (list, tuple, set, frozenset)
+
+
+def _decode(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def decode_row(raw: Mapping[Any, Any]) -> dict[str, str]:
+    """A row as read from Redis, with bytes decoded as UTF-8."""
+    return {_decode(k): _decode(v) for k, v in raw.items()}
+
+
+def _to_id(model: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = _decode(value).strip() if isinstance(value, (str, bytes)) else None
+    if text is None or not text.lstrip("-").isdigit():
+        raise ValueError(
+            f"{model}.get() takes integer ids (or their strings), got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    return int(text)
+
+
+@dataclass_transform(kw_only_default=True, field_specifiers=(Column,))
+class Model:
+    """Base class of rom models: subclass it and declare columns.
+
+    ``Model(**values)`` makes a new entity (its id is taken from
+    ``<ns>:<pk>:`` when first needed, normally inside its first save);
+    ``Model.get(id)`` and ``Model.get_by(col=value)`` load saved ones.
+    """
+
+    _meta: ClassVar[ModelInfo]
+    _namespace: ClassVar[str]
+    _pkey: ClassVar[str]
+    _columns: ClassVar[dict[str, Any]]
+    _required: ClassVar[set[str]]
+    _index: ClassVar[set[str]]
+    _unique: ClassVar[set[str]]
+    _prefix: ClassVar[set[str]]
+    _suffix: ClassVar[set[str]]
+    _cunique: ClassVar[tuple[tuple[str, ...], ...]]
+    _geo: ClassVar[dict[str, Any]]
+    _no_fk: ClassVar[bool]
+
+    _data: dict[str, Any]
+    _last: dict[str, str]
+    _new: bool
+    _modified: bool
+    _deleted: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        info = build_model_info(cls)
+        cls._meta = info
+        cls._namespace = info.namespace
+        cls._pkey = info.pk
+        cls._columns = info.columns
+        cls._set_compat_attributes(info)
+        MODELS[cls.__name__] = cls
+        MODELS[info.namespace] = cls
+        register_references(info.namespace, info.columns)
+
+    @classmethod
+    def _set_compat_attributes(cls, info: ModelInfo) -> None:
+        # rom 1.1.2's class attributes, which user code reads.
+        columns = [c for c in info.columns.values() if isinstance(c, Column)]
+        cls._required = {c.attr for c in columns if c.required}
+        cls._index = {c.attr for c in info.indexed if c.index}
+        cls._unique = {c.attr for c in info.unique}
+        cls._prefix = {c.attr for c in info.indexed if c.prefix}
+        cls._suffix = {c.attr for c in info.indexed if c.suffix}
+        cls._cunique = info.unique_together
+        cls._geo = info.geo
+        cls._no_fk = not info.has_relations
+
+    # -- construction ---------------------------------------------------------
+
+    def __init__(self, **kwargs: Any) -> None:
+        if kwargs.pop("_loading", False):
+            self._init_loaded(decode_row(kwargs))
+            session.add(self)
+            return
+        extra_ok = kwargs.pop("_extra_ok", False)
+        bypass = kwargs.pop("_bypass_session_entirely", False)
+        info = self._meta
+        self._check_kwargs(kwargs, extra_ok or bypass)
+        data: dict[str, Any] = {}
+        for name, col in info.columns.items():
+            if isinstance(col, Column):
+                data[name] = self._initial_value(col, kwargs.get(name))
+            elif isinstance(col, OneToMany) and col.get_related_model() is None:
+                raise ORMError(
+                    f"{info.name}.{name}: OneToMany target {col.ftable!r} is not "
+                    "a defined model"
+                )
+        self._data = data
+        self._last = {}
+        self._new = self._modified = True
+        self._deleted = False
+        if not bypass:
+            session.add(self)
+
+    def _check_kwargs(self, kwargs: Mapping[str, Any], extra_ok: bool) -> None:
+        info = self._meta
+        if kwargs.get(info.pk) is not None:
+            raise InvalidColumnValue(
+                f"Cannot pass primary key on object creation: {info.name} ids "
+                f"are allocated by rom (got {info.pk}={kwargs[info.pk]!r})",
+                info.name,
+                info.pk,
+                kwargs[info.pk],
+            )
+        unknown = sorted(set(kwargs) - set(info.columns))
+        if unknown and not extra_ok:
+            raise InvalidColumnValue(
+                f"Extra columns passed but not valid: {unknown}; {info.name} has "
+                f"{sorted(info.columns)} (pass _extra_ok=True to ignore extras)",
+                info.name,
+                unknown[0],
+                kwargs[unknown[0]],
+            )
+
+    def _initial_value(self, col: Column[Any], value: Any) -> Any:
+        if isinstance(col, PrimaryKey):
+            return None
+        if isinstance(col, IndexOnly):
+            if value is not None:
+                col.validate(value)
+            return None
+        if value is None:
+            value = col.default_value()
+        value = col.validate(value)
+        if value is None and col.required:
+            raise MissingColumn(
+                f"{self._meta.name}.{col.attr} cannot be missing: it is "
+                "required and has no default",
+            )
+        return value
+
+    def _init_loaded(self, row: Mapping[str, str]) -> None:
+        info = self._meta
+        if row.get(info.pk) is None:
+            raise InvalidColumnValue(
+                f"Cannot set none primary key on object loading: the {info.name} "
+                f"row has no {info.pk!r} field",
+                info.name,
+                info.pk,
+            )
+        data: dict[str, Any] = {}
+        last: dict[str, str] = {}
+        for col in info.stored:
+            raw = row.get(col.attr)
+            if raw is None:
+                data[col.attr] = col.validate(col.default_value())
+            else:
+                data[col.attr] = col.load(raw)
+                last[col.attr] = raw
+        for name, col in info.columns.items():
+            if isinstance(col, IndexOnly):
+                data[name] = None
+        self._data = data
+        self._last = last
+        self._new = self._modified = self._deleted = False
+
+    @classmethod
+    def _from_row(cls, row: Mapping[str, str]) -> Self:
+        entity = cls.__new__(cls)
+        entity._init_loaded(row)
+        return entity
+
+    # -- attributes -------------------------------------------------------------
+
+    def _assign(self, col: Column[Any], value: Any) -> None:
+        info = self._meta
+        if isinstance(col, PrimaryKey):
+            raise InvalidOperation(
+                f"Cannot update primary key value of {info.name} "
+                f"({info.pk} is allocated by rom)"
+            )
+        if value is None:
+            if col.required:
+                raise InvalidOperation(
+                    f"{info.name}.{col.attr} cannot be null: it is required"
+                )
+        elif isinstance(col, IndexOnly):
+            col.validate(value)
+        else:
+            value = col.validate(value)
+        self._data[col.attr] = value
+        self._modified = True
+        session.add(self)
+
+    def _primary_key(self) -> int:
+        """The entity's id, allocated from ``<ns>:<pk>:`` on first need."""
+        pk = self._data.get(self._pkey)
+        if pk is None:
+            pk = int(self._connection.incr(self._meta.keys.counter))
+            self._data[self._pkey] = pk
+            session.add(self)
+        return pk  # type: ignore[no-any-return]
+
+    @property
+    def _pk(self) -> str:
+        """``'<ns>:<id>'``: the row key and the session key."""
+        return self._meta.keys.entity(self._primary_key())
+
+    def _unsafe_handle(self, attr: str) -> UnsafeHandle:
+        if self._deleted:
+            raise ValueError(
+                f"{self._meta.name}.{attr}: the entity was deleted, so its "
+                "UnsafeColumn key is gone"
+            )
+        key = self._meta.keys.unsafe(self._primary_key(), attr)
+        return UnsafeHandle(self._connection, key)
+
+    @ClassProperty
+    def _connection(cls) -> redis.Redis:  # noqa: N805 - a class property
+        """The Redis connection this model uses (``_conn``, ``CONN``, global)."""
+        return connection_for(cls)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A shallow copy of the values (references as entities, unset as None)."""
+        values = dict(self._data)
+        for col in self._meta.references:
+            values[col.attr] = getattr(self, col.attr)
+        return values
+
+    def update(self, *args: Any, **kwargs: Any) -> Self:
+        """Assign positional values in column order, then keyword values."""
+        for name, value in zip(self._meta.columns, args):
+            setattr(self, name, value)
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+        return self
+
+    def copy(self) -> Self:
+        """A new, unsaved entity with the same values (and a new id)."""
+        values = {
+            name: value
+            for name, value in self._data.items()
+            if name != self._pkey and not isinstance(self._meta.columns[name], IndexOnly)
+        }
+        return type(self)(**values)
+
+    def __repr__(self) -> str:
+        pk = self._data.get(self._pkey)
+        return f"<{type(self).__name__} {self._pkey}={pk if pk is not None else 'new'}>"
+
+    # -- writing ----------------------------------------------------------------
+
+    def _plan_save(self, full: bool, force: bool) -> WritePlan:
+        return plan_save(
+            self._meta,
+            self._data,
+            self._last,
+            self._data.get(self._pkey),
+            new=self._new,
+            full=full,
+            force=force,
+        )
+
+    def _plan_delete(self) -> WritePlan:
+        return plan_delete(self._meta, self._data, self._last, self._primary_key())
+
+    def _saved(self, plan: WritePlan) -> None:
+        assert plan.id is not None
+        self._data[self._pkey] = int(plan.id)
+        plan.new_last[self._pkey] = plan.id
+        self._last = plan.new_last
+        self._new = self._modified = self._deleted = False
+        session.add(self)
+
+    def _was_deleted(self) -> None:
+        self._modified = True
+        self._deleted = True
+        session.forget(self)
+
+    def _describe_unique(self, column: str, value: str) -> str:
+        names = column.split(":")
+        if len(names) == 1:
+            return repr(value)
+        return repr(tuple(self._data.get(name) for name in names))
+
+    def save(self, full: bool = False, force: bool = False) -> int:
+        """Write changes in one round trip; return the number of columns written.
+
+        ``full`` rewrites every column; ``force`` also skips the check that
+        nobody changed the row since it was read (and re-creates a deleted
+        row). Raises UniqueKeyViolation, DataRaceError or EntityDeletedError,
+        and then writes nothing.
+        """
+        return save_entities([self], full=full, force=force)
+
+    def delete(self, **kwargs: Any) -> None:
+        """Delete the entity now: its row, unique and index entries, unsafe keys."""
+        delete_entities([self])
+
+    def refresh(self, force: bool = False) -> None:
+        """Reload the entity from Redis (``force`` discards unsaved changes).
+
+        Raises EntityDeletedError, leaving the object as it was, when the
+        row is gone.
+        """
+        if self._deleted:
+            return
+        name = self._meta.name
+        if self._new and force:
+            raise InvalidOperation(f"Cannot refresh a new entity ({name} not saved)")
+        if self._modified and not force:
+            raise InvalidOperation(
+                f"Cannot refresh a modified entity ({name}); save it first, or "
+                "pass force=True to discard the changes"
+            )
+        key = self._pk
+        row = decode_row(self._connection.hgetall(key))
+        if not row:
+            raise EntityDeletedError(
+                f"Entity {key} deleted by another writer; its row is gone "
+                "(use .save(force=True) to re-create it)",
+                self._meta.namespace,
+                str(self._primary_key()),
+            )
+        self._init_loaded(row)
+        session.add(self)
+
+    # -- hooks ------------------------------------------------------------------
+
+    def _before_insert(self) -> None:
+        """Called before a new entity is saved; raise to abort the save."""
+
+    def _after_insert(self) -> None:
+        """Called after a new entity was saved."""
+
+    def _before_update(self) -> None:
+        """Called before an existing entity is saved; raise to abort."""
+
+    def _after_update(self) -> None:
+        """Called after an existing entity was saved."""
+
+    def _before_delete(self) -> None:
+        """Called before the entity is deleted; raise to abort."""
+
+    def _after_delete(self) -> None:
+        """Called after the entity was deleted."""
+
+    # -- loading ------------------------------------------------------------------
+
+    @classmethod
+    def get(cls, ids: Any) -> Any:
+        """Load one entity by id (or None), or a list of ids (missing dropped).
+
+        Cached entities come from the session; the rest are read in one
+        round trip.
+        """
+        single = not isinstance(ids, _ID_TYPES)
+        wanted = [_to_id(cls.__name__, i) for i in ([ids] if single else ids)]
+        found = cls._load_ids(wanted)
+        if single:
+            return found.get(wanted[0])
+        return [found[i] for i in wanted if i in found]
+
+    @classmethod
+    def _load_ids(cls, ids: list[int]) -> dict[int, Self]:
+        keys = cls._meta.keys
+        found: dict[int, Self] = {}
+        missing: list[int] = []
+        for i in dict.fromkeys(ids):
+            cached = session.get(keys.entity(i))
+            if isinstance(cached, cls) and not cached._new:
+                found[i] = cached
+            else:
+                missing.append(i)
+        if missing:
+            pipe = cls._connection.pipeline(transaction=True)
+            for i in missing:
+                pipe.hgetall(keys.entity(i))
+            for i, raw in zip(missing, pipe.execute()):
+                if raw:
+                    found[i] = cls._adopt(decode_row(raw))
+        return found
+
+    @classmethod
+    def _adopt(cls, row: Mapping[str, str]) -> Self:
+        """The session's entity for a row just read, or a new loaded one."""
+        cached = session.get(cls._meta.keys.entity(row.get(cls._pkey)))
+        if isinstance(cached, cls) and not cached._new:
+            return cached
+        entity = cls._from_row(row)
+        session.add(entity)
+        return entity
+
+    @classmethod
+    def get_by(cls, **kwargs: Any) -> Any:
+        """Load entities by the primary key, a unique column or a numeric range.
+
+        ``_limit=(offset, count)`` limits range lookups; ``_numeric=True``
+        forces the numeric path for an indexed unique column.
+        """
+        limit = kwargs.pop("_limit", None)
+        numeric = bool(kwargs.pop("_numeric", False))
+        if len(kwargs) != 1:
+            raise QueryError(
+                f"{cls.__name__}.get_by() takes exactly one attribute, you "
+                f"provided {len(kwargs)}: {sorted(kwargs)}"
+            )
+        if limit is not None and not (
+            isinstance(limit, (list, tuple))
+            and len(limit) == 2
+            and all(isinstance(v, int) for v in limit)
+        ):
+            raise QueryError(
+                f"{cls.__name__}.get_by(_limit=...) takes (offset, count) ints, "
+                f"got {limit!r}"
+            )
+        ((attr, value),) = kwargs.items()
+        return cls._lookup(attr, value, limit, numeric)
+
+    @classmethod
+    def _lookup(
+        cls, attr: str, value: Any, limit: Any, numeric: bool
+    ) -> Any:
+        info = cls._meta
+        if isinstance(value, tuple) and len(value) != 2:
+            raise QueryError(
+                f"{cls.__name__}.get_by({attr}=...) ranges are (low, high) "
+                f"tuples, got {value!r}"
+            )
+        if attr == info.pk:
+            return cls.get(value)
+        col = info.columns.get(attr)
+        if isinstance(col, Column) and col.unique and not (col.index and numeric):
+            if isinstance(value, tuple):
+                raise QueryError(
+                    f"Cannot query a unique index with a range: {cls.__name__}."
+                    f"{attr} is unique; pass a value or a list of values"
+                )
+            return cls._by_unique(col, value)
+        return cls._by_index(attr.split(":")[0], attr, value, limit)
+
+    @classmethod
+    def _unique_lookup_value(cls, col: Column[Any], value: Any) -> str:
+        if isinstance(col, IndexOnly) or (col.keygen is not None and not col.index):
+            if isinstance(value, bytes):
+                return value.decode("utf-8")
+            return value if isinstance(value, str) else str(value)
+        converted = col.validate(value)
+        return col.to_redis(converted)
+
+    @classmethod
+    def _by_unique(cls, col: Column[Any], value: Any) -> Any:
+        values = list(value) if isinstance(value, (list, set, frozenset)) else [value]
+        wires = [cls._unique_lookup_value(col, v) for v in values]
+        keys = cls._meta.keys
+        replies = _scripts.load("fetch_by_unique")(
+            cls._connection, [keys.unique(col.attr)], [keys.row_prefix, *wires]
+        )
+        found = []
+        for reply in replies:
+            if reply:
+                pairs = iter(reply[1:])
+                row = decode_row(dict(zip(pairs, pairs)))
+                if row:
+                    found.append(cls._adopt(row))
+                    continue
+            found.append(None)
+        if not isinstance(value, (list, set, frozenset)):
+            return found[0]
+        return [entity for entity in found if entity is not None]
+
+    @classmethod
+    def _by_index(cls, base: str, attr: str, value: Any, limit: Any) -> Any:
+        info = cls._meta
+        col = info.columns.get(base)
+        if not isinstance(col, Column) or not col.indexed:
+            raise QueryError(
+                f"Cannot query on a column without an index: {cls.__name__}."
+                f"{base} (declare it with index=True)"
+            )
+        if isinstance(col, _Reference) and not isinstance(value, tuple):
+            value = int(reference_id(col.validate(value)))
+        if isinstance(value, tuple):
+            low, high = value
+        elif col._keygen_name == "_numeric_keygen" or isinstance(col, _Reference):
+            low = high = value
+        else:
+            raise QueryError(
+                f"{cls.__name__}.get_by({attr}=...) on a token index needs the "
+                "query engine: use Model.query.filter(...)"
+            )
+        lo = "-inf" if low is None else numeric_score(low)
+        hi = "inf" if high is None else numeric_score(high)
+        start, num = limit if limit else (None, None)
+        ids = cls._connection.zrangebyscore(info.keys.index(attr), lo, hi, start, num)
+        return cls.get([_decode(i) for i in ids])

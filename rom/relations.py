@@ -1,0 +1,299 @@
+"""Relationship columns: ManyToOne, OneToOne, ForeignModel and OneToMany.
+
+A reference is stored as the referenced entity's id and indexed on it. A
+loaded reference is fetched on first access (one round trip), not when the
+referring entity is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._registry import MODELS, MODELS_REFERENCED
+from .columns import NULL, Column, _Refused
+from .exceptions import ColumnError, InvalidOperation, ORMError
+from .keygen import KeygenResult
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = [
+    "NO_ACTION_DEFAULT",
+    "ON_DELETE",
+    "SKIP_ON_DELETE",
+    "ForeignModel",
+    "ManyToOne",
+    "OneToMany",
+    "OneToOne",
+]
+
+ON_DELETE = ("no action", "restrict", "cascade", "set null", "set default")
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NO_ACTION_DEFAULT: Any = _Marker("NO_ACTION_DEFAULT")
+SKIP_ON_DELETE: Any = _Marker("SKIP_ON_DELETE")
+
+
+class Unloaded:
+    """The id of a referenced entity that has not been fetched yet."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id: int | str) -> None:
+        self.id = id
+
+    def __repr__(self) -> str:
+        return f"<Unloaded {self.id}>"
+
+
+def _reference_keygen(attr: str, data: Mapping[str, Any]) -> KeygenResult:
+    value = data.get(attr)
+    if value is None:
+        return []
+    return {"": reference_id(value)}
+
+
+_reference_keygen.__name__ = "_many_to_one_keygen"
+
+
+def reference_id(value: Any) -> str:
+    """The id stored for a reference value (entity, Unloaded or id)."""
+    if isinstance(value, Unloaded):
+        return str(value.id)
+    if isinstance(value, int):
+        return str(value)
+    pk = getattr(type(value), "_pkey", "id")
+    if getattr(value, "_new", False):
+        raise InvalidOperation(
+            f"{type(value).__name__} entity is not saved yet: save it before "
+            "saving an entity that references it"
+        )
+    return str(getattr(value, pk))
+
+
+class _Reference(Column[Any]):
+    """Shared behaviour of the columns that hold one referenced entity."""
+
+    _typeless = True
+    _expected = "an entity or its integer id"
+
+    def __init__(
+        self,
+        ftable: Any,
+        required: bool = False,
+        default: Any = NULL,
+        unique: bool = False,
+    ) -> None:
+        super().__init__(required=required, default=default, unique=unique, index=True)
+        self.ftable = ftable
+        self._set_keygen2(_reference_keygen, "_many_to_one_keygen")
+
+    def _exempt_from_keygen(self) -> bool:
+        return True
+
+    def _target(self) -> Any:
+        return MODELS.get(self.ftable) if isinstance(self.ftable, str) else None
+
+    def _convert(self, value: object) -> Any:
+        target = self._target()
+        if target is not None and isinstance(value, target):
+            return value
+        if isinstance(value, Unloaded):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Unloaded(value)
+        if isinstance(value, str) and value.isdigit():
+            return Unloaded(int(value))
+        raise _Refused(f"expected a {self.ftable} entity or an integer id")
+
+    def to_redis(self, value: Any) -> str:
+        return reference_id(value)
+
+    def from_redis(self, raw: str) -> Any:
+        return Unloaded(int(raw) if raw.isdigit() else raw)
+
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        data = instance._data  # type: ignore[attr-defined]
+        value = data.get(self.attr)
+        if isinstance(value, Unloaded):
+            value = self._fetch(value.id)
+            # A reference to a vanished entity reads as None, as in rom.
+            data[self.attr] = value
+        return value
+
+    def _fetch(self, id: Any) -> Any:
+        target = self._target()
+        if target is None:
+            raise ORMError(
+                f"{self.model_name}.{self.attr} references {self.ftable!r}, "
+                "which is not a defined model"
+            )
+        return target.get(id)
+
+
+class _OwnedReference(_Reference):
+    """A reference between two rom models, with an on_delete policy."""
+
+    def __init__(
+        self,
+        ftable: str,
+        on_delete: str = NO_ACTION_DEFAULT,
+        required: bool = False,
+        default: Any = NULL,
+        unique: bool = False,
+    ) -> None:
+        super().__init__(ftable, required=required, default=default, unique=unique)
+        self.on_delete = _check_on_delete(type(self).__name__, on_delete, self)
+
+    def get_related_model(self) -> Any:
+        """Return the referenced model class, or None if it is not defined."""
+        return self._target()
+
+
+def _check_on_delete(kind: str, on_delete: Any, column: Column[Any]) -> str:
+    if on_delete is NO_ACTION_DEFAULT:
+        raise ColumnError(
+            f"No on_delete action specified: {kind}(..., on_delete=...) takes "
+            f"one of {ON_DELETE}"
+        )
+    if on_delete not in ON_DELETE:
+        raise ColumnError(
+            f"{kind} on_delete={on_delete!r} is not one of {ON_DELETE}"
+        )
+    if on_delete == "set null" and column.required:
+        raise ColumnError(f"{kind}: on_delete='set null' needs required=False")
+    if on_delete == "set default" and column.required and column.default is NULL:
+        raise ColumnError(
+            f"{kind}: on_delete='set default' on a required column needs a default"
+        )
+    return str(on_delete)
+
+
+class ManyToOne(_OwnedReference):
+    """A reference to one entity of ``ftable`` (a model name or namespace).
+
+    ``on_delete`` (required) says what happens to this entity when the
+    referenced one is deleted: 'no action', 'restrict', 'cascade',
+    'set null' or 'set default'.
+    """
+
+    def __init__(
+        self,
+        ftable: str,
+        on_delete: str = NO_ACTION_DEFAULT,
+        required: bool = False,
+        default: Any = NULL,
+    ) -> None:
+        super().__init__(ftable, on_delete, required=required, default=default)
+
+
+class OneToOne(_OwnedReference):
+    """A ManyToOne that may also be ``unique``."""
+
+
+class ForeignModel(_Reference):
+    """A reference to a non-rom object: ``fmodel`` has ``.id`` and ``get(id)``."""
+
+    def __init__(
+        self, fmodel: Any, required: bool = False, default: Any = NULL
+    ) -> None:
+        super().__init__(fmodel, required=required, default=default)
+
+    def _target(self) -> Any:
+        return self.ftable
+
+    def _convert(self, value: object) -> Any:
+        if isinstance(value, self.ftable):
+            return value
+        return super()._convert(value)
+
+
+class OneToMany:
+    """The reverse side of a ManyToOne: reading it lists the referrers.
+
+    ``column`` names the ManyToOne/OneToOne attribute of ``ftable`` to
+    follow; it may be left out when there is exactly one.
+    """
+
+    attr: str = ""
+    model_name: str = ""
+
+    def __init__(self, ftable: str, column: str | None = None) -> None:
+        if column in ON_DELETE:
+            raise ColumnError(
+                f"OneToMany({ftable!r}, {column!r}): the second argument is the "
+                "referring column's name, not an on_delete action"
+            )
+        self.ftable = ftable
+        self.column = column
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = name
+        self.model_name = owner.__name__
+
+    def get_related_model(self) -> Any:
+        """Return the referring model class, or None if it is not defined."""
+        return MODELS.get(self.ftable)
+
+    def referring_column(self, owner_namespaces: tuple[str, ...]) -> str:
+        """The attribute of ``ftable`` that points back at the owner model."""
+        if self.column:
+            return self.column
+        model = self.get_related_model()
+        if model is None:
+            raise ORMError(
+                f"{self.model_name}.{self.attr}: model {self.ftable!r} is not defined"
+            )
+        found = _references_to(model, owner_namespaces)
+        if len(found) != 1:
+            raise ColumnError(
+                f"{self.model_name}.{self.attr}: {self.ftable} has {len(found)} "
+                f"references to {self.model_name} ({found}); pass column=..."
+            )
+        return found[0]
+
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        model = self.get_related_model()
+        names = (owner.__name__, owner._namespace)  # type: ignore[attr-defined]
+        column = self.referring_column(names)
+        pk = instance._primary_key()  # type: ignore[attr-defined]
+        return model.get_by(**{column: pk})  # type: ignore[union-attr]
+
+    def __set__(self, instance: object, value: object) -> None:
+        raise InvalidOperation(
+            f"{self.model_name}.{self.attr} is a OneToMany: assign the "
+            f"{self.ftable} side instead"
+        )
+
+    def __delete__(self, instance: object) -> None:
+        self.__set__(instance, None)
+
+
+def _references_to(model: Any, namespaces: tuple[str, ...]) -> list[str]:
+    return [
+        name
+        for name, col in model._columns.items()
+        if isinstance(col, _OwnedReference) and col.ftable in namespaces
+    ]
+
+
+def register_references(namespace: str, columns: Mapping[str, Any]) -> None:
+    """Record the on_delete policies of a new model's references."""
+    for name, col in columns.items():
+        if isinstance(col, _OwnedReference):
+            MODELS_REFERENCED.setdefault(col.ftable, []).append(
+                (namespace, name, col.on_delete)
+            )

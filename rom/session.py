@@ -1,0 +1,257 @@
+"""The session: a per-thread (and per-asyncio-task) identity map of entities.
+
+Dirty entities (new, or changed since their last save) are held strongly
+until saved; every entity with an id is also held weakly, so ``get`` returns
+the same object for the same row while the program still uses it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from ._meta import ModelInfo
+from ._registry import MODELS_REFERENCED
+from ._persist import delete_entities, save_entities
+from .exceptions import ORMError
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = [
+    "NULL_SESSION",
+    "Session",
+    "session",
+    "use_null_session",
+    "use_rom_session",
+]
+
+NULL_SESSION = False
+
+
+def use_null_session() -> None:
+    """Stop caching entities by default (every thread without an override)."""
+    global NULL_SESSION
+    NULL_SESSION = True
+
+
+def use_rom_session() -> None:
+    """Cache entities again by default (the initial setting)."""
+    global NULL_SESSION
+    NULL_SESSION = False
+
+
+def _owner() -> tuple[int, int]:
+    # A ContextVar is copied into new asyncio tasks, and with it the state
+    # object; the owner check gives each task (and thread) a state of its own.
+    asyncio = sys.modules.get("asyncio")
+    task = None
+    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+        task = asyncio.current_task()
+    return threading.get_ident(), id(task)
+
+
+class _State:
+    __slots__ = ("dirty", "new", "null", "owner", "weak")
+
+    def __init__(self, owner: tuple[int, int]) -> None:
+        self.owner = owner
+        self.dirty: dict[str, Model] = {}
+        self.new: dict[int, Model] = {}
+        self.weak: weakref.WeakValueDictionary[str, Model] = (
+            weakref.WeakValueDictionary()
+        )
+        self.null: bool | None = None
+
+
+_STATE: ContextVar[_State] = ContextVar("rom_session")
+
+
+def _state() -> _State:
+    owner = _owner()
+    state = _STATE.get(None)
+    if state is None or state.owner != owner:
+        state = _State(owner)
+        _STATE.set(state)
+    return state
+
+
+def is_entity(obj: object) -> bool:
+    """True if ``obj`` is an instance of a rom model."""
+    return isinstance(getattr(type(obj), "_meta", None), ModelInfo)
+
+
+def flatten(objects: Iterable[Any]) -> Iterator[Model]:
+    """Yield the entities of arbitrarily nested lists/tuples; refuse others."""
+    for obj in objects:
+        if isinstance(obj, (list, tuple)):
+            yield from flatten(obj)
+        elif is_entity(obj):
+            yield obj
+        else:
+            raise ORMError(
+                f"Cannot save an object that is not an instance of a Model: "
+                f"got {type(obj).__name__}: {obj!r}"
+            )
+
+
+class Session:
+    """The identity map and unit of work of the current thread or task.
+
+    ``rom.session`` is the one instance; its state is per thread (and per
+    asyncio task), so threads never see each other's entities.
+    """
+
+    # -- the map ------------------------------------------------------------
+
+    @property
+    def null_session(self) -> bool:
+        """True if this thread does not cache entities (see use_null_session)."""
+        null = _state().null
+        return NULL_SESSION if null is None else null
+
+    @null_session.setter
+    def null_session(self, value: bool) -> None:
+        _state().null = bool(value)
+
+    @null_session.deleter
+    def null_session(self) -> None:
+        _state().null = None
+
+    @property
+    def known(self) -> dict[str, Model]:
+        """The entities held strongly (dirty ones), by ``<ns>:<id>``."""
+        return _state().dirty
+
+    @property
+    def wknown(self) -> weakref.WeakValueDictionary[str, Model]:
+        """Every cached entity with an id, held weakly, by ``<ns>:<id>``."""
+        return _state().weak
+
+    def add(self, obj: Model) -> None:
+        """Register an entity (done on construction, load and assignment)."""
+        if self.null_session:
+            return
+        state = _state()
+        id = obj._data.get(obj._pkey)
+        if id is None:
+            state.new[builtins_id(obj)] = obj
+            return
+        state.new.pop(builtins_id(obj), None)
+        key = obj._meta.keys.entity(id)
+        state.weak[key] = obj
+        if obj._new or obj._modified:
+            state.dirty[key] = obj
+        else:
+            state.dirty.pop(key, None)
+
+    def forget(self, obj: Model) -> None:
+        """Drop an entity from the map (done by delete)."""
+        state = _state()
+        state.new.pop(builtins_id(obj), None)
+        id = obj._data.get(obj._pkey)
+        if id is not None:
+            key = obj._meta.keys.entity(id)
+            state.dirty.pop(key, None)
+            if state.weak.get(key) is obj:
+                del state.weak[key]
+
+    def get(self, pk: str) -> Model | None:
+        """Return the cached entity for ``'<ns>:<id>'``, or None."""
+        state = _state()
+        return state.dirty.get(pk) or state.weak.get(pk)
+
+    def rollback(self) -> None:
+        """Forget every cached entity; unsaved changes are not written."""
+        state = _state()
+        state.dirty.clear()
+        state.new.clear()
+        state.weak.clear()
+
+    # -- unit of work ---------------------------------------------------------
+
+    def _pending(self, all: bool) -> list[Model]:
+        state = _state()
+        entities = list(state.new.values()) + list(state.dirty.values())
+        if all:
+            seen = {builtins_id(e) for e in entities}
+            entities += [e for e in state.weak.values() if builtins_id(e) not in seen]
+        return entities
+
+    def flush(self, full: bool = False, all: bool = False, force: bool = False) -> int:
+        """Save every dirty entity (every cached one with ``all``) in one trip.
+
+        Returns the number of columns written, as ``save`` does.
+        """
+        return self.save(self._pending(all), full=full, all=all, force=force)
+
+    def commit(self, full: bool = False, all: bool = False, force: bool = False) -> int:
+        """``flush``, then stop holding entities strongly."""
+        changes = self.flush(full=full, all=all, force=force)
+        state = _state()
+        state.dirty.clear()
+        state.new.clear()
+        return changes
+
+    def save(
+        self,
+        *objects: Any,
+        full: bool | None = None,
+        all: bool | None = None,
+        force: bool | None = None,
+    ) -> int:
+        """Save entities (nested lists allowed) that are modified, or ``all``.
+
+        Entities on one connection are written by one script call; the first
+        failure stops the rest, as saving them one by one would.
+        """
+        entities = [
+            e for e in flatten(objects) if not e._deleted and (all or e._modified)
+        ]
+        return save_entities(entities, full=bool(full), force=bool(force))
+
+    def delete(self, *objects: Any, force: bool | None = None) -> None:
+        """Delete entities (nested lists allowed) in one trip per connection.
+
+        No on_delete processing is done, so models on either side of a
+        relationship are refused.
+        """
+        entities = [e for e in flatten(objects) if force or not e._deleted]
+        for entity in entities:
+            if entity._meta.has_relations or _is_referenced(entity):
+                raise ORMError(
+                    "Can't bulk delete entities of models with foreign key "
+                    f"relationships ({type(entity).__name__}); delete them one "
+                    "by one with entity.delete()"
+                )
+        delete_entities(entities)
+        for entity in entities:
+            self.forget(entity)
+
+    def refresh(self, *objects: Any, force: bool | None = None) -> None:
+        """Reload entities from Redis (new ones are only re-registered)."""
+        for entity in flatten(objects):
+            if entity._new:
+                self.add(entity)
+            else:
+                entity.refresh(force=bool(force))
+
+    def refresh_all(self, force: bool | None = None) -> None:
+        """Reload every cached entity."""
+        self.refresh(self._pending(True), force=force)
+
+
+def _is_referenced(entity: Model) -> bool:
+    meta = entity._meta
+    return any(
+        key in MODELS_REFERENCED for key in (meta.name, meta.namespace)
+    )
+
+
+builtins_id = id
+
+session = Session()
