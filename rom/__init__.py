@@ -9,61 +9,66 @@ from __future__ import annotations
 import datetime
 import decimal
 
-from . import columns, exceptions, index, model, util
-from ._persist import disable_lua_writes as _disable_lua_writes
-from ._persist import enable_lua_writes as _enable_lua_writes
-from ._registry import MODELS, MODELS_REFERENCED
-from .columns import (
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    Decimal,
-    Float,
-    IndexOnly,
-    Integer,
-    Json,
-    PrimaryKey,
-    SaferDateTime,
-    String,
-    Text,
-    Time,
-    UnsafeColumn,
-)
-from .exceptions import (
-    ColumnError,
-    DataRaceError,
-    EntityDeletedError,
-    InvalidColumnValue,
-    InvalidOperation,
-    MissingColumn,
-    ORMError,
-    QueryError,
-    RestrictError,
-    UniqueKeyViolation,
-)
-from .index import GeoIndex, Pattern, Prefix, Suffix
-from .keygen import (
-    CASE_INSENSITIVE,
-    FULL_TEXT,
-    IDENTITY,
-    IDENTITY_CI,
-    IDENTITY_STRING,
-    IDENTITY_STRING_CI,
-    SIMPLE,
-    SIMPLE_CI,
-)
+from . import columns
+from . import exceptions
+from . import index
+from . import model
+from . import util
+from ._persist import disable_lua_writes
+from ._persist import enable_lua_writes
+from ._registry import MODELS
+from ._registry import MODELS_REFERENCED
+from .columns import Boolean
+from .columns import Column
+from .columns import Date
+from .columns import DateTime
+from .columns import Decimal
+from .columns import Float
+from .columns import IndexOnly
+from .columns import Integer
+from .columns import Json
+from .columns import PrimaryKey
+from .columns import SaferDateTime
+from .columns import String
+from .columns import Text
+from .columns import Time
+from .columns import UnsafeColumn
+from .exceptions import ColumnError
+from .exceptions import DataRaceError
+from .exceptions import EntityDeletedError
+from .exceptions import InvalidColumnValue
+from .exceptions import InvalidOperation
+from .exceptions import MissingColumn
+from .exceptions import ORMError
+from .exceptions import QueryError
+from .exceptions import RestrictError
+from .exceptions import UniqueKeyViolation
+from .index import GeoIndex
+from .index import Pattern
+from .index import Prefix
+from .index import Suffix
+from .keygen import CASE_INSENSITIVE
+from .keygen import FULL_TEXT
+from .keygen import IDENTITY
+from .keygen import IDENTITY_CI
+from .keygen import IDENTITY_STRING
+from .keygen import IDENTITY_STRING_CI
+from .keygen import SIMPLE
+from .keygen import SIMPLE_CI
 from .model import Model
-from .relations import (
-    SKIP_ON_DELETE,
-    ForeignModel,
-    ManyToOne,
-    OneToMany,
-    OneToOne,
-)
-from .util import ClassProperty, session
+from .relations import SKIP_ON_DELETE
+from .relations import ForeignModel
+from .relations import ManyToOne
+from .relations import OneToMany
+from .relations import OneToOne
+from .util import ClassProperty
+from .util import session
 
 VERSION = "1.1.2"
+
+# The 2013 names (DESIGN 4): switch the write path; Lua is the default.
+_enable_lua_writes = enable_lua_writes
+_disable_lua_writes = disable_lua_writes
 
 COLUMN_TYPES = [
     Column,

@@ -1,19 +1,26 @@
-"""ModelInfo: a model's columns, keys and constraints, checked once at class creation."""
+"""ModelInfo: a model's columns, keys and constraints, checked at class creation."""
 
 from __future__ import annotations
 
 import copy
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from ._keys import KeySpace
 from ._registry import MODELS
-from .columns import Column, IndexOnly, PrimaryKey, UnsafeColumn
-from .exceptions import ColumnError, ORMError
+from .columns import Column
+from .columns import IndexOnly
+from .columns import PrimaryKey
+from .columns import UnsafeColumn
+from .exceptions import ColumnError
+from .exceptions import ORMError
 from .index import GeoIndex
-from .relations import OneToMany, _OwnedReference, _Reference
+from .relations import OneToMany
+from .relations import _OwnedReference
+from .relations import _Reference
 
 __all__ = ["ModelInfo", "build_model_info"]
 
@@ -105,12 +112,14 @@ def _primary_key(cls: type, columns: dict[str, AnyColumn]) -> str:
         )
     pk = PrimaryKey()
     pk.__set_name__(cls, "id")
-    setattr(cls, "id", pk)
+    setattr(cls, "id", pk)  # noqa: B010 - the class is not known statically
     columns["id"] = pk
     return "id"
 
 
-def _unique_together(cls: type, columns: dict[str, AnyColumn], pk: str) -> tuple[tuple[str, ...], ...]:
+def _unique_together(
+    cls: type, columns: dict[str, AnyColumn], pk: str
+) -> tuple[tuple[str, ...], ...]:
     declared = getattr(cls, "unique_together", ()) or ()
     if declared and all(isinstance(c, str) for c in declared):
         declared = [declared]
@@ -217,9 +226,12 @@ def _classify(info: ModelInfo, columns: Iterable[tuple[str, AnyColumn]]) -> None
 def _check_one_to_many(cls: type, info: ModelInfo) -> None:
     names = (info.name, info.namespace)
     for col in info.columns.values():
-        if isinstance(col, OneToMany) and col.column is None:
-            if col.get_related_model() is not None:
-                col.referring_column(names)
+        if (
+            isinstance(col, OneToMany)
+            and col.column is None
+            and col.get_related_model() is not None
+        ):
+            col.referring_column(names)
     # The reverse check: an earlier model's column-less OneToMany back to us.
     for ref in info.references:
         if not isinstance(ref, _OwnedReference):
@@ -228,7 +240,11 @@ def _check_one_to_many(cls: type, info: ModelInfo) -> None:
         if target is None:
             continue
         for col in target._meta.columns.values():
-            if isinstance(col, OneToMany) and col.column is None and col.ftable in names:
+            if (
+                isinstance(col, OneToMany)
+                and col.column is None
+                and col.ftable in names
+            ):
                 count = sum(
                     1
                     for r in info.references

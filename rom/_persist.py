@@ -9,13 +9,17 @@ the entities.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import redis
 
-from . import _scripts, _watch_writer
+from . import _scripts
+from . import _watch_writer
 from ._writer import WritePlan
-from .exceptions import DataRaceError, EntityDeletedError, UniqueKeyViolation
+from .exceptions import DataRaceError
+from .exceptions import EntityDeletedError
+from .exceptions import UniqueKeyViolation
 
 if TYPE_CHECKING:
     from .model import Model
@@ -73,7 +77,7 @@ def _execute(
     done: Batch = []
     for conn, batch in groups.values():
         results = _run(conn, [plan for _, plan in batch])
-        for (entity, plan), result in zip(batch, results):
+        for (entity, plan), result in zip(batch, results, strict=False):
             if "error" in result:
                 return done, _error(entity, plan, result)
             plan.id = str(result["id"])

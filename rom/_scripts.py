@@ -37,7 +37,12 @@ class LuaScript:
 @cache
 def load(name: str) -> LuaScript:
     """Return the script ``rom/lua/<name>.lua``."""
-    source = resources.files("rom").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    source = (
+        resources.files("rom")
+        .joinpath("lua")
+        .joinpath(f"{name}.lua")
+        .read_text("utf-8")
+    )
     return LuaScript(name, source)
 
 

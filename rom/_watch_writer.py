@@ -43,7 +43,8 @@ def _apply_one(conn: redis.Redis, plan: WritePlan) -> dict[str, Any]:
 def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     unique_keys = [keys.unique(col) for col, _ in plan.unique + plan.unique_del]
     row = keys.entity(plan.id) if plan.id is not None else None
-    pipe.watch(*([row] if row else []), keys.legacy_index, *unique_keys)
+    watched = [row] if row else []
+    pipe.watch(*watched, keys.legacy_index, *unique_keys)  # type: ignore[no-untyped-call]
     failed = _check(pipe, keys, row, plan)
     if failed is not None:
         pipe.unwatch()

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
-from ._meta import SORTABLE_STRING_KEYGENS, ModelInfo
-from .columns import Column, IndexOnly, PrimaryKey
-from .exceptions import ColumnError, InvalidColumnValue
-from .keygen import encode_unique_constraint, prefix_score, reverse_token
+from ._meta import SORTABLE_STRING_KEYGENS
+from ._meta import ModelInfo
+from .columns import Column
+from .columns import IndexOnly
+from .columns import PrimaryKey
+from .exceptions import ColumnError
+from .exceptions import InvalidColumnValue
+from .keygen import encode_unique_constraint
+from .keygen import prefix_score
+from .keygen import reverse_token
 
 __all__ = ["AttrDict", "IndexEntries", "WritePlan", "plan_delete", "plan_save"]
 
@@ -49,9 +57,7 @@ class IndexEntries:
             [[attr, rev] for attr, rev, _ in self.suffix],
             [name for name, _, _ in self.geo],
         ]
-        parts = [
-            _compact(slot) if slot else "{}" for slot in slots
-        ]
+        parts = [_compact(slot) if slot else "{}" for slot in slots]
         return "[" + ",".join(parts) + "]"
 
 
@@ -155,10 +161,7 @@ def _plan_field(
     full: bool,
 ) -> None:
     attr = col.attr
-    if isinstance(col, PrimaryKey):
-        wire = plan.id
-    else:
-        wire = _wire(col, data)
+    wire = plan.id if isinstance(col, PrimaryKey) else _wire(col, data)
     old = last.get(attr)
     if not full and wire == old:
         return
@@ -286,7 +289,9 @@ def _sortable_text(col: Column[Any], value: Any) -> str | None:
     return text if col._keygen_name == "SIMPLE" else text.lower()
 
 
-def _add_affixes(entries: IndexEntries, col: Column[Any], tokens: Iterable[str]) -> None:
+def _add_affixes(
+    entries: IndexEntries, col: Column[Any], tokens: Iterable[str]
+) -> None:
     for token in tokens:
         if col.prefix:
             entries.prefix.append((col.attr, token, prefix_score(token)))

@@ -13,21 +13,26 @@ import datetime
 import decimal
 import json
 import math
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Generic
+from typing import TypeVar
+from typing import overload
 
-from .exceptions import ColumnError, InvalidColumnValue
-from .keygen import (
-    FULL_TEXT,
-    STRING_INDEX_KEYGENS_STR,
-    KeygenResult,
-    boolean_keygen,
-    dt2ts,
-    numeric_keygen,
-    t2ts,
-    ts2dt,
-    ts2t,
-)
+from .exceptions import ColumnError
+from .exceptions import InvalidColumnValue
+from .keygen import FULL_TEXT
+from .keygen import STRING_INDEX_KEYGENS_STR
+from .keygen import KeygenResult
+from .keygen import boolean_keygen
+from .keygen import dt2ts
+from .keygen import numeric_keygen
+from .keygen import t2ts
+from .keygen import ts2dt
+from .keygen import ts2t
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -213,8 +218,9 @@ class Column(Generic[T]):
 
     @classmethod
     def _is_numeric(cls) -> bool:
-        return any(issubclass(t, _NUMERIC_TYPES) for t in cls._allowed) and not (
-            bool in cls._allowed
+        return (
+            any(issubclass(t, _NUMERIC_TYPES) for t in cls._allowed)
+            and bool not in cls._allowed
         )
 
     @classmethod
@@ -671,9 +677,7 @@ class IndexOnly(Column[None]):
         unique: bool = False,
     ) -> None:
         if not ((column and keygen) or keygen2):
-            raise ValueError(
-                "IndexOnly needs either column= and keygen=, or keygen2="
-            )
+            raise ValueError("IndexOnly needs either column= and keygen=, or keygen2=")
         self.source_column = column
         index = index or prefix or suffix or not unique
         if keygen2 is None and keygen is not None and column is not None:

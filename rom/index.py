@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
 __all__ = ["GeoIndex", "Geofilter", "Pattern", "Prefix", "Suffix"]
 
@@ -29,18 +31,10 @@ class Pattern(NamedTuple):
     pattern: str
 
 
-class Geofilter(NamedTuple):
-    """A ``near`` filter on the geo index ``name``."""
-
-    name: str
-    lon: float
-    lat: float
-    radius: float
-    measure: str
-    count: int | None
-
-
-Geofilter.__name__ = "Geo"
+# A functional namedtuple: its field "count" would clash with tuple.count in
+# the class syntax. rom 1.1.2 names the type "Geo".
+Geofilter = namedtuple("Geo", "name lon lat radius measure count")  # type: ignore[name-match]
+Geofilter.__doc__ = "A ``near`` filter on the geo index ``name``."
 
 
 class GeoIndex(NamedTuple):

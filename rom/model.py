@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 import redis
 
 from . import _scripts
-from ._persist import delete_entities, save_entities
 from ._classproperty import ClassProperty
-from ._meta import ModelInfo, build_model_info
+from ._meta import ModelInfo
+from ._meta import build_model_info
+from ._persist import delete_entities
+from ._persist import save_entities
 from ._registry import MODELS
-from ._writer import WritePlan, decode_last, plan_delete, plan_save
-from .columns import Column, IndexOnly, PrimaryKey, UnsafeColumn, UnsafeHandle
+from ._writer import WritePlan
+from ._writer import plan_delete
+from ._writer import plan_save
+from .columns import Column
+from .columns import IndexOnly
+from .columns import PrimaryKey
+from .columns import UnsafeHandle
 from .connection import connection_for
-from .exceptions import (
-    EntityDeletedError,
-    InvalidColumnValue,
-    InvalidOperation,
-    MissingColumn,
-    ORMError,
-    QueryError,
-)
+from .exceptions import EntityDeletedError
+from .exceptions import InvalidColumnValue
+from .exceptions import InvalidOperation
+from .exceptions import MissingColumn
+from .exceptions import ORMError
+from .exceptions import QueryError
 from .keygen import numeric_score
-from .relations import OneToMany, _Reference, reference_id, register_references
+from .relations import OneToMany
+from .relations import _Reference
+from .relations import reference_id
+from .relations import register_references
 from .session import session
 
 if TYPE_CHECKING:
@@ -202,8 +212,8 @@ class Model:
             else:
                 data[col.attr] = col.load(raw)
                 last[col.attr] = raw
-        for name, col in info.columns.items():
-            if isinstance(col, IndexOnly):
+        for name, column in info.columns.items():
+            if isinstance(column, IndexOnly):
                 data[name] = None
         self._data = data
         self._last = last
@@ -244,7 +254,7 @@ class Model:
             pk = int(self._connection.incr(self._meta.keys.counter))
             self._data[self._pkey] = pk
             session.add(self)
-        return pk  # type: ignore[no-any-return]
+        return pk
 
     @property
     def _pk(self) -> str:
@@ -261,7 +271,7 @@ class Model:
         return UnsafeHandle(self._connection, key)
 
     @ClassProperty
-    def _connection(cls) -> redis.Redis:  # noqa: N805 - a class property
+    def _connection(cls) -> redis.Redis:
         """The Redis connection this model uses (``_conn``, ``CONN``, global)."""
         return connection_for(cls)
 
@@ -274,7 +284,7 @@ class Model:
 
     def update(self, *args: Any, **kwargs: Any) -> Self:
         """Assign positional values in column order, then keyword values."""
-        for name, value in zip(self._meta.columns, args):
+        for name, value in zip(self._meta.columns, args, strict=False):
             setattr(self, name, value)
         for name, value in kwargs.items():
             setattr(self, name, value)
@@ -285,7 +295,8 @@ class Model:
         values = {
             name: value
             for name, value in self._data.items()
-            if name != self._pkey and not isinstance(self._meta.columns[name], IndexOnly)
+            if name != self._pkey
+            and not isinstance(self._meta.columns[name], IndexOnly)
         }
         return type(self)(**values)
 
@@ -421,7 +432,7 @@ class Model:
             pipe = cls._connection.pipeline(transaction=True)
             for i in missing:
                 pipe.hgetall(keys.entity(i))
-            for i, raw in zip(missing, pipe.execute()):
+            for i, raw in zip(missing, pipe.execute(), strict=True):
                 if raw:
                     found[i] = cls._adopt(decode_row(raw))
         return found
@@ -463,9 +474,7 @@ class Model:
         return cls._lookup(attr, value, limit, numeric)
 
     @classmethod
-    def _lookup(
-        cls, attr: str, value: Any, limit: Any, numeric: bool
-    ) -> Any:
+    def _lookup(cls, attr: str, value: Any, limit: Any, numeric: bool) -> Any:
         info = cls._meta
         if isinstance(value, tuple) and len(value) != 2:
             raise QueryError(
@@ -501,11 +510,11 @@ class Model:
         replies = _scripts.load("fetch_by_unique")(
             cls._connection, [keys.unique(col.attr)], [keys.row_prefix, *wires]
         )
-        found = []
+        found: list[Any] = []
         for reply in replies:
             if reply:
                 pairs = iter(reply[1:])
-                row = decode_row(dict(zip(pairs, pairs)))
+                row = decode_row(dict(zip(pairs, pairs, strict=False)))
                 if row:
                     found.append(cls._adopt(row))
                     continue

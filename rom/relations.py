@@ -8,15 +8,21 @@ referring entity is loaded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from ._registry import MODELS, MODELS_REFERENCED
-from .columns import NULL, Column, _Refused
-from .exceptions import ColumnError, InvalidOperation, ORMError
+from ._registry import MODELS
+from ._registry import MODELS_REFERENCED
+from .columns import NULL
+from .columns import Column
+from .columns import _Refused
+from .exceptions import ColumnError
+from .exceptions import InvalidOperation
+from .exceptions import ORMError
 from .keygen import KeygenResult
 
 if TYPE_CHECKING:
-    from .model import Model
+    pass
 
 __all__ = [
     "NO_ACTION_DEFAULT",
@@ -168,9 +174,7 @@ def _check_on_delete(kind: str, on_delete: Any, column: Column[Any]) -> str:
             f"one of {ON_DELETE}"
         )
     if on_delete not in ON_DELETE:
-        raise ColumnError(
-            f"{kind} on_delete={on_delete!r} is not one of {ON_DELETE}"
-        )
+        raise ColumnError(f"{kind} on_delete={on_delete!r} is not one of {ON_DELETE}")
     if on_delete == "set null" and column.required:
         raise ColumnError(f"{kind}: on_delete='set null' needs required=False")
     if on_delete == "set default" and column.required and column.default is NULL:
@@ -270,7 +274,7 @@ class OneToMany:
         names = (owner.__name__, owner._namespace)  # type: ignore[attr-defined]
         column = self.referring_column(names)
         pk = instance._primary_key()  # type: ignore[attr-defined]
-        return model.get_by(**{column: pk})  # type: ignore[union-attr]
+        return model.get_by(**{column: pk})
 
     def __set__(self, instance: object, value: object) -> None:
         raise InvalidOperation(

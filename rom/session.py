@@ -10,13 +10,16 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from ._meta import ModelInfo
+from ._persist import delete_entities
+from ._persist import save_entities
 from ._registry import MODELS_REFERENCED
-from ._persist import delete_entities, save_entities
 from .exceptions import ORMError
 
 if TYPE_CHECKING:
@@ -247,9 +250,7 @@ class Session:
 
 def _is_referenced(entity: Model) -> bool:
     meta = entity._meta
-    return any(
-        key in MODELS_REFERENCED for key in (meta.name, meta.namespace)
-    )
+    return any(key in MODELS_REFERENCED for key in (meta.name, meta.namespace))
 
 
 builtins_id = id

@@ -13,40 +13,41 @@ from typing import Any
 
 from . import connection as _connection
 from ._classproperty import ClassProperty
-from .connection import REDIS_URI, set_connection_settings
-from .connection import connection_for as _connect
-from .keygen import (
-    CASE_INSENSITIVE,
-    FULL_TEXT,
-    IDENTITY,
-    IDENTITY_CI,
-    IDENTITY_STRING,
-    IDENTITY_STRING_CI,
-    SIMPLE,
-    SIMPLE_CI,
-    STRING_INDEX_KEYGENS,
-    STRING_INDEX_KEYGENS_STR,
-    STRING_SORT_KEYGENS,
-    STRING_SORT_KEYGENS_STR,
-    dt2ts,
-    encode_unique_constraint,
-    prefix_score,
-    t2ts,
-    to_score,
-    ts2dt,
-    ts2t,
-)
-from .session import Session, session, use_null_session, use_rom_session
+from .connection import REDIS_URI
+from .connection import set_connection_settings
+from .keygen import CASE_INSENSITIVE
+from .keygen import FULL_TEXT
+from .keygen import IDENTITY
+from .keygen import IDENTITY_CI
+from .keygen import IDENTITY_STRING
+from .keygen import IDENTITY_STRING_CI
+from .keygen import SIMPLE
+from .keygen import SIMPLE_CI
+from .keygen import STRING_INDEX_KEYGENS
+from .keygen import STRING_INDEX_KEYGENS_STR
+from .keygen import STRING_SORT_KEYGENS
+from .keygen import STRING_SORT_KEYGENS_STR
+from .keygen import dt2ts
+from .keygen import encode_unique_constraint
+from .keygen import prefix_score
+from .keygen import t2ts
+from .keygen import to_score
+from .keygen import ts2dt
+from .keygen import ts2t
+from .session import Session
+from .session import session
+from .session import use_null_session
+from .session import use_rom_session
 
+# CONNECTION, get_connection and NULL_SESSION are also public: they are
+# forwarded to the module that owns them (see _UtilModule below).
 __all__ = [
     "CASE_INSENSITIVE",
-    "CONNECTION",
     "FULL_TEXT",
     "IDENTITY",
     "IDENTITY_CI",
     "IDENTITY_STRING",
     "IDENTITY_STRING_CI",
-    "NULL_SESSION",
     "REDIS_URI",
     "SIMPLE",
     "SIMPLE_CI",
@@ -57,7 +58,6 @@ __all__ = [
     "ClassProperty",
     "Session",
     "dt2ts",
-    "get_connection",
     "session",
     "set_connection_settings",
     "t2ts",
