@@ -1,0 +1,153 @@
+"""pytest fixtures for testing code that uses rom against a real Redis.
+
+Loaded through the ``pytest11`` entry point named ``rom``. Fixtures:
+
+``rom_redis_server``
+    (session) the private :class:`~rom.testing.RedisServer`, or ``None`` when
+    ``ROM_TEST_REDIS_URL`` points the tests at an existing server.
+``rom_redis_url``
+    (session) the URL tests use; db 15 of ``ROM_TEST_REDIS_URL`` if set.
+``rom_redis``
+    a counting ``redis.Redis`` on an emptied database, installed as
+    ``rom.util.CONNECTION`` for the test.
+``roundtrips``
+    the :class:`~rom.testing.CallCounter` of ``rom_redis``.
+``rom_redis_version``
+    (session) the server version as a tuple of ints, e.g. ``(7, 0, 15)``.
+
+The marker ``@pytest.mark.requires_redis((6, 2))`` (or the
+:func:`requires_redis` helper) skips a test on older servers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from rom.testing import CallCounter
+from rom.testing import RedisServer
+from rom.testing import binary_version
+from rom.testing import counter_of
+from rom.testing import counting_client
+from rom.testing import find_redis_server
+from rom.testing import url_with_db
+from rom.testing import use_connection
+
+URL_ENV = "ROM_TEST_REDIS_URL"
+EXTERNAL_DB = 15
+
+Version = tuple[int, ...]
+
+
+def requires_redis(*version: Any) -> pytest.MarkDecorator:
+    """Return a mark skipping a test unless the server is at least ``version``.
+
+    ``requires_redis((6, 2))``, ``requires_redis(6, 2)`` and
+    ``requires_redis("6.2")`` are the same.
+    """
+    return pytest.mark.requires_redis.with_args(*version)
+
+
+def parse_version(*version: Any) -> Version:
+    """Turn ``(6, 2)``, ``6, 2`` or ``"6.2.14"`` into ``(6, 2)``-style tuples."""
+    if len(version) == 1 and isinstance(version[0], (tuple, list)):
+        version = tuple(version[0])
+    if len(version) == 1 and isinstance(version[0], str):
+        version = tuple(version[0].split("."))
+    return tuple(int(part) for part in version)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires_redis(version): skip unless the test Redis server is at "
+        "least this version, e.g. requires_redis((6, 2))",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if os.environ.get(URL_ENV):
+        return f"rom: db {EXTERNAL_DB} of {URL_ENV}"
+    try:
+        binary = find_redis_server()
+        return f"rom: private redis-server {binary_version(binary)} ({binary})"
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        return f"rom: no usable redis-server: {exc}"
+
+
+def _rollback_session() -> None:
+    rom = importlib.import_module("rom")
+    session = getattr(rom, "session", None)
+    rollback = getattr(session, "rollback", None)
+    if callable(rollback):
+        rollback()
+
+
+@pytest.fixture(scope="session")
+def rom_redis_server() -> Iterator[RedisServer | None]:
+    """Start a private redis-server for the session, unless ROM_TEST_REDIS_URL."""
+    if os.environ.get(URL_ENV):
+        yield None
+        return
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rom_redis_url(rom_redis_server: RedisServer | None) -> str:
+    """Return the URL of the test database."""
+    if rom_redis_server is not None:
+        return rom_redis_server.url
+    # Only ever db 15 of a server we did not start: it is flushed per test.
+    return url_with_db(os.environ[URL_ENV], EXTERNAL_DB)
+
+
+@pytest.fixture(scope="session")
+def rom_redis_version(rom_redis_url: str) -> Version:
+    """Return the test server's version, e.g. ``(7, 0, 15)``."""
+    with redis.Redis.from_url(rom_redis_url) as client:
+        info = client.info("server")
+    return parse_version(str(info["redis_version"]))
+
+
+@pytest.fixture
+def rom_redis(rom_redis_url: str) -> Iterator[redis.Redis]:
+    """Yield a counting client on an empty db, as ``rom.util.CONNECTION``."""
+    client, counter = counting_client(rom_redis_url)
+    try:
+        client.flushdb()
+        with use_connection(client):
+            _rollback_session()
+            counter.reset()
+            try:
+                yield client
+            finally:
+                _rollback_session()
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def roundtrips(rom_redis: redis.Redis) -> CallCounter:
+    """Return the round-trip and command counter of ``rom_redis``."""
+    return counter_of(rom_redis)
+
+
+@pytest.fixture(autouse=True)
+def _rom_requires_redis(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("requires_redis")
+    if marker is None:
+        return
+    needed = parse_version(*marker.args)
+    have: Version = request.getfixturevalue("rom_redis_version")
+    if have < needed:
+        pytest.skip(
+            f"needs Redis >= {'.'.join(map(str, needed))}, "
+            f"server is {'.'.join(map(str, have))}"
+        )
