@@ -6,13 +6,11 @@ unique and indexed columns; every write is one atomic server-side step.
 
 from __future__ import annotations
 
-import datetime
-import decimal
-
 from . import columns
 from . import exceptions
 from . import index
 from . import model
+from . import query
 from . import util
 from ._persist import disable_lua_writes
 from ._persist import enable_lua_writes
@@ -56,6 +54,9 @@ from .keygen import IDENTITY_STRING_CI
 from .keygen import SIMPLE
 from .keygen import SIMPLE_CI
 from .model import Model
+from .query import NOT_NULL
+from .query import NUMERIC_TYPES
+from .query import Query
 from .relations import SKIP_ON_DELETE
 from .relations import ForeignModel
 from .relations import ManyToOne
@@ -90,14 +91,6 @@ COLUMN_TYPES = [
     IndexOnly,
 ]
 
-NUMERIC_TYPES = (
-    int,
-    float,
-    decimal.Decimal,
-    datetime.datetime,
-    datetime.date,
-    datetime.time,
-)
 
 __all__ = [
     "CASE_INSENSITIVE",
@@ -109,6 +102,7 @@ __all__ = [
     "IDENTITY_STRING_CI",
     "MODELS",
     "MODELS_REFERENCED",
+    "NOT_NULL",
     "NUMERIC_TYPES",
     "SIMPLE",
     "SIMPLE_CI",
@@ -140,6 +134,7 @@ __all__ = [
     "Pattern",
     "Prefix",
     "PrimaryKey",
+    "Query",
     "QueryError",
     "RestrictError",
     "SaferDateTime",
@@ -153,6 +148,7 @@ __all__ = [
     "exceptions",
     "index",
     "model",
+    "query",
     "session",
     "util",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ._keys import KeySpace
 from ._registry import MODELS
+from ._registry import MODELS_REFERENCED
 from .columns import Column
 from .columns import IndexOnly
 from .columns import PrimaryKey
@@ -47,6 +48,11 @@ class ModelInfo:
     references: list[_Reference] = field(default_factory=list)
     # Columns counted by save() for a new entity (all but UnsafeColumns).
     counted: int = 0
+
+    @property
+    def is_referenced(self) -> bool:
+        """True if a ManyToOne/OneToOne of some model points at this one."""
+        return any(key in MODELS_REFERENCED for key in (self.name, self.namespace))
 
     @property
     def has_relations(self) -> bool:
@@ -207,6 +213,7 @@ def build_model_info(cls: type) -> ModelInfo:
 def _classify(info: ModelInfo, columns: Iterable[tuple[str, AnyColumn]]) -> None:
     for name, col in columns:
         if isinstance(col, UnsafeColumn):
+            col.check_name(info.name, name)
             info.unsafe.append(name)
             continue
         info.counted += 1

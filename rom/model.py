@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
@@ -32,6 +33,8 @@ from .exceptions import MissingColumn
 from .exceptions import ORMError
 from .exceptions import QueryError
 from .keygen import numeric_score
+from .query import Query
+from .query import affix_excluding
 from .relations import OneToMany
 from .relations import _Reference
 from .relations import reference_id
@@ -63,6 +66,10 @@ def _decode(value: Any) -> str:
 def decode_row(raw: Mapping[Any, Any]) -> dict[str, str]:
     """A row as read from Redis, with bytes decoded as UTF-8."""
     return {_decode(k): _decode(v) for k, v in raw.items()}
+
+
+def _as_list(values: Any) -> list[Any]:
+    return list(values) if isinstance(values, (list, tuple, set)) else [values]
 
 
 def _to_id(model: str, value: object) -> int:
@@ -447,6 +454,25 @@ class Model:
         session.add(entity)
         return entity
 
+    @ClassProperty
+    def query(cls: type[Self]) -> Query[Self]:  # type: ignore[misc]
+        """A new Query over this model (``User.query.filter(...)``)."""
+        return Query(cls)
+
+    @classmethod
+    def does_not_startwith(
+        cls, attr: str, values: Any, blocksize: int = 100
+    ) -> Iterator[Self]:
+        """Entities having a prefix-indexed token that starts with none of values."""
+        return affix_excluding(cls, attr, _as_list(values), blocksize, suffix=False)
+
+    @classmethod
+    def does_not_endwith(
+        cls, attr: str, values: Any, blocksize: int = 100
+    ) -> Iterator[Self]:
+        """Entities having a suffix-indexed token that ends with none of values."""
+        return affix_excluding(cls, attr, _as_list(values), blocksize, suffix=True)
+
     @classmethod
     def get_by(cls, **kwargs: Any) -> Any:
         """Load entities by the primary key, a unique column or a numeric range.
@@ -539,10 +565,8 @@ class Model:
         elif col._keygen_name == "_numeric_keygen" or isinstance(col, _Reference):
             low = high = value
         else:
-            raise QueryError(
-                f"{cls.__name__}.get_by({attr}=...) on a token index needs the "
-                "query engine: use Model.query.filter(...)"
-            )
+            query = cls.query.filter(**{attr: value})
+            return (query.limit(*limit) if limit else query).all()
         lo = "-inf" if low is None else numeric_score(low)
         hi = "inf" if high is None else numeric_score(high)
         start, num = limit if limit else (None, None)

@@ -19,7 +19,6 @@ from typing import Any
 from ._meta import ModelInfo
 from ._persist import delete_entities
 from ._persist import save_entities
-from ._registry import MODELS_REFERENCED
 from .exceptions import ORMError
 
 if TYPE_CHECKING:
@@ -225,7 +224,7 @@ class Session:
         """
         entities = [e for e in flatten(objects) if force or not e._deleted]
         for entity in entities:
-            if entity._meta.has_relations or _is_referenced(entity):
+            if entity._meta.has_relations or entity._meta.is_referenced:
                 raise ORMError(
                     "Can't bulk delete entities of models with foreign key "
                     f"relationships ({type(entity).__name__}); delete them one "
@@ -246,11 +245,6 @@ class Session:
     def refresh_all(self, force: bool | None = None) -> None:
         """Reload every cached entity."""
         self.refresh(self._pending(True), force=force)
-
-
-def _is_referenced(entity: Model) -> bool:
-    meta = entity._meta
-    return any(key in MODELS_REFERENCED for key in (meta.name, meta.namespace))
 
 
 builtins_id = id

@@ -1,0 +1,516 @@
+"""Turn query arguments into index filters, and filters into one search plan (pure).
+
+Every check happens here, before Redis is asked anything: a filter on a
+column without an index, a value of the wrong kind, a keygen that cannot
+answer, an unsortable order or a bad limit raise QueryError naming the
+model, the column and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import string
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._meta import SORTABLE_STRING_KEYGENS
+from ._meta import ModelInfo
+from .columns import Column
+from .columns import PrimaryKey
+from .exceptions import QueryError
+from .keygen import LOWERCASE_QUERY_KEYGENS
+from .keygen import dt2ts
+from .keygen import numeric_score
+from .keygen import prefix_score
+from .keygen import t2ts
+from .relations import _Reference
+from .relations import reference_id
+
+__all__ = [
+    "ALLOWED_DIST",
+    "NOT_NULL",
+    "AffixFilter",
+    "AnyFilter",
+    "Filter",
+    "GeoFilter",
+    "NoMatch",
+    "Order",
+    "RangeFilter",
+    "SearchPlan",
+    "SetFilter",
+    "filters_for",
+    "geo_filter",
+    "order_for",
+    "pattern_filter",
+    "prefix_filter",
+]
+
+NOT_NULL = (None, None)
+ALLOWED_DIST = ("m", "km", "mi", "ft")
+_NUMBERS = (int, float, decimal.Decimal, datetime.date, datetime.time)
+_TOKEN_KEYGENS = frozenset(
+    {
+        "FULL_TEXT",
+        "IDENTITY",
+        "IDENTITY_CI",
+        "IDENTITY_STRING",
+        "IDENTITY_STRING_CI",
+        "_boolean_keygen",
+    }
+)
+_NUMERIC_KEYGENS = frozenset({"_numeric_keygen", "_many_to_one_keygen"})
+_LUA_MAGIC = set("^$()%.[]*+-?")
+_WILDCARDS = {"?": ".?", "*": ".-", "+": ".+", "!": "."}
+
+
+# -- filter nodes (what search.lua evaluates) -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetFilter:
+    """Members of one token SET (or ZSET)."""
+
+    key: str
+
+    def to_plan(self) -> dict[str, Any]:
+        return {"kind": "set", "key": self.key}
+
+
+@dataclass(frozen=True, slots=True)
+class AnyFilter:
+    """Members of any of several token SETs (an OR-list)."""
+
+    keys: tuple[str, ...]
+
+    def to_plan(self) -> dict[str, Any]:
+        return {"kind": "any", "keys": list(self.keys)}
+
+
+@dataclass(frozen=True, slots=True)
+class RangeFilter:
+    """Members of a numeric ZSET whose score is within ``min``..``max``.
+
+    Bounds are Redis score syntax: ``'5'`` inclusive, ``'(5'`` exclusive,
+    ``'-inf'``/``'+inf'`` open.
+    """
+
+    key: str
+    min: str
+    max: str
+
+    def to_plan(self) -> dict[str, Any]:
+        return {"kind": "range", "key": self.key, "min": self.min, "max": self.max}
+
+
+@dataclass(frozen=True, slots=True)
+class AffixFilter:
+    """Ids whose :pre/:suf token starts with ``prefix`` or matches ``pattern``."""
+
+    key: str
+    start: str
+    end: str
+    prefix: str = ""
+    pattern: str | None = None
+
+    def to_plan(self) -> dict[str, Any]:
+        plan: dict[str, Any] = {
+            "kind": "affix",
+            "key": self.key,
+            "start": self.start,
+            "end": self.end,
+            "prefix": self.prefix,
+        }
+        if self.pattern is not None:
+            plan["pattern"] = self.pattern
+        return plan
+
+
+@dataclass(frozen=True, slots=True)
+class GeoFilter:
+    """Members of a geo index within ``radius`` of a point (scores: distances)."""
+
+    key: str
+    lon: float
+    lat: float
+    radius: float
+    unit: str
+    count: int | None
+
+    def to_plan(self) -> dict[str, Any]:
+        return {
+            "kind": "geo",
+            "key": self.key,
+            "lon": repr(self.lon),
+            "lat": repr(self.lat),
+            "radius": repr(self.radius),
+            "unit": self.unit,
+            "count": self.count or False,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NoMatch:
+    """A filter that matches nothing (e.g. a word search with no words)."""
+
+    def to_plan(self) -> dict[str, Any]:
+        raise AssertionError("NoMatch is answered without Redis")
+
+
+Filter = SetFilter | AnyFilter | RangeFilter | AffixFilter | GeoFilter | NoMatch
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """How results are ordered: by a ZSET's scores, by distance, or by id."""
+
+    key: str | None
+    desc: bool = False
+    geo: GeoFilter | None = None
+
+    @property
+    def by_id(self) -> bool:
+        return self.key is None and self.geo is None
+
+
+# -- the plan ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPlan:
+    """One call of search.lua: filters, order, limits and what to return."""
+
+    namespace: str
+    row_prefix: str
+    filters: tuple[Filter, ...]
+    order: Order | None
+    offset: int
+    count: int | None
+    mode: str
+    fields: tuple[str, ...] = ()
+    ttl: int = 30
+
+    def to_json(self) -> str:
+        order: Any = False
+        filters = [f.to_plan() for f in self.filters]
+        if self.order is not None and not self.order.by_id:
+            order = {"key": self.order.key or "", "desc": self.order.desc}
+            if self.order.geo is not None:
+                filters.append(self.order.geo.to_plan())
+                order["geo"] = len(filters)
+        body = {
+            "temp": f"{self.namespace}:{uuid.uuid4()}",
+            "ttl": self.ttl,
+            "filters": filters,
+            "order": order,
+            "offset": self.offset,
+            "count": -1 if self.count is None else self.count,
+            "mode": self.mode,
+            "id_desc": bool(self.order and self.order.by_id and self.order.desc),
+            "fields": list(self.fields),
+            "row_prefix": self.row_prefix,
+        }
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- from query arguments to filters ------------------------------------------
+
+
+def _column(info: ModelInfo, name: str, clause: str) -> Column[Any]:
+    base = name.lstrip("-").split(":")[0]
+    col = info.columns.get(base)
+    if not isinstance(col, Column):
+        raise QueryError(
+            f"Cannot use {clause!r} clause on a non-existent column "
+            f"{info.name}.{base}; columns are {sorted(info.columns)}"
+        )
+    return col
+
+
+def _kind(col: Column[Any], name: str) -> str:
+    """'numeric', 'token', 'sortable' or 'custom': what the index can answer."""
+    if isinstance(col, (_Reference, PrimaryKey)) or ":" in name:
+        return "numeric" if ":" not in name else "custom"
+    keygen = col._keygen_name
+    if keygen in _NUMERIC_KEYGENS:
+        return "numeric"
+    if keygen in _TOKEN_KEYGENS:
+        return "token"
+    if keygen in SORTABLE_STRING_KEYGENS:
+        return "sortable"
+    return "custom"
+
+
+def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
+    """The filters answering ``filter(name=value)`` on the model ``info``."""
+    col = _column(info, name, "filter")
+    if not col.index or col.keygen is None:
+        raise QueryError(
+            f"Cannot filter on {info.name}.{col.attr}: it has no index; declare "
+            "it with index=True (and a keygen for strings)"
+        )
+    kind = _kind(col, name)
+    where = f"{info.name}.{name}"
+    if value is NOT_NULL and not isinstance(col, _Reference):
+        raise QueryError(
+            f"Can only query for non-null column values on ManyToOne/OneToOne "
+            f"columns; {where} is not one (use a (None, None) range instead)"
+        )
+    if isinstance(value, tuple):
+        return [_range(info, col, name, kind, value)]
+    if isinstance(value, list):
+        return [_any_of(info, col, name, kind, value)]
+    if kind in ("numeric", "sortable") and not isinstance(value, (str, bytes, bool)):
+        return [_range(info, col, name, kind, (value, value))]
+    if kind in ("numeric", "sortable"):
+        raise QueryError(
+            f"{where} is a numeric/sorted index: filter it with a number or a "
+            f"(low, high) tuple, got {type(value).__name__}: {value!r}"
+            + ("; for text use startswith()" if kind == "sortable" else "")
+        )
+    return _words(info, col, name, value)
+
+
+def _range(
+    info: ModelInfo, col: Column[Any], name: str, kind: str, value: tuple[Any, ...]
+) -> Filter:
+    where = f"{info.name}.{name}"
+    if len(value) != 2:
+        raise QueryError(
+            f"Numeric ranges require 2 endpoints, you provided {len(value)} for "
+            f"{where}: {value!r}"
+        )
+    if kind == "token":
+        raise QueryError(
+            f"{where} is a token index (keygen {col._keygen_name}); it cannot "
+            "answer a range: pass a value or a list of values"
+        )
+    low, high = (_bound(where, col, v) for v in value)
+    return RangeFilter(
+        info.keys.index(name),
+        "-inf" if low is None else low,
+        "+inf" if high is None else high,
+    )
+
+
+def _bound(where: str, col: Column[Any], value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith("("):
+        inner = _bound(where, col, value[1:])
+        return None if inner is None else "(" + inner
+    if isinstance(col, _Reference) and not isinstance(value, (int, float, str)):
+        value = int(reference_id(value))
+    if isinstance(value, bool) or not isinstance(value, (*_NUMBERS, str)):
+        raise QueryError(
+            f"{where}: a range endpoint must be a number, date or time, got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            raise QueryError(
+                f"{where}: range endpoint {value!r} is not a number"
+            ) from None
+        return value
+    if isinstance(value, (datetime.date, datetime.time)):
+        return repr(dt2ts(value) if isinstance(value, datetime.date) else t2ts(value))
+    return numeric_score(value)
+
+
+def _token_text(col: Column[Any], value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, bytes):
+        utf8 = col._keygen_name in ("IDENTITY_STRING", "IDENTITY_STRING_CI")
+        text = value.decode("utf-8" if utf8 else "latin-1", "replace")
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = str(value)
+    if col._keygen_name in LOWERCASE_QUERY_KEYGENS:
+        text = text.lower()
+    return text
+
+
+def _words(info: ModelInfo, col: Column[Any], name: str, value: Any) -> list[Filter]:
+    if not isinstance(value, (str, bytes, bool, *_NUMBERS)):
+        raise QueryError(
+            f"Sorry, we don't know how to filter {info.name}.{name} by "
+            f"{type(value).__name__}: {value!r}"
+        )
+    text = _token_text(col, value)
+    if col._keygen_name != "FULL_TEXT":
+        return [SetFilter(info.keys.token(name, text))]
+    words = {w.strip(string.punctuation) for w in text.split()} - {""}
+    if not words:
+        return [NoMatch()]
+    return [SetFilter(info.keys.token(name, w)) for w in sorted(words)]
+
+
+def _any_of(
+    info: ModelInfo, col: Column[Any], name: str, kind: str, values: list[Any]
+) -> Filter:
+    where = f"{info.name}.{name}"
+    if not values:
+        raise QueryError(f"Sorry, we don't know how to filter {where} by []")
+    if kind in ("numeric", "sortable"):
+        raise QueryError(
+            f"{where} is a numeric index: OR-lists are for token indexes; use "
+            "a (low, high) range"
+        )
+    keys = []
+    for item in values:
+        if isinstance(item, (list, tuple, dict)) or item is None:
+            raise QueryError(f"{where}: OR-list items must be values, got {item!r}")
+        text = _token_text(col, item)
+        if col._keygen_name == "FULL_TEXT":
+            text = text.strip(string.punctuation)
+            if len(text.split()) != 1:
+                raise QueryError(
+                    f"{where}: each OR-list item of a word index must be one "
+                    f"word, got {item!r}"
+                )
+        keys.append(info.keys.token(name, text))
+    return AnyFilter(tuple(dict.fromkeys(keys)))
+
+
+# -- prefix, suffix, pattern, geo -------------------------------------------------
+
+
+def _affix_text(
+    info: ModelInfo, name: str, value: Any, clause: str
+) -> tuple[Column[Any], str]:
+    col = _column(info, name, clause)
+    wanted = col.suffix if clause == "endswith" else col.prefix
+    if not wanted:
+        index = "suffix" if clause == "endswith" else "prefix"
+        raise QueryError(
+            f"Cannot use {clause}() on {info.name}.{name}: declare it with {index}=True"
+        )
+    if not isinstance(value, (str, bytes)):
+        raise QueryError(
+            f"{info.name}.{name}.{clause}() takes a str, got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    text = _token_text(col, value)
+    if col._keygen_name == "SIMPLE_CI" or col._keygen_name == "CASE_INSENSITIVE":
+        text = text.lower()
+    return col, text
+
+
+def _window(prefix: str) -> tuple[str, str]:
+    if not prefix:
+        return "-inf", "+inf"
+    return prefix_score(prefix), "(" + prefix_score(prefix, next=True)
+
+
+def prefix_filter(info: ModelInfo, name: str, value: Any, *, suffix: bool) -> Filter:
+    """``startswith`` (or, with ``suffix``, ``endswith``) on ``name``."""
+    clause = "endswith" if suffix else "startswith"
+    col, text = _affix_text(info, name, value, clause)
+    if suffix:
+        text = text[::-1]
+    key = info.keys.suffix(col.attr) if suffix else info.keys.prefix(col.attr)
+    start, end = _window(text)
+    return AffixFilter(key, start, end, prefix=text)
+
+
+def pattern_filter(info: ModelInfo, name: str, pattern: Any) -> Filter:
+    """``like``: ``?`` 0-1, ``*`` 0+, ``+`` 1+, ``!`` exactly 1 character."""
+    col, text = _affix_text(info, name, pattern, "like")
+    literal = []
+    for ch in text:
+        if ch in _WILDCARDS:
+            break
+        literal.append(ch)
+    start, end = _window("".join(literal))
+    return AffixFilter(
+        info.keys.prefix(col.attr), start, end, pattern=_lua_pattern(text)
+    )
+
+
+def _lua_pattern(text: str) -> str:
+    parts = ["^"]
+    for ch in text:
+        if ch in _WILDCARDS:
+            parts.append(_WILDCARDS[ch])
+        elif ch == "\0":
+            parts.append("%z")
+        elif ch in _LUA_MAGIC:
+            parts.append("%" + ch)
+        else:
+            parts.append(ch)
+    return "".join(parts)
+
+
+def geo_filter(
+    info: ModelInfo,
+    name: str,
+    lon: float,
+    lat: float,
+    distance: float,
+    measure: str,
+    count: int | None,
+) -> GeoFilter:
+    """``near``: entities of geo index ``name`` within ``distance``."""
+    if name not in info.geo:
+        raise ValueError(
+            f"{info.name} has no geo index {name!r}; it has {sorted(info.geo)}"
+        )
+    unit = str(measure).lower()
+    if unit not in ALLOWED_DIST:
+        raise ValueError(
+            f"near(): measure must be one of {ALLOWED_DIST}, got {measure!r}"
+        )
+    if count is not None and (not isinstance(count, int) or count < 0):
+        raise ValueError(f"near(): count must be a positive int, got {count!r}")
+    return GeoFilter(
+        info.keys.geo(name),
+        float(lon),
+        float(lat),
+        float(distance),
+        unit,
+        count or None,
+    )
+
+
+def order_for(info: ModelInfo, name: str) -> Order:
+    """The order of ``order_by(name)`` (a leading ``-`` is descending)."""
+    desc = name.startswith("-")
+    attr = name.lstrip("-")
+    col = _column(info, attr, "order_by")
+    if isinstance(col, PrimaryKey) and not col.index:
+        return Order(None, desc)
+    kind = _kind(col, attr)
+    if not col.index or col.keygen is None or kind == "token":
+        why = "it has no index" if kind != "token" else "its index holds words"
+        raise QueryError(
+            f"Cannot order {info.name} by {attr}: {why}; order by a numeric "
+            "column with index=True or a string column with keygen=SIMPLE/SIMPLE_CI"
+        )
+    return Order(info.keys.index(attr), desc)
+
+
+def check_limit(model: str, offset: Any, count: Any) -> tuple[int, int | None]:
+    """Validate ``limit(offset, count)``."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise QueryError(
+            f"{model}.query.limit(): offset must be an int >= 0, got {offset!r}"
+        )
+    if count is not None and (
+        not isinstance(count, int) or isinstance(count, bool) or count < 0
+    ):
+        raise QueryError(
+            f"{model}.query.limit(): count must be an int >= 0 or None, got {count!r}"
+        )
+    return offset, count
+
+
+def plain(seq: Sequence[Filter]) -> bool:
+    """True if no filter in ``seq`` is a NoMatch."""
+    return not any(isinstance(f, NoMatch) for f in seq)

@@ -1,0 +1,29 @@
+-- page.lua: one page of a cached query result, with the entities' data.
+-- KEYS[1]    the cached result ZSET (ranks follow the query's order)
+-- ARGV[1]    the row-key prefix "<ns>:"
+-- ARGV[2]    first rank; ARGV[3] last rank (inclusive)
+-- ARGV[4]    TTL in seconds to renew on the cached key
+-- ARGV[5..]  fields to read (select); none means whole rows
+-- returns    {number of ids in the page, {id, ...data}, ...}: with fields the
+--            data is their values (false when missing), else field/value
+--            pairs; rows that vanished meanwhile are dropped
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
+if #ids > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local out = {#ids}
+for _, id in ipairs(ids) do
+    local key = ARGV[1] .. id
+    local row = nil
+    if #fields > 0 then
+        if redis.call('EXISTS', key) == 1 then row = redis.call('HMGET', key, unpack(fields)) end
+    else
+        row = redis.call('HGETALL', key)
+        if #row == 0 then row = nil end
+    end
+    if row then
+        table.insert(row, 1, id)
+        out[#out + 1] = row
+    end
+end
+return out

@@ -1,0 +1,246 @@
+-- search.lua: answer one query plan: filter, order, limit, then return ids,
+-- rows, a count, or a cached result key.
+-- KEYS        none: every key is named in the plan (built by rom/_keys.py)
+-- ARGV[1]     JSON SearchPlan (rom/_search.py SearchPlan.to_json):
+--             {temp, ttl, filters: [...], order: {key, desc} | false,
+--              offset, count (-1 = all), mode, fields, row_prefix}
+-- returns     mode "ids":    {id, ...}
+--             mode "rows":   {{id, field, value, ...}, ...} (missing rows dropped)
+--             mode "select": {{id, value|false, ...}, ...} (the plan's fields)
+--             mode "count":  the number of matching entities (before limits)
+--             mode "cache":  the temp key, kept with a TTL of plan.ttl seconds
+--                            (scores give the order: by order key, else by id)
+-- Temporary keys are the plan's temp key and "<temp>:<n>" scratch keys; each
+-- gets a TTL as soon as it exists and all but a cached result are deleted.
+
+local plan = cjson.decode(ARGV[1])
+local T = plan.temp
+local scratch_n = 0
+
+local function scratch()
+    scratch_n = scratch_n + 1
+    return T .. ':' .. scratch_n
+end
+
+local function expire(key)
+    redis.call('EXPIRE', key, plan.ttl)
+end
+
+local function is_set(key)
+    return redis.call('TYPE', key).ok == 'set'
+end
+
+-- Ids of the members of a :pre/:suf window that match (member = token\0id).
+local function affix_ids(f)
+    local ids = {}
+    local offset = 0
+    while true do
+        local page = redis.call('ZRANGEBYSCORE', f.key, f.start, f['end'],
+                                'LIMIT', offset, 500)
+        for _, member in ipairs(page) do
+            local from_end = string.find(string.reverse(member), '\0', 1, true)
+            local cut = from_end and (#member - from_end + 1) or 0
+            local token = string.sub(member, 1, cut - 1)
+            local ok = cut > 0
+            if not ok then
+                ok = false
+            elseif f.pattern then
+                ok = string.find(token, f.pattern) ~= nil
+            else
+                ok = string.sub(token, 1, #f.prefix) == f.prefix
+            end
+            if ok then ids[#ids + 1] = string.sub(member, cut + 1) end
+        end
+        if #page < 500 then return ids end
+        offset = offset + 500
+    end
+end
+
+-- Materialise a filter as a ZSET of ids (scores meaningless) at `dest`.
+local function materialise(f, dest)
+    if f.kind == 'set' then
+        redis.call('ZUNIONSTORE', dest, 1, f.key, 'WEIGHTS', 0)
+    elseif f.kind == 'any' then
+        local args = {'ZUNIONSTORE', dest, #f.keys}
+        for _, k in ipairs(f.keys) do args[#args + 1] = k end
+        redis.call(unpack(args))
+    elseif f.kind == 'range' then
+        redis.call('ZRANGESTORE', dest, f.key, f.min, f.max, 'BYSCORE')
+    elseif f.kind == 'geo' then
+        local args = {'GEOSEARCHSTORE', dest, f.key, 'FROMLONLAT', f.lon, f.lat,
+                      'BYRADIUS', f.radius, f.unit, 'ASC'}
+        if f.count then args[#args + 1] = 'COUNT'; args[#args + 1] = f.count end
+        args[#args + 1] = 'STOREDIST'
+        redis.call(unpack(args))
+    else
+        local ids = affix_ids(f)
+        redis.call('DEL', dest)
+        for i = 1, #ids, 500 do
+            local args = {'ZADD', dest}
+            for j = i, math.min(i + 499, #ids) do
+                args[#args + 1] = 0; args[#args + 1] = ids[j]
+            end
+            redis.call(unpack(args))
+        end
+    end
+    if redis.call('EXISTS', dest) == 1 then expire(dest) end
+end
+
+local function estimate(f)
+    if f.kind == 'set' then
+        return is_set(f.key) and redis.call('SCARD', f.key) or redis.call('ZCARD', f.key)
+    elseif f.kind == 'any' then
+        local n = 0
+        for _, k in ipairs(f.keys) do
+            n = n + (is_set(k) and redis.call('SCARD', k) or redis.call('ZCARD', k))
+        end
+        return n
+    elseif f.kind == 'range' then
+        return redis.call('ZCOUNT', f.key, f.min, f.max)
+    elseif f.kind == 'geo' then
+        local n = redis.call('ZCARD', f.key)
+        if f.count and f.count < n then n = f.count end
+        return n
+    end
+    return redis.call('ZCOUNT', f.key, f.start, f['end'])
+end
+
+-- The bound that excludes what `bound` includes: "5" <-> "(5".
+local function outside(bound)
+    if string.sub(bound, 1, 1) == '(' then return string.sub(bound, 2) end
+    return '(' .. bound
+end
+
+-- Narrow T to the members also matched by filter f.
+local function intersect(f)
+    if f.kind == 'set' then
+        redis.call('ZINTERSTORE', T, 2, T, f.key, 'WEIGHTS', 1, 0)
+    elseif f.kind == 'range' then
+        redis.call('ZINTERSTORE', T, 2, T, f.key, 'WEIGHTS', 0, 1)
+        redis.call('ZREMRANGEBYSCORE', T, '-inf', outside(f.min))
+        redis.call('ZREMRANGEBYSCORE', T, outside(f.max), '+inf')
+    else
+        local tmp = scratch()
+        materialise(f, tmp)
+        redis.call('ZINTERSTORE', T, 2, T, tmp, 'WEIGHTS', 1, 0)
+        redis.call('DEL', tmp)
+    end
+end
+
+local function limits()
+    local stop = -1
+    if plan.count >= 0 then stop = plan.offset + plan.count - 1 end
+    return plan.offset, stop
+end
+
+local function ids_of(key, ordered)
+    local start, stop = limits()
+    if plan.count == 0 then return {} end
+    if ordered then return redis.call('ZRANGE', key, start, stop) end
+    local args = {'SORT', key}
+    if plan.id_desc then args[#args + 1] = 'DESC' end
+    if plan.count >= 0 or plan.offset > 0 then
+        args[#args + 1] = 'LIMIT'; args[#args + 1] = plan.offset
+        args[#args + 1] = plan.count >= 0 and plan.count or 4294967295
+    end
+    return redis.call(unpack(args))
+end
+
+local function output(ids)
+    if plan.mode == 'ids' then return ids end
+    local out = {}
+    for _, id in ipairs(ids) do
+        local row
+        if plan.mode == 'select' then
+            if redis.call('EXISTS', plan.row_prefix .. id) == 1 then
+                row = redis.call('HMGET', plan.row_prefix .. id, unpack(plan.fields))
+            end
+        else
+            row = redis.call('HGETALL', plan.row_prefix .. id)
+            if #row == 0 then row = nil end
+        end
+        if row then
+            table.insert(row, 1, id)
+            out[#out + 1] = row
+        end
+    end
+    return out
+end
+
+-- Fast paths: one range (ordered by itself) or one SET, no temp key at all.
+local filters = plan.filters
+if #filters == 1 and plan.mode ~= 'cache' then
+    local f = filters[1]
+    local order = plan.order
+    if f.kind == 'range' and (not order or order.key == f.key) then
+        if plan.mode == 'count' then return redis.call('ZCOUNT', f.key, f.min, f.max) end
+        if plan.count == 0 then return output({}) end
+        local args
+        if order and order.desc then
+            args = {'ZREVRANGEBYSCORE', f.key, f.max, f.min}
+        else
+            args = {'ZRANGEBYSCORE', f.key, f.min, f.max}
+        end
+        if plan.count >= 0 or plan.offset > 0 then
+            args[#args + 1] = 'LIMIT'; args[#args + 1] = plan.offset
+            args[#args + 1] = plan.count
+        end
+        return output(redis.call(unpack(args)))
+    end
+    if f.kind == 'set' and not order and is_set(f.key) then
+        if plan.mode == 'count' then return redis.call('SCARD', f.key) end
+        return output(ids_of(f.key, false))
+    end
+end
+
+-- General path: smallest filter first, then intersections into T.
+local sizes = {}
+for i, f in ipairs(filters) do sizes[i] = {estimate(f), i} end
+table.sort(sizes, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+end)
+materialise(filters[sizes[1][2]], T)
+for i = 2, #sizes do
+    if redis.call('EXISTS', T) == 0 then break end
+    intersect(filters[sizes[i][2]])
+end
+
+local ordered = false
+if plan.order and redis.call('EXISTS', T) == 1 then
+    local key = plan.order.key
+    if plan.order.geo then
+        -- Ordered by distance: the geo filter's distances, stored once more.
+        key = scratch()
+        materialise(filters[plan.order.geo], key)
+    end
+    redis.call('ZINTERSTORE', T, 2, T, key, 'WEIGHTS', 0, plan.order.desc and -1 or 1)
+    if plan.order.geo then redis.call('DEL', key) end
+    ordered = true
+end
+
+local result
+if plan.mode == 'count' then
+    result = redis.call('ZCARD', T)
+elseif plan.mode == 'cache' then
+    if redis.call('EXISTS', T) == 0 then return T end
+    if not ordered then
+        -- Ordered by id: make each score the (signed) id, so pages by rank work.
+        local members = redis.call('ZRANGE', T, 0, -1)
+        local sign = plan.id_desc and -1 or 1
+        for i = 1, #members, 500 do
+            local args = {'ZADD', T}
+            for j = i, math.min(i + 499, #members) do
+                args[#args + 1] = sign * tonumber(members[j])
+                args[#args + 1] = members[j]
+            end
+            redis.call(unpack(args))
+        end
+    end
+    expire(T)
+    return T
+else
+    result = output(ids_of(T, ordered))
+end
+redis.call('DEL', T)
+return result

@@ -1,0 +1,512 @@
+"""Query: immutable, chainable searches over a model's indexes.
+
+Each method returns a new Query; nothing talks to Redis until a terminal
+method (``count``, ``all``, ``first``, iteration, ``cached_result``,
+``delete``) runs, and then one script call answers the question.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections import namedtuple
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Generic
+from typing import TypeVar
+
+from . import _scripts
+from ._search import ALLOWED_DIST
+from ._search import NOT_NULL
+from ._search import Filter
+from ._search import GeoFilter
+from ._search import NoMatch
+from ._search import Order
+from ._search import RangeFilter
+from ._search import SearchPlan
+from ._search import check_limit
+from ._search import filters_for
+from ._search import geo_filter
+from ._search import order_for
+from ._search import pattern_filter
+from ._search import prefix_filter
+from .columns import Column
+from .columns import IndexOnly
+from .exceptions import QueryError
+from .session import session
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["ALLOWED_DIST", "NOT_NULL", "NUMERIC_TYPES", "Query"]
+
+NUMERIC_TYPES = (
+    int,
+    float,
+    decimal.Decimal,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+)
+
+M = TypeVar("M", bound="Model")
+Make = Callable[[list[Any]], Any]
+Factory = Callable[[Sequence[str]], Make]
+
+
+def _dict_data_factory(columns: Sequence[str]) -> Make:
+    """``select`` rows as dicts."""
+    names = tuple(columns)
+    return lambda data: dict(zip(names, data, strict=True))
+
+
+def _namedtuple_data_factory(columns: Sequence[str]) -> Make:
+    """``select`` rows as namedtuples with the column names as fields."""
+    row = namedtuple("Row", columns)  # type: ignore[misc]
+    return lambda data: row(*data)
+
+
+def _tuple_data_factory(columns: Sequence[str]) -> Make:
+    """``select`` rows as tuples."""
+    return tuple
+
+
+def _list_data_factory(columns: Sequence[str]) -> Make:
+    """``select`` rows as lists."""
+    return list
+
+
+class _Select:
+    __slots__ = ("columns", "decode", "factory", "fields")
+
+    def __init__(
+        self,
+        columns: tuple[str, ...],
+        fields: tuple[str, ...],
+        decode: bool,
+        factory: Factory,
+    ) -> None:
+        self.columns = columns
+        self.fields = fields
+        self.decode = decode
+        self.factory = factory
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class Query(Generic[M]):
+    """A search over ``model``'s indexes; build it with chained calls.
+
+    ``User.query.filter(age=(18, None)).order_by('-age').limit(0, 10).all()``
+    """
+
+    __slots__ = ("_filters", "_limit", "_model", "_order_by", "_select")
+
+    def __init__(
+        self,
+        model: type[M],
+        filters: tuple[Filter, ...] = (),
+        order_by: str | None = None,
+        limit: tuple[int, int | None] | None = None,
+        select: _Select | None = None,
+    ) -> None:
+        self._model = model
+        self._filters = tuple(filters)
+        self._order_by = order_by
+        self._limit = limit
+        self._select = select
+
+    @property
+    def model(self) -> type[M]:
+        """The model searched."""
+        return self._model
+
+    def replace(self, **kwargs: Any) -> Query[M]:
+        """A copy with some of model, filters, order_by, limit, select replaced."""
+        unknown = set(kwargs) - {"model", "filters", "order_by", "limit", "select"}
+        if unknown:
+            raise QueryError(f"Query.replace() got unknown fields {sorted(unknown)}")
+        return Query(
+            kwargs.get("model", self._model),
+            kwargs.get("filters", self._filters),
+            kwargs.get("order_by", self._order_by),
+            kwargs.get("limit", self._limit),
+            kwargs.get("select", self._select),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<Query {self._model.__name__} filters={len(self._filters)} "
+            f"order_by={self._order_by!r} limit={self._limit!r}>"
+        )
+
+    # -- building ----------------------------------------------------------------
+
+    def _with(self, *filters: Filter) -> Query[M]:
+        return self.replace(filters=self._filters + filters)
+
+    def filter(self, **kwargs: Any) -> Query[M]:
+        """AND these conditions: values, (low, high) ranges, OR-lists, NOT_NULL."""
+        info = self._model._meta
+        found: list[Filter] = []
+        for name, value in kwargs.items():
+            found += filters_for(info, name, value)
+        return self._with(*found)
+
+    def startswith(self, **kwargs: Any) -> Query[M]:
+        """Entities with an indexed token of ``col`` starting with the value."""
+        info = self._model._meta
+        return self._with(
+            *(prefix_filter(info, n, v, suffix=False) for n, v in kwargs.items())
+        )
+
+    def endswith(self, **kwargs: Any) -> Query[M]:
+        """Entities with an indexed token of ``col`` ending with the value."""
+        info = self._model._meta
+        return self._with(
+            *(prefix_filter(info, n, v, suffix=True) for n, v in kwargs.items())
+        )
+
+    def like(self, **kwargs: Any) -> Query[M]:
+        """Tokens matching a pattern: ``?`` 0-1, ``*`` 0+, ``+`` 1+, ``!`` 1 char.
+
+        The pattern is anchored at the start of a token; every other
+        character matches itself.
+        """
+        info = self._model._meta
+        return self._with(*(pattern_filter(info, n, v) for n, v in kwargs.items()))
+
+    def near(
+        self,
+        name: str,
+        lon: float,
+        lat: float,
+        distance: float,
+        measure: str,
+        count: int | None = None,
+    ) -> Query[M]:
+        """Entities of geo index ``name`` within ``distance`` (m, km, mi, ft)."""
+        info = self._model._meta
+        return self._with(geo_filter(info, name, lon, lat, distance, measure, count))
+
+    def order_by(self, column: str) -> Query[M]:
+        """Order by an indexed numeric or SIMPLE column; ``-col`` descends."""
+        order_for(self._model._meta, column)
+        return self.replace(order_by=column)
+
+    def limit(self, offset: int, count: int | None) -> Query[M]:
+        """Skip ``offset`` results and return at most ``count`` (None: all)."""
+        return self.replace(limit=check_limit(self._model.__name__, offset, count))
+
+    def select(
+        self,
+        *column_names: Any,
+        include_pk: bool = False,
+        decode: bool = True,
+        ff: Factory = _dict_data_factory,
+    ) -> Query[M]:
+        """Return column data made by ``ff(columns)(values)`` instead of entities."""
+        if len(column_names) == 1 and isinstance(column_names[0], (list, tuple)):
+            column_names = tuple(column_names[0])
+        columns = self._check_select(tuple(column_names))
+        pk = self._model._pkey
+        fields = columns if pk in columns else (*columns, pk)
+        if include_pk and pk not in columns:
+            columns = (*columns, pk)
+        return self.replace(select=_Select(columns, fields, decode, ff))
+
+    def _check_select(self, names: tuple[Any, ...]) -> tuple[str, ...]:
+        info = self._model._meta
+        where = f"{info.name}.query.select()"
+        if not names:
+            raise QueryError(f"{where} needs at least one column name")
+        if len(set(names)) != len(names):
+            raise QueryError(f"{where} got duplicate columns: {list(names)}")
+        for name in names:
+            col = info.columns.get(name)
+            if not isinstance(col, Column) or isinstance(col, IndexOnly):
+                raise QueryError(
+                    f"{where}: {name!r} is not a stored column of {info.name}; "
+                    f"choose from {[c.attr for c in info.stored]}"
+                )
+        return names
+
+    # -- planning ----------------------------------------------------------------
+
+    @property
+    def _bare(self) -> bool:
+        return not self._filters and self._order_by is None
+
+    def _order(self) -> Order | None:
+        if self._order_by is not None:
+            return order_for(self._model._meta, self._order_by)
+        for f in self._filters:
+            if isinstance(f, RangeFilter):
+                return Order(f.key)
+            if isinstance(f, GeoFilter):
+                return Order(None, geo=f)
+        return Order(None)
+
+    def _plan(self, mode: str, ttl: int = 30, limited: bool = True) -> SearchPlan:
+        order = self._order()
+        filters = self._filters
+        if not filters:
+            assert order is not None
+            key = (
+                order.key
+                if order.key
+                else self._model._meta.keys.index(self._model._pkey)
+            )
+            filters = (RangeFilter(key, "-inf", "+inf"),)
+        offset, count = self._limit or (0, None)
+        if not limited:
+            offset, count = 0, None
+        info = self._model._meta
+        fields = self._select.fields if self._select else ()
+        return SearchPlan(
+            info.namespace,
+            info.keys.row_prefix,
+            filters,
+            order,
+            offset,
+            count,
+            mode,
+            fields,
+            ttl,
+        )
+
+    def _run(self, plan: SearchPlan) -> Any:
+        script = _scripts.load("search")
+        return script(self._model._connection, [], [plan.to_json()])
+
+    @property
+    def _matches_nothing(self) -> bool:
+        return any(isinstance(f, NoMatch) for f in self._filters)
+
+    # -- terminal operations -------------------------------------------------
+
+    def count(self) -> int:
+        """The number of matching entities (within ``limit``), in one round trip."""
+        if self._matches_nothing:
+            return 0
+        if self._bare:
+            total = self._bare_count()
+        else:
+            total = int(self._run(self._plan("count", limited=False)))
+        offset, count = self._limit or (0, None)
+        total = max(total - offset, 0)
+        return total if count is None else min(total, count)
+
+    def all(self) -> list[Any]:
+        """Every matching entity (or selected row), in order."""
+        if self._matches_nothing:
+            return []
+        if self._bare and not self._pk_indexed:
+            return list(self._iter_probe(100))
+        plan = self._plan("select" if self._select else "rows")
+        return self._build(self._run(plan))
+
+    execute = all
+
+    def first(self) -> Any:
+        """The first matching entity (or selected row), or None."""
+        offset = self._limit[0] if self._limit else 0
+        found = self.replace(limit=(offset, 1)).all()
+        return found[0] if found else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.iter_result()
+
+    def iter_result(
+        self, timeout: int = 30, pagesize: int = 100, no_hscan: bool = False
+    ) -> Iterator[Any]:
+        """Iterate page by page over a cached result, deleted at the end."""
+        if self._matches_nothing:
+            return
+        if self._bare and not self._pk_indexed:
+            yield from self._iter_probe(pagesize)
+            return
+        key = self.cached_result(max(int(timeout), 1), _checked=False)
+        try:
+            yield from self._pages(key, int(timeout), max(int(pagesize), 1))
+        finally:
+            self._model._connection.delete(key)
+
+    def _pages(self, key: str, timeout: int, pagesize: int) -> Iterator[Any]:
+        offset, remaining = self._limit or (0, None)
+        fields = list(self._select.fields) if self._select else []
+        prefix = self._model._meta.keys.row_prefix
+        script = _scripts.load("page")
+        while remaining is None or remaining > 0:
+            size = pagesize if remaining is None else min(pagesize, remaining)
+            reply = script(
+                self._model._connection,
+                [key],
+                [prefix, offset, offset + size - 1, timeout, *fields],
+            )
+            yield from self._build(reply[1:])
+            if int(reply[0]) < size:
+                return
+            offset += size
+            if remaining is not None:
+                remaining -= size
+
+    def cached_result(self, timeout: int, _checked: bool = True) -> str:
+        """Store the matching ids in a temporary ZSET and return its key.
+
+        The key expires after ``timeout`` seconds; its ranks follow the
+        query's order. ``limit`` is ignored.
+        """
+        if _checked and self._bare:
+            raise QueryError(
+                "You are missing filter or order criteria: cached_result() of a "
+                f"bare {self._model.__name__}.query would copy every id"
+            )
+        try:
+            timeout = int(timeout)
+        except (TypeError, ValueError):
+            raise QueryError(
+                f"cached_result() timeout must be an int, got {timeout!r}"
+            ) from None
+        if timeout < 1:
+            raise QueryError(f"cached_result() timeout must be >= 1, got {timeout}")
+        if self._matches_nothing:
+            return self._model._meta.keys.temp()
+        return str(_text(self._run(self._plan("cache", ttl=timeout, limited=False))))
+
+    def delete(self, blocksize: int = 100) -> None:
+        """Delete every matching entity, ``blocksize`` at a time (hooks run)."""
+        info = self._model._meta
+        if info.has_relations or info.is_referenced:
+            raise QueryError(
+                f"Can't delete entities of models with foreign key relationships "
+                f"({info.name}); delete them one by one with entity.delete()"
+            )
+        chunk: list[Any] = []
+        for entity in self.replace(select=None).iter_result(pagesize=blocksize):
+            chunk.append(entity)
+            if len(chunk) >= blocksize:
+                session.delete(chunk)
+                chunk = []
+        if chunk:
+            session.delete(chunk)
+
+    # -- results ---------------------------------------------------------------
+
+    def _build(self, rows: list[Any]) -> list[Any]:
+        if self._select is not None:
+            return [self._selected(row) for row in rows]
+        from_row = self._model._adopt
+        out = []
+        for row in rows:
+            pairs = iter(row[1:])
+            out.append(
+                from_row(
+                    {_text(k): _text(v) for k, v in zip(pairs, pairs, strict=False)}
+                )
+            )
+        return out
+
+    def _selected(self, row: list[Any]) -> Any:
+        select = self._select
+        assert select is not None
+        values = {f: _text(v) for f, v in zip(select.fields, row[1:], strict=True)}
+        make = select.factory(select.columns)
+        if not select.decode:
+            return make([values.get(c) for c in select.columns])
+        entity = self._model._from_row(
+            {k: v for k, v in values.items() if v is not None}
+        )
+        return make([getattr(entity, c) for c in select.columns])
+
+    @property
+    def _pk_indexed(self) -> bool:
+        pk = self._model._meta.columns[self._model._pkey]
+        return isinstance(pk, Column) and pk.index
+
+    def _bare_count(self) -> int:
+        conn = self._model._connection
+        keys = self._model._meta.keys
+        if self._pk_indexed:
+            return int(conn.zcard(keys.index(self._model._pkey)))
+        return sum(1 for _ in _scan_ids(conn, keys.namespace))
+
+    def _iter_probe(self, blocksize: int) -> Iterator[Any]:
+        # Without an index on the primary key the only list of ids is the
+        # counter: probe 1..counter in blocks, skipping ids with no row.
+        conn = self._model._connection
+        last = int(conn.get(self._model._meta.keys.counter) or 0)
+        offset, remaining = self._limit or (0, None)
+        blocksize = max(blocksize, 1)
+        for start in range(1, last + 1, blocksize):
+            ids = list(range(start, min(start + blocksize, last + 1)))
+            for entity in self._model.get(ids):
+                if offset:
+                    offset -= 1
+                    continue
+                if remaining is not None:
+                    if remaining == 0:
+                        return
+                    remaining -= 1
+                yield self._selected_entity(entity) if self._select else entity
+
+    def _selected_entity(self, entity: Any) -> Any:
+        select = self._select
+        assert select is not None
+        make = select.factory(select.columns)
+        if select.decode:
+            return make([getattr(entity, c) for c in select.columns])
+        return make([entity._last.get(c) for c in select.columns])
+
+
+def _scan_ids(conn: Any, namespace: str) -> Iterator[str]:
+    prefix = f"{namespace}:"
+    for key in conn.scan_iter(match=f"{_glob_escape(prefix)}*", count=1000):
+        rest = _text(key)[len(prefix) :]
+        if rest.isdigit():
+            yield rest
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def affix_excluding(
+    model: Any, attr: str, values: Sequence[Any], blocksize: int, *, suffix: bool
+) -> Iterator[Any]:
+    """Entities with a :pre (or :suf) token that starts with none of ``values``.
+
+    Values must be normalised as the index is (e.g. lowercased); for
+    ``suffix`` they are given unreversed.
+    """
+    info = model._meta
+    col = info.columns.get(attr)
+    if not isinstance(col, Column) or not (col.suffix if suffix else col.prefix):
+        kind = "suffix" if suffix else "prefix"
+        raise QueryError(f"{info.name}.{attr} has no {kind} index ({kind}=True)")
+    excluded = [_affix_text_value(v, suffix) for v in values]
+    key = info.keys.suffix(attr) if suffix else info.keys.prefix(attr)
+    conn = model._connection
+    seen: set[str] = set()
+    batch: list[str] = []
+    for member, _ in conn.zscan_iter(key, count=max(blocksize, 10)):
+        token, _, id = _text(member).rpartition("\0")
+        if id in seen or any(token.startswith(p) for p in excluded):
+            continue
+        seen.add(id)
+        batch.append(id)
+        if len(batch) >= blocksize:
+            yield from model.get(batch)
+            batch = []
+    if batch:
+        yield from model.get(batch)
+
+
+def _affix_text_value(value: Any, suffix: bool) -> str:
+    text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return text[::-1] if suffix else text
