@@ -194,10 +194,12 @@ def plan_index(info: ModelInfo, data: Mapping[str, Any]) -> IndexEntries:
     """Every index entry the entity's values produce."""
     entries = IndexEntries()
     for col in info.indexed:
-        if data.get(col.attr) is None and not isinstance(col, IndexOnly):
-            continue
+        # Checked before the None test: a new entity's id is None until the
+        # script allocates it, and its <ns>:<pk>:idx entry is still due.
         if isinstance(col, PrimaryKey):
             entries.scored.append((col.attr, None))  # the script fills the id
+            continue
+        if data.get(col.attr) is None and not isinstance(col, IndexOnly):
             continue
         assert col.keygen is not None
         _add_keygen_output(entries, info, col, col.keygen(col.attr, data), data)
@@ -231,8 +233,9 @@ def _add_keygen_output(
             "sequence of keys; a keygen returns a list/set of tokens or a dict"
         )
     tokens = sorted({_token_text(info.name, attr, t) for t in output})
-    if col.index:
-        entries.tokens += [f"{attr}:{t}" for t in tokens]
+    # SPEC 6.4: every token gets its SET, prefix/suffix entries come on top;
+    # a prefix- or suffix-only column (e.g. Integer(prefix=True)) too.
+    entries.tokens += [f"{attr}:{t}" for t in tokens]
     _add_affixes(entries, col, tokens)
 
 
