@@ -43,17 +43,19 @@ def _apply_one(conn: redis.Redis, plan: WritePlan) -> dict[str, Any]:
 def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     unique_keys = [keys.unique(col) for col, _ in plan.unique + plan.unique_del]
     row = keys.entity(plan.id) if plan.id is not None else None
-    watched = [row] if row else []
+    # A new entity takes the counter's next value inside the transaction, with
+    # the counter watched: a failed or retried attempt burns no id.
+    watched = [row] if row else [keys.counter]
     pipe.watch(*watched, keys.legacy_index, *unique_keys)  # type: ignore[no-untyped-call]
     failed = _check(pipe, keys, row, plan)
     if failed is not None:
-        pipe.unwatch()
+        # The checks read in several round trips; an empty transaction raises
+        # WatchError (so we retry) unless they all saw one unchanged state.
+        pipe.multi()
+        pipe.execute()
         return failed
-    if plan.id is None:
-        # Allocated once: a retry after WatchError reuses it.
-        plan.id = str(pipe.incr(keys.counter))
-        plan.hset += [plan.pk, plan.id]
-    id = plan.id
+    new = plan.id is None
+    id = str(int(pipe.get(keys.counter) or 0) + 1) if new else str(plan.id)
     row = keys.entity(id)
     record = _stored_record(pipe, keys, id, row)
     removable = [
@@ -62,6 +64,9 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
         if _text(pipe.hget(keys.unique(col), value)) == id
     ]
     pipe.multi()
+    if new:
+        pipe.incr(keys.counter)
+        pipe.hset(row, plan.pk, id)
     _queue_writes(pipe, keys, plan, id, row, record, removable)
     pipe.execute()
     return {"id": id}
