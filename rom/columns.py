@@ -22,6 +22,8 @@ from typing import Generic
 from typing import TypeVar
 from typing import overload
 
+from ._registry import MODELS
+from ._registry import MODELS_REFERENCED
 from .exceptions import ColumnError
 from .exceptions import InvalidColumnValue
 from .keygen import FULL_TEXT
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from .model import Model
 
 __all__ = [
+    "MODELS",  # rom 1.1.2 kept the registries in rom.columns (SPEC 1.2)
+    "MODELS_REFERENCED",
     "NULL",
     "Boolean",
     "Column",
@@ -229,7 +233,9 @@ class Column(Generic[T]):
 
     @classmethod
     def _is_integer(cls) -> bool:
-        return any(issubclass(t, int) for t in cls._allowed)
+        # Every allowed type must be an int: Float allows (float, int) and is
+        # not unique-able (SPEC 2.1).
+        return bool(cls._allowed) and all(issubclass(t, int) for t in cls._allowed)
 
     # -- descriptor protocol ------------------------------------------------
 
@@ -374,7 +380,10 @@ class Float(Column[float]):
         if isinstance(value, bool):
             raise _Refused("use Boolean for truth values")
         if isinstance(value, (int, float, decimal.Decimal)):
-            result = float(value)
+            try:
+                result = float(value)
+            except OverflowError:
+                raise _Refused("too large for a float") from None
         else:
             text = _number_text(value)
             if text is None:
@@ -738,13 +747,18 @@ class UnsafeColumn:
     model_name: str = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
-        if name in _RESERVED_UNSAFE_NAMES:
-            raise ColumnError(
-                f"{owner.__name__}.{name}: UnsafeColumn names cannot be one of "
-                f"{sorted(_RESERVED_UNSAFE_NAMES - {''})}; rename the attribute"
-            )
+        # The name is checked by check_name() at model creation: an error
+        # raised here would reach the user wrapped in a RuntimeError.
         self.attr = name
         self.model_name = owner.__name__
+
+    def check_name(self, model: str, name: str) -> None:
+        """Refuse names that clash with index key suffixes (ColumnError)."""
+        if name in _RESERVED_UNSAFE_NAMES:
+            raise ColumnError(
+                f"{model}.{name}: UnsafeColumn names cannot be one of "
+                f"{sorted(_RESERVED_UNSAFE_NAMES - {''})}; rename the attribute"
+            )
 
     @overload
     def __get__(self, instance: None, owner: type) -> Self: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import string
 import struct
 from collections.abc import Callable
@@ -178,7 +179,21 @@ def numeric_score(v: object) -> str:
         v = dt2ts(v)
     elif isinstance(v, datetime.time):
         v = t2ts(v)
-    return repr(v) if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return repr(v)
+    return _redis_double(v, str(v))
+
+
+def _redis_double(v: Any, text: str) -> str:
+    # Redis refuses a score whose double overflows or underflows to 0 (e.g.
+    # 10**400, Decimal('1E-500')): send the double it rounds to instead.
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond the double range
+        f = math.inf if v > 0 else -math.inf
+    except (TypeError, ValueError):
+        return text
+    return repr(f) if math.isinf(f) or (f == 0 and v != 0) else text
 
 
 def encode_unique_constraint(wires: Sequence[str]) -> str:
