@@ -48,6 +48,12 @@ class ModelInfo:
     references: list[_Reference] = field(default_factory=list)
     # Columns counted by save() for a new entity (all but UnsafeColumns).
     counted: int = 0
+    # Stored columns whose values feed index or unique entries: a save checks
+    # they are unchanged in Redis, so it never indexes a stale value.
+    guarded: tuple[str, ...] = ()
+    # Unique entries a delete can recompute from the row as it is in Redis:
+    # (uidx name, fields), for unique columns without a keygen and groups.
+    plain_unique: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def is_referenced(self) -> bool:
@@ -206,8 +212,26 @@ def build_model_info(cls: type) -> ModelInfo:
         geo=_geo_indexes(cls),
     )
     _classify(info, columns.items())
+    _derive_guards(info)
     _check_one_to_many(cls, info)
     return info
+
+
+def _derive_guards(info: ModelInfo) -> None:
+    stored = [c.attr for c in info.stored if c.attr != info.pk]
+    if info.geo or any(c._reads_entity for c in info.indexed + info.unique):
+        info.guarded = tuple(stored)
+    else:
+        feeding = {c.attr for c in info.indexed + info.unique}
+        feeding.update(name for group in info.unique_together for name in group)
+        info.guarded = tuple(a for a in stored if a in feeding)
+    plain = [
+        (c.attr, (c.attr,))
+        for c in info.unique
+        if not isinstance(c, IndexOnly) and (c.keygen is None or c.index)
+    ]
+    plain += [(":".join(group), group) for group in info.unique_together]
+    info.plain_unique = tuple(plain)
 
 
 def _classify(info: ModelInfo, columns: Iterable[tuple[str, AnyColumn]]) -> None:

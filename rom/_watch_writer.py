@@ -15,6 +15,7 @@ from redis.exceptions import WatchError
 
 from ._keys import KeySpace
 from ._writer import WritePlan
+from .keygen import encode_unique_constraint
 
 __all__ = ["apply_plans"]
 
@@ -42,6 +43,7 @@ def _apply_one(conn: redis.Redis, plan: WritePlan) -> dict[str, Any]:
 
 def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     unique_keys = [keys.unique(col) for col, _ in plan.unique + plan.unique_del]
+    unique_keys += [keys.unique(name) for name, _ in plan.unique_fields]
     row = keys.entity(plan.id) if plan.id is not None else None
     # A new entity takes the counter's next value inside the transaction, with
     # the counter watched: a failed or retried attempt burns no id.
@@ -58,9 +60,12 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     id = str(int(pipe.get(keys.counter) or 0) + 1) if new else str(plan.id)
     row = keys.entity(id)
     record = _stored_record(pipe, keys, id, row)
+    candidates = plan.unique_del + (
+        _current_unique(pipe, row, plan) if plan.delete else []
+    )
     removable = [
         (col, value)
-        for col, value in plan.unique_del
+        for col, value in dict.fromkeys(candidates)
         if _text(pipe.hget(keys.unique(col), value)) == id
     ]
     pipe.multi()
@@ -70,6 +75,18 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     _queue_writes(pipe, keys, plan, id, row, record, removable)
     pipe.execute()
     return {"id": id}
+
+
+def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str, str]]:
+    # The unique entries of the row as it is in Redis (see write_entity.lua).
+    found = []
+    for name, fields in plan.unique_fields:
+        values = [_text(v) for v in pipe.hmget(row, list(fields))]
+        if all(v is not None for v in values):
+            wires = [str(v) for v in values]
+            value = wires[0] if len(wires) == 1 else encode_unique_constraint(wires)
+            found.append((name, value))
+    return found
 
 
 def _text(value: Any) -> str | None:

@@ -76,13 +76,16 @@ class WritePlan:
     pk: str
     id: str | None
     delete: bool = False
-    race: list[tuple[str, str]] = field(default_factory=list)
+    # (field, expected value); None expects the field to be absent.
+    race: list[tuple[str, str | None]] = field(default_factory=list)
     unique: list[tuple[str, str]] = field(default_factory=list)
     unique_del: list[tuple[str, str]] = field(default_factory=list)
     hdel: list[str] = field(default_factory=list)
     hset: list[str] = field(default_factory=list)
     entries: IndexEntries = field(default_factory=IndexEntries)
     unsafe: list[str] = field(default_factory=list)
+    # Delete only: unique entries recomputed from the row's current fields.
+    unique_fields: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     # Bookkeeping for the caller, not sent: the row's fields after the write.
     new_last: dict[str, str] = field(default_factory=dict)
     changes: int = 0
@@ -95,7 +98,7 @@ class WritePlan:
             "pk": self.pk,
             "id": self.id if self.id is not None else False,
             "delete": self.delete,
-            "race": self.race,
+            "race": [[f, v if v is not None else False] for f, v in self.race],
             "unique": self.unique,
             "unique_del": self.unique_del,
             "hdel": self.hdel,
@@ -107,6 +110,7 @@ class WritePlan:
             "geo": e.geo,
             "record": "" if self.delete else e.record(),
             "unsafe": self.unsafe,
+            "unique_fields": [[name, list(f)] for name, f in self.unique_fields],
         }
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -146,6 +150,8 @@ def plan_save(
         ]
     if not ignore_last:
         assert plan.id is not None
+        checked = {f for f, _ in plan.race}
+        plan.race += [(a, last.get(a)) for a in info.guarded if a not in checked]
         plan.race.insert(0, (info.pk, plan.id))
     plan.entries = plan_index(info, data)
     plan.unique = unique_values(info, data, lambda col: _wire(col, data))
@@ -399,5 +405,6 @@ def plan_delete(
     stored = unique_values(info, decode_last(info, last), lambda c: last.get(c.attr))
     current = unique_values(info, data, lambda col: _wire(col, data))
     plan.unique_del = list(dict.fromkeys(stored + current))
+    plan.unique_fields = list(info.plain_unique)
     plan.unsafe = list(info.unsafe)
     return plan

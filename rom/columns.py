@@ -145,6 +145,8 @@ class Column(Generic[T]):
         self.model_name = ""
         self._keygen: Keygen2 | None = None
         self._keygen_name: str | None = None
+        # True when the keygen sees the whole entity (keygen2), not one value.
+        self._reads_entity = False
         self._init_keygen(keygen, keygen2)
 
     # -- declaration checks (SPEC 2.1, in rom's order) -----------------------
@@ -177,6 +179,7 @@ class Column(Generic[T]):
             )
         if keygen2 is not None:
             self._set_keygen2(keygen2, getattr(keygen2, "__name__", None))
+            self._reads_entity = True
             return
         keygen = self._default_keygen(keygen)
         if keygen is not None:

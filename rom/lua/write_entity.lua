@@ -62,6 +62,35 @@ local function add_entries(ns, id, p)
     end
 end
 
+-- rom 1.1.2's composite unique field: "\0\0" .. value, joined by "\0",
+-- then each byte >= 0x80 re-encoded as UTF-8 (latin-1 decoded, SPEC 7.6).
+local function composite(values)
+    local parts = {}
+    for i, v in ipairs(values) do parts[i] = '\0\0' .. v end
+    return (string.gsub(table.concat(parts, '\0'), '[\128-\255]', function(c)
+        local b = string.byte(c)
+        return string.char(192 + math.floor(b / 64), 128 + b % 64)
+    end))
+end
+
+-- A delete also drops the unique entries of the row as it is in Redis, which
+-- may differ from the deleter's (stale) copy.
+local function current_unique(row, p)
+    local found = {}
+    for _, e in ipairs(p.unique_fields or {}) do
+        local values = redis.call('HMGET', row, unpack(e[2]))
+        local complete = true
+        for i = 1, #e[2] do
+            if not values[i] then complete = false end
+        end
+        if complete then
+            local value = #e[2] == 1 and values[1] or composite(values)
+            table.insert(found, {e[1], value})
+        end
+    end
+    return found
+end
+
 -- Checks come before any write, so a failed plan writes nothing.
 local function check(ns, id, row, p)
     if #p.race > 0 then
@@ -69,6 +98,7 @@ local function check(ns, id, row, p)
         for _, e in ipairs(p.race) do
             local current = redis.call('HGET', row, e[1])
             if e[1] == p.pk and not current then return {error = 'deleted'} end
+            -- An expected false means the field must be absent.
             if current ~= e[2] then table.insert(changed, e[1]) end
         end
         if #changed > 0 then return {error = 'race', fields = changed} end
@@ -97,7 +127,11 @@ local function apply(p)
     for _, e in ipairs(p.unique) do
         redis.call('HSET', ns .. ':' .. e[1] .. ':uidx', e[2], id)
     end
-    for _, e in ipairs(p.unique_del) do
+    local removals = p.unique_del
+    if p.delete then
+        for _, e in ipairs(current_unique(row, p)) do table.insert(removals, e) end
+    end
+    for _, e in ipairs(removals) do
         local key = ns .. ':' .. e[1] .. ':uidx'
         if redis.call('HGET', key, e[2]) == id then redis.call('HDEL', key, e[2]) end
     end

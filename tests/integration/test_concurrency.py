@@ -403,14 +403,9 @@ def test_save_racing_a_delete_never_resurrects_the_entity(
     assert rom_redis.keys(f"{ns}:*") == [f"{ns}:id:".encode()]
 
 
-# -- known gaps (rom 1.1.2 has them too) ----------------------------------------
+# -- gaps of rom 1.1.2, closed -----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a delete removes the unique entries of the deleter's copy, "
-    "not those of the row as it is in Redis",
-)
 def test_delete_of_a_stale_copy_leaves_no_unique_entry(
     write_path: str, rom_redis: redis.Redis
 ) -> None:
@@ -433,11 +428,6 @@ def test_delete_of_a_stale_copy_leaves_no_unique_entry(
     assert_no_strays(rom_redis, ns)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a save rewrites every index entry from its own values, so a "
-    "column another writer changed meanwhile is indexed with a stale value",
-)
 def test_writers_of_different_columns_keep_the_index_in_step(
     write_path: str, rom_redis: redis.Redis
 ) -> None:
