@@ -225,7 +225,7 @@ def _derive_guards(info: ModelInfo) -> None:
         feeding = {c.attr for c in info.indexed + info.unique}
         feeding.update(name for group in info.unique_together for name in group)
         info.guarded = tuple(a for a in stored if a in feeding)
-    plain = [
+    plain: list[tuple[str, tuple[str, ...]]] = [
         (c.attr, (c.attr,))
         for c in info.unique
         if not isinstance(c, IndexOnly) and (c.keygen is None or c.index)

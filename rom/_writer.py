@@ -7,6 +7,7 @@ plan cannot fail half-way. ``apply_plans`` (in ``_apply``) sends them.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from .columns import PrimaryKey
 from .exceptions import ColumnError
 from .exceptions import InvalidColumnValue
 from .keygen import encode_unique_constraint
+from .keygen import numeric_score
 from .keygen import prefix_score
 from .keygen import reverse_token
 
@@ -260,16 +262,25 @@ def _add_scored(
 def _score_text(model: str, name: str, score: Any) -> str:
     if isinstance(score, bool):
         score = int(score)
-    text = repr(score) if isinstance(score, float) else str(score)
+    if isinstance(score, (int, float, decimal.Decimal)):
+        text = numeric_score(score)
+    else:
+        text = str(score).strip()
     try:
-        ok = not math.isnan(float(text))
+        value = float(text)
     except ValueError:
-        ok = False
-    if not ok:
+        value = math.nan
+    if math.isnan(value):
         raise ColumnError(
             f"{model}.{name}: index score {score!r} is not a number; a keygen "
             "must give numeric scores (NaN is not allowed)"
         )
+    # Redis refuses text that over- or underflows a double ('1e400',
+    # '1e-400'): send the double it rounds to, as numeric_score does.
+    if math.isinf(value) and "inf" not in text.lower():
+        return repr(value)
+    if value == 0 and any(d in "123456789" for d in text.lower().split("e")[0]):
+        return "0.0"
     return text
 
 
