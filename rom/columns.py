@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import importlib
 import json
 import math
 from collections.abc import Callable
@@ -785,3 +786,27 @@ class UnsafeColumn:
 
     def __delete__(self, instance: object) -> None:
         instance._unsafe_handle(self.attr).delete()  # type: ignore[attr-defined]
+
+
+_RELATION_NAMES = frozenset(
+    {
+        "ForeignModel",
+        "ManyToOne",
+        "NO_ACTION_DEFAULT",
+        "ON_DELETE",
+        "OneToMany",
+        "OneToOne",
+        "SKIP_ON_DELETE",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    # rom 1.1.2 kept relationship columns and the session in rom.columns.
+    # They live in rom.relations and rom.session now, which import this
+    # module, so the old names resolve on first use (PEP 562).
+    if name in _RELATION_NAMES:
+        return getattr(importlib.import_module("rom.relations"), name)
+    if name == "session":
+        return importlib.import_module("rom.session").session
+    raise AttributeError(f"module 'rom.columns' has no attribute {name!r}")

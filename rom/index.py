@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 from typing import NamedTuple
 
-__all__ = ["GeoIndex", "Geofilter", "Pattern", "Prefix", "Suffix"]
+from .keygen import MAX_PREFIX_SCORE
+
+__all__ = [
+    "MAX_PREFIX_SCORE",
+    "SPECIAL",
+    "GeoIndex",
+    "Geofilter",
+    "Pattern",
+    "Prefix",
+    "Suffix",
+]
+
+# The characters that are not literal in a like() pattern's Lua form.
+SPECIAL = re.compile(r"[-().%\[\]^$*+?]")
 
 
 class Prefix(NamedTuple):

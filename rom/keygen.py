@@ -321,12 +321,15 @@ STRING_INDEX_KEYGENS: tuple[Keygen, ...] = (
     IDENTITY_CI,
     CASE_INSENSITIVE,
 )
-STRING_INDEX_KEYGENS_STR: str = ", ".join(k.__name__ for k in STRING_INDEX_KEYGENS)
+# Spelled out: CASE_INSENSITIVE is SIMPLE_CI, so __name__ would repeat SIMPLE_CI.
+STRING_INDEX_KEYGENS_STR: str = (
+    "FULL_TEXT, SIMPLE, SIMPLE_CI, IDENTITY, IDENTITY_CI, CASE_INSENSITIVE"
+)
 STRING_SORT_KEYGENS: tuple[Keygen, ...] = (SIMPLE, SIMPLE_CI, CASE_INSENSITIVE)
-STRING_SORT_KEYGENS_STR: str = ", ".join(k.__name__ for k in STRING_SORT_KEYGENS)
+STRING_SORT_KEYGENS_STR: str = "SIMPLE, SIMPLE_CI, CASE_INSENSITIVE"
 
 LOWERCASE_QUERY_KEYGENS: frozenset[str] = frozenset(
     # rom 1.1.2 omits IDENTITY_STRING_CI, so its mixed-case queries never match.
     {"FULL_TEXT", "SIMPLE_CI", "CASE_INSENSITIVE", "IDENTITY_CI", "IDENTITY_STRING_CI"}
 )
-"""Keygen ``__name__``s whose query values are lowercased before lookup."""
+"""Names (``__name__``) of the keygens whose query values are lowercased."""
