@@ -442,11 +442,11 @@ class TestKeygenSets:
         assert STRING_SORT_KEYGENS == (SIMPLE, SIMPLE_CI, CASE_INSENSITIVE)
 
     def test_string_keygen_names(self) -> None:
-        """The *_STR constants comma-join the keygens' names."""
+        """The *_STR constants name the keygens, CASE_INSENSITIVE by its name."""
         assert STRING_INDEX_KEYGENS_STR == (
-            "FULL_TEXT, SIMPLE, SIMPLE_CI, IDENTITY, IDENTITY_CI, SIMPLE_CI"
+            "FULL_TEXT, SIMPLE, SIMPLE_CI, IDENTITY, IDENTITY_CI, CASE_INSENSITIVE"
         )
-        assert STRING_SORT_KEYGENS_STR == "SIMPLE, SIMPLE_CI, SIMPLE_CI"
+        assert STRING_SORT_KEYGENS_STR == "SIMPLE, SIMPLE_CI, CASE_INSENSITIVE"
 
     def test_lowercase_query_keygens(self) -> None:
         """Queries lowercase for every CI keygen, IDENTITY_STRING_CI included."""
