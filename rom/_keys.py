@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-__all__ = ["KeySpace", "lock_key"]
+__all__ = ["INDEX_SUFFIXES", "KeySpace", "glob_escape", "lock_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,47 @@ class KeySpace:
     def temp(self) -> str:
         """A fresh temporary query key: ``<ns>:<uuid4>``."""
         return f"{self.namespace}:{uuid.uuid4()}"
+
+    # -- reading key names back (maintenance scans) ---------------------------
+
+    @property
+    def scan_pattern(self) -> str:
+        """A SCAN MATCH pattern for every key under ``<ns>:`` (glob-escaped)."""
+        return glob_escape(self.row_prefix) + "*"
+
+    def row_id(self, key: str) -> str | None:
+        """The id if ``key`` is an entity row ``<ns>:<digits>``, else None."""
+        rest = key[len(self.row_prefix) :] if key.startswith(self.row_prefix) else ""
+        return rest if rest.isdigit() and rest.isascii() else None
+
+    def unsafe_parts(self, key: str) -> tuple[str, str] | None:
+        """``(id, attr)`` if ``key`` looks like ``<ns>:<id>:<attr>``, else None."""
+        if not key.startswith(self.row_prefix):
+            return None
+        id, sep, attr = key[len(self.row_prefix) :].partition(":")
+        if not sep or self.row_id(self.entity(id)) is None:
+            return None
+        if not attr.isidentifier() or attr in INDEX_SUFFIXES:
+            return None
+        return id, attr
+
+    def index_parts(self, key: str) -> tuple[str, str] | None:
+        """``(name, kind)`` if ``key`` is ``<ns>:<name>:<kind>``, kind one of
+        idx, pre, suf, geo, uidx; ``name`` may contain ``:``."""
+        if not key.startswith(self.row_prefix):
+            return None
+        name, sep, kind = key[len(self.row_prefix) :].rpartition(":")
+        if not sep or not name or kind not in INDEX_SUFFIXES:
+            return None
+        return name, kind
+
+
+INDEX_SUFFIXES = ("idx", "pre", "suf", "geo", "uidx")
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with the glob characters of SCAN MATCH escaped."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def lock_key(name: str) -> str:

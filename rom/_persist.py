@@ -29,6 +29,7 @@ __all__ = [
     "disable_lua_writes",
     "enable_lua_writes",
     "save_entities",
+    "write_batch",
 ]
 
 _USE_LUA = True
@@ -85,10 +86,47 @@ def _execute(
     return done, None
 
 
+def write_batch(batch: Batch) -> tuple[Batch, BaseException | None]:
+    """Send planned writes in order, one script call per connection.
+
+    Returns the pairs applied and the error that stopped the rest, if any.
+    """
+    groups: dict[int, tuple[redis.Redis, Batch]] = {}
+    for entity, plan in batch:
+        conn = entity._connection
+        groups.setdefault(id(conn), (conn, []))[1].append((entity, plan))
+    return _execute(groups)
+
+
+def _with_new_targets(entities: list[Model]) -> list[Model]:
+    # A referrer stores its targets' ids: new entities it references get an
+    # id now and are saved just before it, in the same write.
+    ordered: dict[int, Model] = {}
+
+    def visit(entity: Model, path: set[int]) -> None:
+        if id(entity) in ordered or id(entity) in path:
+            return
+        path.add(id(entity))
+        for col in entity._meta.references:
+            target: Any = entity._data.get(col.attr)
+            if getattr(target, "_new", False) is True and not target._deleted:
+                target._primary_key()
+                visit(target, path)
+        ordered[id(entity)] = entity
+
+    for entity in entities:
+        visit(entity, set())
+    return list(ordered.values())
+
+
 def save_entities(entities: list[Model], *, full: bool, force: bool) -> int:
-    """Save entities in order; return the number of columns written."""
+    """Save entities in order; return the number of columns written.
+
+    New entities they reference are saved first, in the same write.
+    """
     if not entities:
         return 0
+    entities = _with_new_targets(entities)
 
     def plan(entity: Model) -> WritePlan:
         entity._before_insert() if entity._new else entity._before_update()

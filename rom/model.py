@@ -15,9 +15,10 @@ from . import _scripts
 from ._classproperty import ClassProperty
 from ._meta import ModelInfo
 from ._meta import build_model_info
-from ._persist import delete_entities
+from ._on_delete import delete_with_policies
 from ._persist import save_entities
 from ._registry import MODELS
+from ._transfer import transfer as transfer_amount
 from ._writer import WritePlan
 from ._writer import plan_delete
 from ._writer import plan_save
@@ -35,6 +36,7 @@ from .exceptions import QueryError
 from .keygen import numeric_score
 from .query import Query
 from .query import affix_excluding
+from .relations import SKIP_ON_DELETE
 from .relations import OneToMany
 from .relations import _Reference
 from .relations import reference_id
@@ -65,7 +67,11 @@ def _decode(value: Any) -> str:
 
 def decode_row(raw: Mapping[Any, Any]) -> dict[str, str]:
     """A row as read from Redis, with bytes decoded as UTF-8."""
-    return {_decode(k): _decode(v) for k, v in raw.items()}
+    try:
+        # Every field and value is bytes unless the client decodes replies.
+        return {k.decode(): v.decode() for k, v in raw.items()}
+    except AttributeError:
+        return {_decode(k): _decode(v) for k, v in raw.items()}
 
 
 def _as_list(values: Any) -> list[Any]:
@@ -213,15 +219,18 @@ class Model:
         data: dict[str, Any] = {}
         last: dict[str, str] = {}
         for col in info.stored:
-            raw = row.get(col.attr)
+            attr = col.attr
+            raw = row.get(attr)
             if raw is None:
-                data[col.attr] = col.validate(col.default_value())
-            else:
-                data[col.attr] = col.load(raw)
-                last[col.attr] = raw
-        for name, column in info.columns.items():
-            if isinstance(column, IndexOnly):
-                data[name] = None
+                data[attr] = col.validate(col.default_value())
+                continue
+            try:
+                data[attr] = col.from_redis(raw)
+            except (ValueError, TypeError, ArithmeticError):
+                data[attr] = col.load(raw)  # raises, naming the column
+            last[attr] = raw
+        for name in info.index_only:
+            data[name] = None
         self._data = data
         self._last = last
         self._new = self._modified = self._deleted = False
@@ -357,8 +366,44 @@ class Model:
         return save_entities([self], full=full, force=force)
 
     def delete(self, **kwargs: Any) -> None:
-        """Delete the entity now: its row, unique and index entries, unsafe keys."""
-        delete_entities([self])
+        """Delete the entity now, applying the on_delete policies of its referrers.
+
+        The whole delete is planned first: a 'restrict' reference anywhere
+        in the cascade raises RestrictError before anything is written.
+        Cascaded entities get their delete hooks too. A keyword argument
+        whose value is ``rom.SKIP_ON_DELETE`` deletes this entity only.
+        """
+        skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
+        delete_with_policies([self], policies=not skip)
+
+    def transfer(
+        self,
+        other: Model,
+        attr: str,
+        value: Any,
+        txn_model: Model,
+        txn_attr: str,
+        decimal_places: int = 0,
+        refresh_entities: bool = True,
+        refresh_index: bool = True,
+    ) -> None:
+        """Atomically move ``value`` from ``self.attr`` to ``other.attr``.
+
+        ``txn_model.txn_attr`` is set to 1 in the same step; a transaction
+        already marked is refused, as is an amount above ``self.attr``
+        (``ValueError``, nothing written). See SPEC 3.8.
+        """
+        transfer_amount(
+            self,
+            other,
+            attr,
+            value,
+            txn_model,
+            txn_attr,
+            decimal_places,
+            refresh_entities,
+            refresh_index,
+        )
 
     def refresh(self, force: bool = False) -> None:
         """Reload the entity from Redis (``force`` discards unsaved changes).
@@ -435,7 +480,12 @@ class Model:
                 found[i] = cached
             else:
                 missing.append(i)
-        if missing:
+        if len(missing) == 1:
+            # One command is atomic by itself: no MULTI/EXEC, no pipeline.
+            raw = cls._connection.hgetall(keys.entity(missing[0]))
+            if raw:
+                found[missing[0]] = cls._adopt(decode_row(raw))
+        elif missing:
             pipe = cls._connection.pipeline(transaction=True)
             for i in missing:
                 pipe.hgetall(keys.entity(i))

@@ -72,18 +72,26 @@ _reference_keygen.__name__ = "_many_to_one_keygen"
 
 
 def reference_id(value: Any) -> str:
-    """The id stored for a reference value (entity, Unloaded or id)."""
+    """The id stored for a reference value (entity, Unloaded or id).
+
+    A new rom entity has an id once one was allocated for it: saving a
+    referrer allocates the ids of the new entities it references and saves
+    them first, in the same write (``rom._persist.save_entities``).
+    """
     if isinstance(value, Unloaded):
         return str(value.id)
     if isinstance(value, int):
         return str(value)
-    pk = getattr(type(value), "_pkey", "id")
-    if getattr(value, "_new", False):
+    pk = getattr(type(value), "_pkey", None)
+    if pk is None:  # a ForeignModel object
+        return str(value.id)
+    id = value._data.get(pk)
+    if id is None:
         raise InvalidOperation(
-            f"{type(value).__name__} entity is not saved yet: save it before "
-            "saving an entity that references it"
+            f"{type(value).__name__} entity is not saved yet: save it (or the "
+            "entity that references it) first"
         )
-    return str(getattr(value, pk))
+    return str(id)
 
 
 class _Reference(Column[Any]):
@@ -273,7 +281,9 @@ class OneToMany:
         model = self.get_related_model()
         names = (owner.__name__, owner._namespace)  # type: ignore[attr-defined]
         column = self.referring_column(names)
-        pk = instance._primary_key()  # type: ignore[attr-defined]
+        pk = instance._data.get(instance._pkey)  # type: ignore[attr-defined]
+        if pk is None:  # a new entity without an id has no referrers yet
+            return []
         return model.get_by(**{column: pk})
 
     def __set__(self, instance: object, value: object) -> None:
@@ -292,6 +302,26 @@ def _references_to(model: Any, namespaces: tuple[str, ...]) -> list[str]:
         for name, col in model._columns.items()
         if isinstance(col, _OwnedReference) and col.ftable in namespaces
     ]
+
+
+def referrers_of(model: Any) -> list[tuple[Any, str, str]]:
+    """``(referring model, attribute, on_delete)`` of every reference to ``model``.
+
+    References name their target by class name or by namespace; both are
+    looked up, and only columns that really resolve to ``model`` count.
+    """
+    found: list[tuple[Any, str, str]] = []
+    for key in dict.fromkeys((model.__name__, model._namespace)):
+        for namespace, attr, action in MODELS_REFERENCED.get(key, ()):
+            referrer = MODELS.get(namespace)
+            col = referrer._meta.columns.get(attr) if referrer else None
+            if (
+                isinstance(col, _OwnedReference)
+                and col.get_related_model() is model
+                and (referrer, attr, action) not in found
+            ):
+                found.append((referrer, attr, action))
+    return found
 
 
 def register_references(namespace: str, columns: Mapping[str, Any]) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from ._meta import ModelInfo
-from ._persist import delete_entities
+from ._on_delete import delete_with_policies
 from ._persist import save_entities
 from .exceptions import ORMError
 
@@ -136,9 +136,10 @@ class Session:
 
     def add(self, obj: Model) -> None:
         """Register an entity (done on construction, load and assignment)."""
-        if self.null_session:
+        state = _state()  # once: it is called for every entity loaded or saved
+        null = state.null
+        if NULL_SESSION if null is None else null:
             return
-        state = _state()
         id = obj._data.get(obj._pkey)
         if id is None:
             state.new[builtins_id(obj)] = obj
@@ -219,18 +220,12 @@ class Session:
     def delete(self, *objects: Any, force: bool | None = None) -> None:
         """Delete entities (nested lists allowed) in one trip per connection.
 
-        No on_delete processing is done, so models on either side of a
-        relationship are refused.
+        The on_delete policies of their referrers apply, planned for all of
+        them together, as ``entity.delete()`` does; with no such references
+        to follow, that is the only round trip.
         """
         entities = [e for e in flatten(objects) if force or not e._deleted]
-        for entity in entities:
-            if entity._meta.has_relations or entity._meta.is_referenced:
-                raise ORMError(
-                    "Can't bulk delete entities of models with foreign key "
-                    f"relationships ({type(entity).__name__}); delete them one "
-                    "by one with entity.delete()"
-                )
-        delete_entities(entities)
+        delete_with_policies(entities)
         for entity in entities:
             self.forget(entity)
 

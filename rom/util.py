@@ -34,6 +34,14 @@ from .keygen import t2ts
 from .keygen import to_score
 from .keygen import ts2dt
 from .keygen import ts2t
+from .locks import EntityLock
+from .locks import Lock
+from .maintenance import Progress
+from .maintenance import clean_old_index
+from .maintenance import clean_unsafe_cols
+from .maintenance import refresh_all_indexes
+from .maintenance import refresh_indices
+from .maintenance import show_progress
 from .session import Session
 from .session import session
 from .session import use_null_session
@@ -56,10 +64,18 @@ __all__ = [
     "STRING_SORT_KEYGENS",
     "STRING_SORT_KEYGENS_STR",
     "ClassProperty",
+    "EntityLock",
+    "Lock",
+    "Progress",
     "Session",
+    "clean_old_index",
+    "clean_unsafe_cols",
     "dt2ts",
+    "refresh_all_indexes",
+    "refresh_indices",
     "session",
     "set_connection_settings",
+    "show_progress",
     "t2ts",
     "ts2dt",
     "ts2t",
@@ -80,19 +96,24 @@ _FORWARDED = {
 }
 
 
-class _UtilModule(types.ModuleType):
-    def __getattr__(self, name: str) -> Any:
-        owner = _FORWARDED.get(name)
-        if owner is None:
-            raise AttributeError(f"module 'rom.util' has no attribute {name!r}")
+def _forwarded(name: str, owner: types.ModuleType) -> property:
+    # A data descriptor on the module's class, so tools that save and restore
+    # attributes (pytest's monkeypatch.setattr and its undo) see the value.
+    def get(module: types.ModuleType) -> Any:
         return getattr(owner, name)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        owner = _FORWARDED.get(name)
-        if owner is not None:
-            setattr(owner, name, value)
-        else:
-            super().__setattr__(name, value)
+    def put(module: types.ModuleType, value: Any) -> None:
+        setattr(owner, name, value)
 
+    return property(get, put)
+
+
+class _UtilModule(types.ModuleType):
+    """``rom.util``, whose forwarded names read and write their owner module."""
+
+
+for _name, _owner in _FORWARDED.items():
+    setattr(_UtilModule, _name, _forwarded(_name, _owner))
+del _name, _owner
 
 sys.modules[__name__].__class__ = _UtilModule

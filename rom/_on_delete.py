@@ -1,0 +1,216 @@
+"""on_delete processing: plan a whole delete first, then write it at once.
+
+Planning only reads. It walks the references to the entities being deleted
+level by level (per level: one index read per connection, one row read per
+referring model), collecting cascades, 'set null'/'set default' updates and
+'restrict' violations. A restrict anywhere refuses the whole delete before
+anything is written; otherwise every update and delete goes out in one
+script call per connection, updates first (a delete cannot fail its checks,
+an update can: a failed update then leaves every entity undeleted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+from ._persist import Batch
+from ._persist import write_batch
+from .exceptions import RestrictError
+from .relations import referrers_of
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["DeletePlan", "delete_with_policies", "plan_deletes"]
+
+# (the referenced entity, referring model, attribute, on_delete, referrer ids)
+_Found = tuple["Model", Any, str, str, list[str]]
+
+
+@dataclass
+class DeletePlan:
+    """What deleting some entities does to the entities that reference them."""
+
+    # Row key -> entity, the entities asked for first, then cascades in
+    # breadth-first order.
+    deleted: dict[str, Model] = field(default_factory=dict)
+    # Row key -> (referrer, {attribute: new value}).
+    updates: dict[str, tuple[Model, dict[str, Any]]] = field(default_factory=dict)
+    # (referenced entity, referring model, attribute, referrer ids).
+    restricted: list[tuple[Model, Any, str, list[str]]] = field(default_factory=list)
+
+    def check_restrict(self) -> None:
+        """Raise RestrictError if a restrict reference outlives the delete."""
+        for entity, referrer, attr, ids in self.restricted:
+            keys = referrer._meta.keys
+            left = [i for i in ids if keys.entity(i) not in self.deleted]
+            if left:
+                info = entity._meta
+                raise RestrictError(
+                    f"Cannot delete entity {info.namespace} with pk "
+                    f"{entity._primary_key()}, {len(left)} foreign references "
+                    f"from {referrer._namespace}.{attr} exist (on_delete="
+                    f"'restrict'; ids {left[:10]}): delete or re-point them first"
+                )
+
+    def pending_updates(self) -> list[tuple[Model, dict[str, Any]]]:
+        """The updates of referrers that are not deleted themselves."""
+        return [u for key, u in self.updates.items() if key not in self.deleted]
+
+
+def plan_deletes(roots: Iterable[Model]) -> DeletePlan:
+    """Follow every on_delete policy from ``roots``; reads only, writes nothing."""
+    plan = DeletePlan()
+    level = []
+    for entity in roots:
+        if entity._pk not in plan.deleted:
+            plan.deleted[entity._pk] = entity
+            level.append(entity)
+    while level:
+        level = _apply_level(plan, _referrer_ids(level))
+    return plan
+
+
+def _referrer_ids(level: list[Model]) -> list[_Found]:
+    # ZRANGEBYSCORE <ref ns>:<attr>:idx id id lists the referrers of one
+    # entity; all of a level's reads on one connection share a pipeline.
+    asked: list[tuple[Model, Any, str, str, int]] = []
+    pipes: dict[int, Any] = {}
+    edges: dict[type, list[tuple[Any, str, str]]] = {}
+    for entity in level:
+        model = type(entity)
+        if model not in edges:
+            edges[model] = referrers_of(model)
+        for referrer, attr, action in edges[model]:
+            if action == "no action":
+                continue
+            conn = referrer._connection
+            if id(conn) not in pipes:
+                pipes[id(conn)] = conn.pipeline(transaction=False)
+            pk = entity._primary_key()
+            pipes[id(conn)].zrangebyscore(referrer._meta.keys.index(attr), pk, pk)
+            asked.append((entity, referrer, attr, action, id(conn)))
+    replies = {conn: iter(pipe.execute()) for conn, pipe in pipes.items()}
+    return [
+        (entity, referrer, attr, action, [_text(i) for i in next(replies[conn])])
+        for entity, referrer, attr, action, conn in asked
+    ]
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _load(found: list[_Found]) -> dict[tuple[Any, str], Model]:
+    # One read per referring model: its rows, pipelined (Model.get).
+    wanted: dict[Any, list[str]] = {}
+    for _, referrer, _, action, ids in found:
+        if action != "restrict":
+            wanted.setdefault(referrer, []).extend(ids)
+    loaded: dict[tuple[Any, str], Model] = {}
+    for referrer, ids in wanted.items():
+        for entity in referrer.get(list(dict.fromkeys(ids))):
+            loaded[(referrer, str(entity._primary_key()))] = entity
+    return loaded
+
+
+def _apply_level(plan: DeletePlan, found: list[_Found]) -> list[Model]:
+    loaded = _load(found)
+    cascaded: list[Model] = []
+    for entity, referrer, attr, action, ids in found:
+        if action == "restrict":
+            if ids:
+                plan.restricted.append((entity, referrer, attr, ids))
+            continue
+        for i in ids:
+            other = loaded.get((referrer, i))
+            if other is None:  # the row went away since the index read
+                continue
+            if action == "cascade":
+                if other._pk not in plan.deleted:
+                    plan.deleted[other._pk] = other
+                    cascaded.append(other)
+                continue
+            col = referrer._meta.columns[attr]
+            value = None if action == "set null" else col.validate(col.default_value())
+            plan.updates.setdefault(other._pk, (other, {}))[1][attr] = value
+    return cascaded
+
+
+# -- writing ------------------------------------------------------------------
+
+
+def delete_with_policies(entities: list[Model], *, policies: bool = True) -> None:
+    """Delete entities and apply the on_delete policies of their referrers.
+
+    Hooks: ``_before_delete``/``_after_delete`` run for every entity deleted,
+    cascaded ones included; updated referrers get ``_before_update``/
+    ``_after_update`` as in a save. With ``policies=False`` only the given
+    entities are deleted and referrers are left as they are.
+    """
+    if not entities:
+        return
+    for entity in entities:
+        if not entity._deleted:
+            entity._before_delete()
+    if policies:
+        plan = plan_deletes(entities)
+        plan.check_restrict()
+    else:
+        plan = DeletePlan(deleted={e._pk: e for e in entities})
+    given = {id(e) for e in entities}
+    for entity in plan.deleted.values():
+        if id(entity) not in given and not entity._deleted:
+            entity._before_delete()
+    fresh = {id(e) for e in plan.deleted.values() if not e._deleted}
+    batch, undo = _plan_updates(plan.pending_updates())
+    batch += [(e, e._plan_delete()) for e in plan.deleted.values()]
+    done, error = write_batch(batch)
+    written = {id(entity) for entity, _ in done}
+    for entity, values in undo:
+        if id(entity) not in written:
+            entity._data.update(values)
+    _finish(done, fresh, error)
+
+
+def _plan_updates(
+    updates: list[tuple[Model, dict[str, Any]]],
+) -> tuple[Batch, list[tuple[Model, dict[str, Any]]]]:
+    # The referrers' old values are kept to restore them if they are not
+    # written, so a failed delete leaves nothing half-changed in memory.
+    batch: Batch = []
+    undo: list[tuple[Model, dict[str, Any]]] = []
+    try:
+        for entity, values in updates:
+            undo.append((entity, {a: entity._data.get(a) for a in values}))
+            entity._data.update(values)
+            entity._before_update()
+            batch.append((entity, entity._plan_save(full=False, force=False)))
+    except BaseException:
+        for entity, old in undo:
+            entity._data.update(old)
+        raise
+    return batch, undo
+
+
+def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> None:
+    for entity, plan in done:
+        if plan.delete:
+            entity._was_deleted()
+        else:
+            entity._saved(plan)
+    failure = error
+    for entity, plan in done:
+        try:
+            if not plan.delete:
+                entity._after_update()
+            elif id(entity) in fresh:
+                entity._after_delete()
+        except Exception as exc:  # every after hook runs; the first error wins
+            failure = failure or exc
+    if failure is not None:
+        raise failure

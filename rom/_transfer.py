@@ -1,0 +1,100 @@
+"""``Model.transfer()``: move an amount between two entities in one script call."""
+
+from __future__ import annotations
+
+import decimal
+from typing import TYPE_CHECKING
+from typing import Any
+
+import redis
+
+from . import _scripts
+from ._persist import save_entities
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["transfer"]
+
+
+def transfer(
+    source: Model,
+    dest: Model,
+    attr: str,
+    value: Any,
+    txn: Model,
+    txn_attr: str,
+    decimal_places: int = 0,
+    refresh_entities: bool = True,
+    refresh_index: bool = True,
+) -> None:
+    """Move ``value`` from ``source.attr`` to ``dest.attr``; set ``txn.txn_attr = 1``.
+
+    All three writes happen atomically, or none: ``ValueError`` says why
+    ('already sent', 'not enough credit', 'entity deleted'). The script does
+    not touch indexes; ``refresh_index`` reloads the entities and saves them
+    in full afterwards, which rebuilds their index entries.
+    """
+    entities = (source, dest, txn)
+    amount = _check(entities, value, decimal_places)
+    keys = [entity._pk for entity in entities]
+    reply = _scripts.load("transfer")(
+        source._connection, keys, [attr, txn_attr, amount, int(decimal_places)]
+    )
+    message = reply.decode("utf-8") if isinstance(reply, bytes) else str(reply)
+    if message != "ok":
+        raise ValueError(message)
+    if refresh_entities or refresh_index:
+        for entity in _distinct(entities):
+            entity.refresh()
+    if refresh_index:
+        save_entities(_distinct(entities), full=True, force=False)
+
+
+def _distinct(entities: tuple[Model, ...]) -> list[Model]:
+    return list({id(e): e for e in entities}.values())
+
+
+def _check(entities: tuple[Model, ...], value: Any, places: int) -> str:
+    servers = {_server(entity._connection) for entity in entities}
+    if len(servers) != 1:
+        raise ValueError(
+            "transfer() needs all three entities on the same Redis server and "
+            f"database, got {sorted(map(str, servers))}"
+        )
+    for entity in entities:
+        state = (
+            "deleted"
+            if entity._deleted
+            else "new"
+            if entity._new
+            else "modified"
+            if entity._modified
+            else None
+        )
+        if state:
+            raise ValueError(
+                f"transfer() needs saved, unmodified entities; {entity!r} is "
+                f"{state} (save or refresh it first)"
+            )
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        raise ValueError(f"transfer() value must be a number, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"transfer() value must be > 0, got {value!r}")
+    if isinstance(places, bool) or not isinstance(places, int) or places < 0:
+        raise ValueError(
+            f"transfer() decimal_places must be an int >= 0, got {places!r}"
+        )
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _server(conn: redis.Redis) -> tuple[Any, ...]:
+    # "Same server" rather than "same client object": two clients of one
+    # server and database see the same keys.
+    kwargs = conn.connection_pool.connection_kwargs
+    return (
+        kwargs.get("host"),
+        kwargs.get("port"),
+        kwargs.get("path"),
+        int(kwargs.get("db") or 0),
+    )

@@ -1,0 +1,365 @@
+"""Maintenance jobs: rebuild indexes, clean orphaned index data, show progress.
+
+The jobs are generators of :class:`Progress` ``(done, total)`` pairs, so a
+program drives them at its own pace (or hands them to :func:`show_progress`).
+They walk every SCAN page to the end, work with namespaces containing ``:``
+and with ``decode_responses=True`` clients, never go through the session,
+and are safe to re-run or to resume (``resume_from=progress.resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from . import _scripts
+from ._keys import KeySpace
+from ._persist import Batch
+from ._persist import write_batch
+from ._progress import Progress
+from ._progress import show_progress
+from ._registry import MODELS
+from .exceptions import DataRaceError
+from .exceptions import EntityDeletedError
+from .model import decode_row
+
+__all__ = [
+    "Progress",
+    "clean_old_index",
+    "clean_unsafe_cols",
+    "refresh_all_indexes",
+    "refresh_indices",
+    "show_progress",
+]
+
+_RACE_RETRIES = 10
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _all_models() -> list[Any]:
+    # Each model once (MODELS has it under its name and its namespace), and
+    # not the base Model.
+    return list({id(m): m for m in MODELS.values() if "_meta" in vars(m)}.values())
+
+
+def _foreign_prefixes(model: Any) -> tuple[str, ...]:
+    # Keys of a model whose namespace extends ours ("a:b" under "a") match
+    # our SCAN pattern too; they are theirs.
+    mine = model._meta.keys.row_prefix
+    return tuple(
+        m._meta.keys.row_prefix
+        for m in _all_models()
+        if m._meta.keys.row_prefix.startswith(mine) and m is not model
+    )
+
+
+def _scan_keys(
+    conn: redis.Redis, model: Any, count: int, cursor: int = 0
+) -> Iterator[tuple[list[str], int]]:
+    """Yield each SCAN page of the model's keys and the cursor after it."""
+    keys: KeySpace = model._meta.keys
+    foreign = _foreign_prefixes(model)
+    while True:
+        cursor, page = conn.scan(cursor, match=keys.scan_pattern, count=count)
+        cursor = int(cursor)
+        names = [_text(k) for k in page]
+        yield [k for k in names if not k.startswith(foreign)], cursor
+        if cursor == 0:
+            return
+
+
+# -- refresh_indices ----------------------------------------------------------
+
+
+def refresh_indices(
+    model: Any, block_size: int = 100, scan: bool = True, *, resume_from: int = 0
+) -> Iterator[Progress]:
+    """Rewrite every entity of ``model`` in full, rebuilding its index entries.
+
+    Use it after changing index definitions (or to repair wiped indexes).
+    Rows are found with SCAN (``scan=True``) or by probing ids 1..counter.
+    Each block is read in one round trip and written in one script call,
+    with the usual check that nobody changed a row meanwhile (a changed row
+    is read again and retried). No hooks run and the session is untouched.
+    ``total`` is the id counter, an upper bound; the last Progress has
+    ``done == total`` and ``resume`` None.
+    """
+    block_size = max(int(block_size), 10)
+    conn = model._connection
+    total = int(conn.get(model._meta.keys.counter) or 0)
+    done = 0
+    blocks: Iterator[tuple[list[str], int | None]]
+    if scan:
+        blocks = _row_id_blocks(conn, model, block_size, resume_from)
+    else:
+        blocks = _id_range_blocks(total, block_size, resume_from)
+    for ids, resume in blocks:
+        done += _refresh_rows(model, ids)
+        yield Progress(done, max(total, done), resume)
+    yield Progress(done, done, None)
+
+
+def _row_id_blocks(
+    conn: redis.Redis, model: Any, block_size: int, start: int
+) -> Iterator[tuple[list[str], int | None]]:
+    keys = model._meta.keys
+    block: list[str] = []
+    for page, cursor in _scan_keys(conn, model, block_size, start):
+        block += [i for i in map(keys.row_id, page) if i is not None]
+        if len(block) >= block_size or cursor == 0:
+            # SCAN cursor 0 means done: there is nothing left to resume.
+            yield list(dict.fromkeys(block)), cursor or None
+            block = []
+
+
+def _id_range_blocks(
+    last: int, block_size: int, start: int
+) -> Iterator[tuple[list[str], int]]:
+    for first in range(max(start, 1), last + 1, block_size):
+        end = min(first + block_size, last + 1)
+        yield [str(i) for i in range(first, end)], end
+
+
+def _read_rows(model: Any, ids: list[str]) -> list[Any]:
+    # Throwaway entities, outside the session: the user's cached (perhaps
+    # modified) entities are neither returned nor saved.
+    pipe = model._connection.pipeline(transaction=False)
+    for i in ids:
+        pipe.hgetall(model._meta.keys.entity(i))
+    return [model._from_row(decode_row(raw)) for raw in pipe.execute() if raw]
+
+
+def _refresh_rows(model: Any, ids: list[str]) -> int:
+    entities = _read_rows(model, ids) if ids else []
+    pending: Batch = [(e, e._plan_save(full=True, force=False)) for e in entities]
+    retries = 0
+    while pending:
+        done, error = write_batch(pending)
+        if error is None:
+            break
+        failed, pending = pending[len(done)][0], pending[len(done) + 1 :]
+        if isinstance(error, EntityDeletedError):
+            continue  # deleted since read: nothing left to index
+        if not isinstance(error, DataRaceError) or retries >= _RACE_RETRIES:
+            raise error
+        retries += 1
+        again = _read_rows(model, [str(failed._primary_key())])
+        pending = [(e, e._plan_save(full=True, force=False)) for e in again] + pending
+    return len(entities)
+
+
+def refresh_all_indexes(**kwargs: Any) -> None:
+    """Run :func:`refresh_indices` on every model, showing its progress.
+
+    Each model is done once, even though it is registered under its name
+    and its namespace; keyword arguments go to :func:`show_progress`.
+    """
+    for model in _all_models():
+        print(f"updating {model._namespace}", file=kwargs.get("file") or sys.stdout)
+        show_progress(refresh_indices(model), **kwargs)
+
+
+# -- clean_old_index ------------------------------------------------------------
+
+
+def clean_old_index(
+    model: Any, block_size: int = 100, force_hscan: bool | None = False
+) -> Iterator[Progress]:
+    """Remove index data of ``model`` that names entities whose row is gone.
+
+    Covers the legacy ``<ns>::`` records (with the entries they name), and
+    every index, prefix, suffix, geo and unique key of the model's declared
+    columns: members (or unique fields) whose ``<ns>:<id>`` row no longer
+    exists are removed, each only if its row is still missing at that
+    moment. ``force_hscan=None`` probes the legacy records by id instead of
+    HSCAN. ``Progress.removed`` counts what was removed.
+    """
+    block_size = max(int(block_size), 10)
+    conn = model._connection
+    keys: KeySpace = model._meta.keys
+    index_keys = _index_keys(conn, model, block_size)
+    sizes = _sizes(conn, [keys.legacy_index, *index_keys])
+    if force_hscan is None:
+        sizes[keys.legacy_index] = int(conn.get(keys.counter) or 0)
+    total = sum(sizes.values())
+    done = removed = 0
+    legacy = (
+        _legacy_probe(conn, keys, block_size)
+        if force_hscan is None
+        else _hscan(conn, keys.legacy_index, block_size)
+    )
+    for count, entries in _legacy_pages(keys, legacy):
+        removed += _clean(conn, entries)
+        done += count
+        yield Progress(done, max(total, done), None, removed)
+    for key, kind in index_keys.items():
+        for count, entries in _index_pages(conn, keys, key, kind, block_size):
+            removed += _clean(conn, entries)
+            done += count
+            yield Progress(done, max(total, done), None, removed)
+    yield Progress(done, done, None, removed)
+
+
+# (key, row, op, member, expected value) for clean_orphans.lua
+_Entry = tuple[str, str, str, Any, Any]
+
+
+def _clean(conn: redis.Redis, entries: list[_Entry]) -> int:
+    if not entries:
+        return 0
+    keys = [name for key, row, *_ in entries for name in (key, row)]
+    args = [arg for *_, op, member, expect in entries for arg in (op, member, expect)]
+    return int(_scripts.load("clean_orphans")(conn, keys, args))
+
+
+def _declared_names(model: Any) -> set[str]:
+    info = model._meta
+    names = {c.attr for c in info.indexed} | {c.attr for c in info.unique}
+    return names | {":".join(g) for g in info.unique_together} | set(info.geo)
+
+
+def _index_keys(conn: redis.Redis, model: Any, block_size: int) -> dict[str, str]:
+    keys: KeySpace = model._meta.keys
+    names = _declared_names(model)
+    found: dict[str, str] = {}
+    for page, _ in _scan_keys(conn, model, max(block_size, 1000)):
+        for key in page:
+            parts = keys.index_parts(key)
+            if parts is None:
+                continue
+            name, kind = parts
+            base = name if kind in ("uidx", "geo") else name.split(":")[0]
+            if base in names:
+                found[key] = kind
+    return found
+
+
+def _sizes(conn: redis.Redis, keys: list[str]) -> dict[str, int]:
+    pipe = conn.pipeline(transaction=False)
+    for key in keys:
+        pipe.type(key)
+    kinds = [_text(k) for k in pipe.execute()]
+    size_of = {"set": pipe.scard, "zset": pipe.zcard, "hash": pipe.hlen}
+    for key, kind in zip(keys, kinds, strict=True):
+        size_of.get(kind, pipe.exists)(key)
+    return {key: int(n) for key, n in zip(keys, pipe.execute(), strict=True)}
+
+
+def _hscan(conn: redis.Redis, key: str, count: int) -> Iterator[list[tuple[Any, Any]]]:
+    cursor = 0
+    while True:
+        cursor, page = conn.hscan(key, cursor, count=count)
+        yield list(page.items()) if isinstance(page, dict) else []
+        if int(cursor) == 0:
+            return
+
+
+def _legacy_probe(
+    conn: redis.Redis, keys: KeySpace, block_size: int
+) -> Iterator[list[tuple[Any, Any]]]:
+    last = int(conn.get(keys.counter) or 0)
+    for ids, _ in _id_range_blocks(last, block_size, 1):
+        records = conn.hmget(keys.legacy_index, ids)
+        yield [(i, r) for i, r in zip(ids, records, strict=True) if r is not None]
+
+
+def _legacy_pages(
+    keys: KeySpace, pages: Iterable[list[tuple[Any, Any]]]
+) -> Iterator[tuple[int, list[_Entry]]]:
+    for page in pages:
+        entries: list[_Entry] = []
+        for field, raw in page:
+            id = _text(field)
+            row = keys.entity(id)
+            entries += [
+                (k, row, "rem", m, "") for k, m in _record_entries(keys, id, raw)
+            ]
+            entries.append((keys.legacy_index, row, "rem", field, ""))
+        yield len(page), entries
+
+
+def _record_entries(keys: KeySpace, id: str, raw: Any) -> list[tuple[str, str]]:
+    """The (key, member) index entries a stored index record names."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return []
+    slots = [s if isinstance(s, list) else [] for s in record] + [[]] * 5
+    found = [(keys.index(name), id) for name in slots[0] + slots[1]]
+    found += [(keys.prefix(a), f"{t}\0{id}") for a, t in _pairs(slots[2])]
+    for item in slots[3]:
+        if isinstance(item, list) and len(item) == 2:
+            found.append((keys.suffix(item[0]), f"{item[1]}\0{id}"))
+        elif isinstance(item, str):
+            found.append((keys.geo(item), id))
+    return found + [(keys.geo(name), id) for name in slots[4]]
+
+
+def _pairs(slot: list[Any]) -> list[tuple[str, str]]:
+    return [(p[0], p[1]) for p in slot if isinstance(p, list) and len(p) == 2]
+
+
+def _index_pages(
+    conn: redis.Redis, keys: KeySpace, key: str, kind: str, count: int
+) -> Iterator[tuple[int, list[_Entry]]]:
+    kind_of = _text(conn.type(key))
+    scans: dict[str, Callable[..., Any]] = {
+        "set": conn.sscan,
+        "zset": conn.zscan,
+        "hash": conn.hscan,
+    }
+    scan = scans.get(kind_of)
+    if scan is None:
+        return
+    cursor = 0
+    while True:
+        cursor, page = scan(key, cursor, count=count)
+        members = list(page.items()) if isinstance(page, dict) else list(page)
+        yield len(members), [_index_entry(keys, key, kind_of, m) for m in members]
+        if int(cursor) == 0:
+            return
+
+
+def _index_entry(keys: KeySpace, key: str, kind_of: str, item: Any) -> _Entry:
+    if kind_of == "hash":  # a unique index: field -> id
+        field, id = item
+        return (key, keys.entity(_text(id)), "rem", field, id)
+    member = item[0] if kind_of == "zset" else item
+    raw = member if isinstance(member, bytes) else str(member).encode("utf-8")
+    id = raw.rpartition(b"\0")[2].decode("utf-8", "replace")
+    return (key, keys.entity(id), "rem", member, "")
+
+
+# -- clean_unsafe_cols ------------------------------------------------------------
+
+
+def clean_unsafe_cols(*models: Any, block_size: int = 1000) -> tuple[int, int]:
+    """Delete UnsafeColumn keys ``<ns>:<id>:<attr>`` whose entity row is gone.
+
+    Returns ``(examined, deleted)``; each key is deleted only if its row is
+    still missing at that moment.
+    """
+    if not models:
+        raise ValueError("missing models: pass the model classes to clean")
+    examined = deleted = 0
+    for model in models:
+        conn = model._connection
+        keys: KeySpace = model._meta.keys
+        for page, _ in _scan_keys(conn, model, max(int(block_size), 10)):
+            entries: list[_Entry] = []
+            for key in page:
+                parts = keys.unsafe_parts(key)
+                if parts is not None:
+                    entries.append((key, keys.entity(parts[0]), "del", "", ""))
+            examined += len(entries)
+            deleted += _clean(conn, entries)
+    return examined, deleted
