@@ -45,6 +45,8 @@ class ModelInfo:
     unique_together: tuple[tuple[str, ...], ...] = ()
     geo: dict[str, GeoIndex] = field(default_factory=dict)
     unsafe: list[str] = field(default_factory=list)
+    # IndexOnly columns: in an entity's data (always None), never stored.
+    index_only: list[str] = field(default_factory=list)
     references: list[_Reference] = field(default_factory=list)
     # Columns counted by save() for a new entity (all but UnsafeColumns).
     counted: int = 0
@@ -243,7 +245,9 @@ def _classify(info: ModelInfo, columns: Iterable[tuple[str, AnyColumn]]) -> None
         info.counted += 1
         if isinstance(col, OneToMany):
             continue
-        if not isinstance(col, IndexOnly):
+        if isinstance(col, IndexOnly):
+            info.index_only.append(name)
+        else:
             info.stored.append(col)
         if col.indexed:
             info.indexed.append(col)

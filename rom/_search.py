@@ -64,7 +64,10 @@ _TOKEN_KEYGENS = frozenset(
 )
 _NUMERIC_KEYGENS = frozenset({"_numeric_keygen", "_many_to_one_keygen"})
 _LUA_MAGIC = set("^$()%.[]*+-?")
-_WILDCARDS = {"?": ".?", "*": ".-", "+": ".+", "!": "."}
+# "?" and "!" count UTF-8 characters, not bytes: "%?" and "%!" (never produced
+# by escaping, as both are always wildcards) are expanded by search.lua into
+# byte classes, which the JSON plan cannot carry.
+_WILDCARDS = {"?": "%?", "*": ".-", "+": ".+", "!": "%!"}
 
 
 # -- filter nodes (what search.lua evaluates) -------------------------------
@@ -264,6 +267,9 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
     if isinstance(value, list):
         return [_any_of(info, col, name, kind, value)]
     if kind in ("numeric", "sortable") and not isinstance(value, (str, bytes, bool)):
+        return [_range(info, col, name, kind, (value, value))]
+    if kind == "custom" and isinstance(value, _NUMBERS) and not isinstance(value, bool):
+        # A number on a sub-key or custom keygen is equality on its ZSET (SPEC 5.2).
         return [_range(info, col, name, kind, (value, value))]
     if kind in ("numeric", "sortable"):
         raise QueryError(

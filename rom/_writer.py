@@ -59,12 +59,13 @@ class IndexEntries:
             [[attr, rev] for attr, rev, _ in self.suffix],
             [name for name, _, _ in self.geo],
         ]
-        parts = [_compact(slot) if slot else "{}" for slot in slots]
-        return "[" + ",".join(parts) + "]"
+        # An empty slot is written as {} (what rom 1.1.2's cjson writes).
+        return _compact([slot if slot else _EMPTY_SLOT for slot in slots])
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_EMPTY_SLOT: dict[str, Any] = {}
+# One encoder for every plan: json.dumps() with options builds a new one a call.
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -114,7 +115,7 @@ class WritePlan:
             "unsafe": self.unsafe,
             "unique_fields": [[name, list(f)] for name, f in self.unique_fields],
         }
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return _compact(body)
 
 
 # -- saving ---------------------------------------------------------------

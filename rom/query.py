@@ -99,6 +99,16 @@ def _text(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def _fields(row: list[Any]) -> dict[str, Any]:
+    """The row of a script reply ``[id, field, value, ...]`` as a decoded dict."""
+    try:
+        # Every item is bytes unless the client decodes replies.
+        texts = [item.decode() for item in row[1:]]
+    except AttributeError:
+        texts = [_text(item) for item in row[1:]]
+    return dict(zip(texts[::2], texts[1::2], strict=False))
+
+
 class Query(Generic[M]):
     """A search over ``model``'s indexes; build it with chained calls.
 
@@ -242,7 +252,15 @@ class Query(Generic[M]):
     def _bare(self) -> bool:
         return not self._filters and self._order_by is None
 
-    def _order(self) -> Order | None:
+    @property
+    def _probe(self) -> bool:
+        # No filter and no index listing the ids (order_by the unindexed
+        # primary key included): ids come from probing 1..counter.
+        if self._filters or self._pk_indexed:
+            return False
+        return self._order_by is None or self._order().by_id
+
+    def _order(self) -> Order:
         if self._order_by is not None:
             return order_for(self._model._meta, self._order_by)
         for f in self._filters:
@@ -263,6 +281,8 @@ class Query(Generic[M]):
                 else self._model._meta.keys.index(self._model._pkey)
             )
             filters = (RangeFilter(key, "-inf", "+inf"),)
+            # Walking the primary-key index by score is the order by id.
+            order = Order(key, order.desc)
         offset, count = self._limit or (0, None)
         if not limited:
             offset, count = 0, None
@@ -290,12 +310,24 @@ class Query(Generic[M]):
 
     # -- terminal operations -------------------------------------------------
 
+    @property
+    def _one_range(self) -> RangeFilter | None:
+        # An order_by another index also filters (its entities only): no ZCOUNT.
+        f = self._filters[0] if len(self._filters) == 1 else None
+        if isinstance(f, RangeFilter) and self._order().key in (None, f.key):
+            return f
+        return None
+
     def count(self) -> int:
         """The number of matching entities (within ``limit``), in one round trip."""
         if self._matches_nothing:
             return 0
-        if self._bare:
+        if self._probe or self._bare:
             total = self._bare_count()
+        elif self._one_range is not None:
+            # One range: ZCOUNT from here, as search.lua would, minus the plan.
+            f = self._one_range
+            total = int(self._model._connection.zcount(f.key, f.min, f.max))
         else:
             total = int(self._run(self._plan("count", limited=False)))
         offset, count = self._limit or (0, None)
@@ -306,7 +338,7 @@ class Query(Generic[M]):
         """Every matching entity (or selected row), in order."""
         if self._matches_nothing:
             return []
-        if self._bare and not self._pk_indexed:
+        if self._probe:
             return list(self._iter_probe(100))
         plan = self._plan("select" if self._select else "rows")
         return self._build(self._run(plan))
@@ -315,7 +347,9 @@ class Query(Generic[M]):
 
     def first(self) -> Any:
         """The first matching entity (or selected row), or None."""
-        offset = self._limit[0] if self._limit else 0
+        offset, count = self._limit or (0, None)
+        if count == 0:
+            return None
         found = self.replace(limit=(offset, 1)).all()
         return found[0] if found else None
 
@@ -328,7 +362,7 @@ class Query(Generic[M]):
         """Iterate page by page over a cached result, deleted at the end."""
         if self._matches_nothing:
             return
-        if self._bare and not self._pk_indexed:
+        if self._probe:
             yield from self._iter_probe(pagesize)
             return
         key = self.cached_result(max(int(timeout), 1), _checked=False)
@@ -375,18 +409,21 @@ class Query(Generic[M]):
             ) from None
         if timeout < 1:
             raise QueryError(f"cached_result() timeout must be >= 1, got {timeout}")
+        if self._probe:
+            raise QueryError(
+                f"cached_result() of {self._model.__name__}.query ordered by "
+                f"{self._model._pkey} needs a filter, or index=True on the primary key"
+            )
         if self._matches_nothing:
             return self._model._meta.keys.temp()
         return str(_text(self._run(self._plan("cache", ttl=timeout, limited=False))))
 
     def delete(self, blocksize: int = 100) -> None:
-        """Delete every matching entity, ``blocksize`` at a time (hooks run)."""
-        info = self._model._meta
-        if info.has_relations or info.is_referenced:
-            raise QueryError(
-                f"Can't delete entities of models with foreign key relationships "
-                f"({info.name}); delete them one by one with entity.delete()"
-            )
+        """Delete every matching entity, ``blocksize`` at a time.
+
+        Hooks run and the on_delete policies of referrers apply, per chunk,
+        as in ``session.delete()``.
+        """
         chunk: list[Any] = []
         for entity in self.replace(select=None).iter_result(pagesize=blocksize):
             chunk.append(entity)
@@ -402,15 +439,7 @@ class Query(Generic[M]):
         if self._select is not None:
             return [self._selected(row) for row in rows]
         from_row = self._model._adopt
-        out = []
-        for row in rows:
-            pairs = iter(row[1:])
-            out.append(
-                from_row(
-                    {_text(k): _text(v) for k, v in zip(pairs, pairs, strict=False)}
-                )
-            )
-        return out
+        return [from_row(_fields(row)) for row in rows]
 
     def _selected(self, row: list[Any]) -> Any:
         select = self._select
@@ -443,8 +472,10 @@ class Query(Generic[M]):
         last = int(conn.get(self._model._meta.keys.counter) or 0)
         offset, remaining = self._limit or (0, None)
         blocksize = max(blocksize, 1)
-        for start in range(1, last + 1, blocksize):
-            ids = list(range(start, min(start + blocksize, last + 1)))
+        desc = self._order_by is not None and self._order().desc
+        every = range(last, 0, -1) if desc else range(1, last + 1)
+        for start in range(0, len(every), blocksize):
+            ids = list(every[start : start + blocksize])
             for entity in self._model.get(ids):
                 if offset:
                     offset -= 1

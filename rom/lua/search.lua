@@ -30,8 +30,18 @@ local function is_set(key)
     return redis.call('TYPE', key).ok == 'set'
 end
 
+-- like(): "%!" is one UTF-8 character and "%?" zero or one (see _search.py).
+local function utf8_pattern(pattern)
+    return (string.gsub(pattern, '%%(.)', function(c)
+        if c == '!' then return '[^\128-\191][\128-\191]*' end
+        if c == '?' then return '[^\128-\191]?[\128-\191]*' end
+        return '%' .. c
+    end))
+end
+
 -- Ids of the members of a :pre/:suf window that match (member = token\0id).
 local function affix_ids(f)
+    local pattern = f.pattern and utf8_pattern(f.pattern)
     local ids = {}
     local offset = 0
     while true do
@@ -44,8 +54,8 @@ local function affix_ids(f)
             local ok = cut > 0
             if not ok then
                 ok = false
-            elseif f.pattern then
-                ok = string.find(token, f.pattern) ~= nil
+            elseif pattern then
+                ok = string.find(token, pattern) ~= nil
             else
                 ok = string.sub(token, 1, #f.prefix) == f.prefix
             end
@@ -167,20 +177,50 @@ local function output(ids)
     return out
 end
 
+-- One page of a range in descending score order, ties by member ascending
+-- (as the general path's WEIGHTS -1 and cached results order them), where
+-- ZREVRANGEBYSCORE alone gives ties descending: tie groups inside the page
+-- are whole and reversed, the first and last ones are re-read by rank.
+local function desc_range(f)
+    local args = {'ZREVRANGEBYSCORE', f.key, f.max, f.min, 'WITHSCORES'}
+    if plan.count >= 0 or plan.offset > 0 then
+        args[#args + 1] = 'LIMIT'; args[#args + 1] = plan.offset
+        args[#args + 1] = plan.count
+    end
+    local raw = redis.call(unpack(args))
+    local out = {}
+    local i = 1
+    while i <= #raw do
+        local score = raw[i + 1]
+        local j = i
+        while raw[j + 3] == score do j = j + 2 end
+        if i == 1 or j + 1 == #raw then
+            local rank = plan.offset + (i - 1) / 2
+            local above = redis.call('ZCOUNT', f.key, '(' .. score, f.max)
+            local group = redis.call('ZRANGEBYSCORE', f.key, score, score,
+                                     'LIMIT', rank - above, (j - i) / 2 + 1)
+            for _, id in ipairs(group) do out[#out + 1] = id end
+        else
+            for k = j, i, -2 do out[#out + 1] = raw[k] end
+        end
+        i = j + 2
+    end
+    return out
+end
+
 -- Fast paths: one range (ordered by itself) or one SET, no temp key at all.
 local filters = plan.filters
 if #filters == 1 and plan.mode ~= 'cache' then
     local f = filters[1]
     local order = plan.order
-    if f.kind == 'range' and (not order or order.key == f.key) then
-        if plan.mode == 'count' then return redis.call('ZCOUNT', f.key, f.min, f.max) end
+    if f.kind == 'range' and plan.mode == 'count' and (not order or order.key == f.key) then
+        return redis.call('ZCOUNT', f.key, f.min, f.max)
+    end
+    -- Only a range ordered by its own scores: an order by id needs SORT.
+    if f.kind == 'range' and order and order.key == f.key then
         if plan.count == 0 then return output({}) end
-        local args
-        if order and order.desc then
-            args = {'ZREVRANGEBYSCORE', f.key, f.max, f.min}
-        else
-            args = {'ZRANGEBYSCORE', f.key, f.min, f.max}
-        end
+        if order.desc then return output(desc_range(f)) end
+        local args = {'ZRANGEBYSCORE', f.key, f.min, f.max}
         if plan.count >= 0 or plan.offset > 0 then
             args[#args + 1] = 'LIMIT'; args[#args + 1] = plan.offset
             args[#args + 1] = plan.count

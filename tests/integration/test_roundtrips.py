@@ -201,12 +201,12 @@ def test_flush_of_new_and_modified_entities_is_one_roundtrip(
 # -- loading ------------------------------------------------------------------
 
 
-def test_get_of_one_id_is_one_transaction(warm: CallCounter) -> None:
-    """Model.get(id) is one MULTI/HGETALL/EXEC round trip."""
+def test_get_of_one_id_is_one_hgetall(warm: CallCounter) -> None:
+    """Model.get(id) is one HGETALL: a single command needs no MULTI/EXEC."""
     (id,) = saved_ids(1)
     with warm.count() as c:
         item = RoundtripItem.get(id)
-    assert (c.roundtrips, c.names) == (1, ["MULTI", "HGETALL", "EXEC"])
+    assert (c.roundtrips, c.names) == (1, ["HGETALL"])
     assert item.email == "user0@example.com"
 
 
