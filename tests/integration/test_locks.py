@@ -7,8 +7,10 @@ between two threads and between two processes.
 
 from __future__ import annotations
 
-import multiprocessing
+import inspect
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -211,18 +213,17 @@ class TestContention:
 
     def test_two_processes(self, rom_redis: redis.Redis, rom_redis_url: str) -> None:
         """Two processes incrementing under the lock never interleave."""
-        context = multiprocessing.get_context("spawn")
+        # Fresh interpreters run the worker from source: the test module is
+        # not importable by name from a child (pytest's importlib mode).
+        code = (
+            inspect.getsource(_count_under_lock)
+            + f"\n_count_under_lock({rom_redis_url!r}, 'procs', {self.ROUNDS})\n"
+        )
+        prelude = "import time\nimport redis\nfrom rom.util import Lock\n"
         workers = [
-            context.Process(
-                target=_count_under_lock, args=(rom_redis_url, "procs", self.ROUNDS)
-            )
-            for _ in range(2)
+            subprocess.Popen([sys.executable, "-c", prelude + code]) for _ in range(2)
         ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=120)
-        assert [w.exitcode for w in workers] == [0, 0]
+        assert [w.wait(timeout=120) for w in workers] == [0, 0]
         assert int(rom_redis.get("counter")) == 2 * self.ROUNDS
         assert not rom_redis.exists("overlap")
         assert not rom_redis.exists("lock:procs")
