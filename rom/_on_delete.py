@@ -7,10 +7,17 @@ referring model), collecting cascades, 'set null'/'set default' updates and
 anything is written; otherwise every update and delete goes out in one
 script call per connection, updates first (a delete cannot fail its checks,
 an update can: a failed update then leaves every entity undeleted).
+
+A callable policy ``fn(referrer, deleted)`` is collected while planning and
+called once the plan is complete (so referrers the delete also cascades to
+are known and skipped), after the delete hooks and before anything is
+written. Referrers it changed join the 'set null'/'set default' updates;
+if it raises, or anything later fails, its changes to referrers are undone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -19,7 +26,9 @@ from typing import Any
 
 from ._persist import Batch
 from ._persist import write_batch
+from ._replies import text
 from .exceptions import RestrictError
+from .relations import OnDelete
 from .relations import referrers_of
 
 if TYPE_CHECKING:
@@ -28,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["DeletePlan", "delete_with_policies", "plan_deletes"]
 
 # (the referenced entity, referring model, attribute, on_delete, referrer ids)
-_Found = tuple["Model", Any, str, str, list[str]]
+_Found = tuple["Model", Any, str, OnDelete, list[str]]
 
 
 @dataclass
@@ -42,6 +51,10 @@ class DeletePlan:
     updates: dict[str, tuple[Model, dict[str, Any]]] = field(default_factory=dict)
     # (referenced entity, referring model, attribute, referrer ids).
     restricted: list[tuple[Model, Any, str, list[str]]] = field(default_factory=list)
+    # (referrer, referenced entity, callable policy), in the order found.
+    called: list[tuple[Model, Model, Callable[[Any, Any], object]]] = field(
+        default_factory=list
+    )
 
     def check_restrict(self) -> None:
         """Raise RestrictError if a restrict reference outlives the delete."""
@@ -78,9 +91,9 @@ def plan_deletes(roots: Iterable[Model]) -> DeletePlan:
 def _referrer_ids(level: list[Model]) -> list[_Found]:
     # ZRANGEBYSCORE <ref ns>:<attr>:idx id id lists the referrers of one
     # entity; all of a level's reads on one connection share a pipeline.
-    asked: list[tuple[Model, Any, str, str, int]] = []
+    asked: list[tuple[Model, Any, str, OnDelete, int]] = []
     pipes: dict[int, Any] = {}
-    edges: dict[type, list[tuple[Any, str, str]]] = {}
+    edges: dict[type, list[tuple[Any, str, OnDelete]]] = {}
     for entity in level:
         model = type(entity)
         if model not in edges:
@@ -96,13 +109,9 @@ def _referrer_ids(level: list[Model]) -> list[_Found]:
             asked.append((entity, referrer, attr, action, id(conn)))
     replies = {conn: iter(pipe.execute()) for conn, pipe in pipes.items()}
     return [
-        (entity, referrer, attr, action, [_text(i) for i in next(replies[conn])])
+        (entity, referrer, attr, action, [text(i) for i in next(replies[conn])])
         for entity, referrer, attr, action, conn in asked
     ]
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _load(found: list[_Found]) -> dict[tuple[Any, str], Model]:
@@ -135,6 +144,9 @@ def _apply_level(plan: DeletePlan, found: list[_Found]) -> list[Model]:
                     plan.deleted[other._pk] = other
                     cascaded.append(other)
                 continue
+            if not isinstance(action, str):  # a callable, run once planned
+                plan.called.append((other, entity, action))
+                continue
             col = referrer._meta.columns[attr]
             value = None if action == "set null" else col.validate(col.default_value())
             plan.updates.setdefault(other._pk, (other, {}))[1][attr] = value
@@ -149,8 +161,9 @@ def delete_with_policies(entities: list[Model], *, policies: bool = True) -> Non
 
     Hooks: ``_before_delete``/``_after_delete`` run for every entity deleted,
     cascaded ones included; updated referrers get ``_before_update``/
-    ``_after_update`` as in a save. With ``policies=False`` only the given
-    entities are deleted and referrers are left as they are.
+    ``_after_update`` as in a save (so do referrers a callable policy
+    changed). With ``policies=False`` only the given entities are deleted
+    and referrers are left as they are.
     """
     if not entities:
         return
@@ -167,14 +180,89 @@ def delete_with_policies(entities: list[Model], *, policies: bool = True) -> Non
         if id(entity) not in given and not entity._deleted:
             entity._before_delete()
     fresh = {id(e) for e in plan.deleted.values() if not e._deleted}
-    batch, undo = _plan_updates(plan.pending_updates())
+    called = _call_policies(plan)
+    try:
+        batch, undo = _plan_updates(plan.pending_updates())
+    except BaseException:
+        _restore(called)
+        raise
     batch += [(e, e._plan_delete()) for e in plan.deleted.values()]
     done, error = write_batch(batch)
     written = {id(entity) for entity, _ in done}
     for entity, values in undo:
         if id(entity) not in written:
             entity._data.update(values)
+    _restore([s for s in called if id(s.entity) not in written])
     _finish(done, fresh, error)
+
+
+@dataclass(eq=False)
+class _Snapshot:
+    """A referrer as it was before its callable policy ran."""
+
+    entity: Model
+    data: dict[str, Any]
+    modified: bool
+    wire: dict[str, str | None]
+
+
+def _wire(entity: Model) -> dict[str, str | None]:
+    # The stored form of every column: what a save would compare and write.
+    data = entity._data
+    return {
+        col.attr: None if data.get(col.attr) is None else col.to_redis(data[col.attr])
+        for col in entity._meta.stored
+    }
+
+
+def _call_policies(plan: DeletePlan) -> list[_Snapshot]:
+    # Each callable gets a referrer that is not deleted itself; one whose
+    # stored values the callables changed is added to the updates (with no
+    # forced values), the others are left as they were. Returns the
+    # snapshots that undo the callables' changes.
+    taken: dict[int, _Snapshot] = {}
+    try:
+        for referrer, deleted, policy in plan.called:
+            if referrer._pk in plan.deleted:
+                continue
+            if id(referrer) not in taken:
+                taken[id(referrer)] = _Snapshot(
+                    referrer,
+                    dict(referrer._data),
+                    referrer._modified,
+                    _wire(referrer),
+                )
+            policy(referrer, deleted)
+        changed = [s for s in taken.values() if _wire(s.entity) != s.wire]
+    except BaseException:
+        _restore(list(taken.values()))
+        raise
+    ids = {id(s) for s in changed}
+    for snap in taken.values():
+        if id(snap) in ids:
+            plan.updates.setdefault(snap.entity._pk, (snap.entity, {}))
+        else:  # assigning a value it already had is no change
+            snap.entity._modified = snap.modified
+    return changed
+
+
+def _restore(snapshots: list[_Snapshot]) -> None:
+    # Put back the referrers' values; a value changed in place (a Json
+    # list appended to) is rebuilt from its stored form.
+    for snap in snapshots:
+        entity, data = snap.entity, snap.entity._data
+        data.clear()
+        data.update(snap.data)
+        entity._modified = snap.modified
+        for col in entity._meta.stored:
+            wire = snap.wire[col.attr]
+            value = data.get(col.attr)
+            try:
+                same = (None if value is None else col.to_redis(value)) == wire
+            except Exception:
+                same = False
+            if not same:
+                data[col.attr] = None if wire is None else col.from_redis(wire)
 
 
 def _plan_updates(

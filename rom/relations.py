@@ -7,9 +7,10 @@ referring entity is loaded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeAlias
 
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
@@ -21,20 +22,21 @@ from .exceptions import InvalidOperation
 from .exceptions import ORMError
 from .keygen import KeygenResult
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = [
     "NO_ACTION_DEFAULT",
     "ON_DELETE",
     "SKIP_ON_DELETE",
     "ForeignModel",
     "ManyToOne",
+    "OnDelete",
     "OneToMany",
     "OneToOne",
 ]
 
 ON_DELETE = ("no action", "restrict", "cascade", "set null", "set default")
+
+# An on_delete policy: one of ON_DELETE, or a callable ``fn(referrer, deleted)``.
+OnDelete: TypeAlias = str | Callable[[Any, Any], object]
 
 
 class _Marker:
@@ -162,7 +164,7 @@ class _OwnedReference(_Reference):
     def __init__(
         self,
         ftable: str,
-        on_delete: str = NO_ACTION_DEFAULT,
+        on_delete: OnDelete = NO_ACTION_DEFAULT,
         required: bool = False,
         default: Any = NULL,
         unique: bool = False,
@@ -175,14 +177,20 @@ class _OwnedReference(_Reference):
         return self._target()
 
 
-def _check_on_delete(kind: str, on_delete: Any, column: Column[Any]) -> str:
+def _check_on_delete(kind: str, on_delete: Any, column: Column[Any]) -> OnDelete:
     if on_delete is NO_ACTION_DEFAULT:
         raise ColumnError(
             f"No on_delete action specified: {kind}(..., on_delete=...) takes "
-            f"one of {ON_DELETE}"
+            f"one of {ON_DELETE} or a callable fn(referrer, deleted)"
         )
+    if not isinstance(on_delete, str) and callable(on_delete):
+        policy: OnDelete = on_delete
+        return policy
     if on_delete not in ON_DELETE:
-        raise ColumnError(f"{kind} on_delete={on_delete!r} is not one of {ON_DELETE}")
+        raise ColumnError(
+            f"{kind} on_delete={on_delete!r} is not one of {ON_DELETE} nor a "
+            "callable fn(referrer, deleted)"
+        )
     if on_delete == "set null" and column.required:
         raise ColumnError(f"{kind}: on_delete='set null' needs required=False")
     if on_delete == "set default" and column.required and column.default is NULL:
@@ -197,13 +205,24 @@ class ManyToOne(_OwnedReference):
 
     ``on_delete`` (required) says what happens to this entity when the
     referenced one is deleted: 'no action', 'restrict', 'cascade',
-    'set null' or 'set default'.
+    'set null' or 'set default', or a callable ``fn(referrer, deleted)``.
+
+    A callable is called once per referring entity (loaded) while the
+    delete is planned, before anything is written, with the entity being
+    deleted; referrers the same delete also deletes (cascade) are not
+    passed to it. It may change the referrer (point it at another entity,
+    set the column to None, change other columns): a referrer it changed
+    is saved in the same write as the 'set null'/'set default' updates,
+    with its update hooks; one it left unchanged is not written (as with
+    'no action', its reference then dangles). It may raise to refuse the
+    whole delete: nothing is written and the changes made in memory to
+    the referrers are undone. It should not write to Redis itself.
     """
 
     def __init__(
         self,
         ftable: str,
-        on_delete: str = NO_ACTION_DEFAULT,
+        on_delete: OnDelete = NO_ACTION_DEFAULT,
         required: bool = False,
         default: Any = NULL,
     ) -> None:
@@ -211,7 +230,7 @@ class ManyToOne(_OwnedReference):
 
 
 class OneToOne(_OwnedReference):
-    """A ManyToOne that may also be ``unique``."""
+    """A ManyToOne that may also be ``unique`` (``on_delete`` as in ManyToOne)."""
 
 
 class ForeignModel(_Reference):
@@ -304,13 +323,13 @@ def _references_to(model: Any, namespaces: tuple[str, ...]) -> list[str]:
     ]
 
 
-def referrers_of(model: Any) -> list[tuple[Any, str, str]]:
+def referrers_of(model: Any) -> list[tuple[Any, str, OnDelete]]:
     """``(referring model, attribute, on_delete)`` of every reference to ``model``.
 
     References name their target by class name or by namespace; both are
     looked up, and only columns that really resolve to ``model`` count.
     """
-    found: list[tuple[Any, str, str]] = []
+    found: list[tuple[Any, str, OnDelete]] = []
     for key in dict.fromkeys((model.__name__, model._namespace)):
         for namespace, attr, action in MODELS_REFERENCED.get(key, ()):
             referrer = MODELS.get(namespace)
