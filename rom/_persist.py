@@ -48,33 +48,37 @@ def disable_lua_writes() -> None:
 
 
 Batch = list[tuple["Model", WritePlan]]
+# id(connection) -> (connection, its writes in order)
+Groups = dict[int, tuple[redis.Redis, Batch]]
 
 
 def _run(conn: redis.Redis, plans: list[WritePlan]) -> list[dict[str, Any]]:
     if _USE_LUA:
-        return _scripts.write_entity(conn, [plan.to_json() for plan in plans])
+        return _scripts.write_entity(conn, [a for p in plans for a in p.to_args()])
     return _watch_writer.apply_plans(conn, plans)
+
+
+def _add(groups: Groups, entity: Model, plan: WritePlan) -> None:
+    conn = entity._connection
+    groups.setdefault(id(conn), (conn, []))[1].append((entity, plan))
 
 
 def _group(
     entities: list[Model], make_plan: Callable[[Model], WritePlan]
-) -> tuple[dict[int, tuple[redis.Redis, Batch]], BaseException | None]:
+) -> tuple[Groups, BaseException | None]:
     # Plans are made in order; the first entity that cannot be planned (a
     # hook or a value refused) stops planning, and only earlier ones run.
-    groups: dict[int, tuple[redis.Redis, Batch]] = {}
+    groups: Groups = {}
     for entity in entities:
         try:
             plan = make_plan(entity)
         except Exception as exc:
             return groups, exc
-        conn = entity._connection
-        groups.setdefault(id(conn), (conn, []))[1].append((entity, plan))
+        _add(groups, entity, plan)
     return groups, None
 
 
-def _execute(
-    groups: dict[int, tuple[redis.Redis, Batch]],
-) -> tuple[Batch, BaseException | None]:
+def _execute(groups: Groups) -> tuple[Batch, BaseException | None]:
     done: Batch = []
     for conn, batch in groups.values():
         results = _run(conn, [plan for _, plan in batch])
@@ -91,10 +95,9 @@ def write_batch(batch: Batch) -> tuple[Batch, BaseException | None]:
 
     Returns the pairs applied and the error that stopped the rest, if any.
     """
-    groups: dict[int, tuple[redis.Redis, Batch]] = {}
+    groups: Groups = {}
     for entity, plan in batch:
-        conn = entity._connection
-        groups.setdefault(id(conn), (conn, []))[1].append((entity, plan))
+        _add(groups, entity, plan)
     return _execute(groups)
 
 

@@ -11,7 +11,15 @@ from typing import Any
 import redis
 from redis.exceptions import NoScriptError
 
-__all__ = ["LuaScript", "write_entity"]
+__all__ = [
+    "LuaScript",
+    "clean_orphans",
+    "fetch_by_unique",
+    "page",
+    "search",
+    "transfer",
+    "write_entity",
+]
 
 
 class LuaScript:
@@ -46,7 +54,58 @@ def load(name: str) -> LuaScript:
     return LuaScript(name, source)
 
 
-def write_entity(conn: redis.Redis, plans: list[str]) -> list[dict[str, Any]]:
-    """Run ``write_entity.lua`` over JSON plans; one result dict per plan run."""
-    raw = load("write_entity")(conn, [], plans)
+def write_entity(conn: redis.Redis, args: list[str]) -> list[dict[str, Any]]:
+    """Run ``write_entity.lua`` over plans (``WritePlan.to_args``, concatenated).
+
+    Returns one result dict per plan run.
+    """
+    raw = load("write_entity")(conn, [], args)
     return json.loads(raw)  # type: ignore[no-any-return]
+
+
+def search(conn: redis.Redis, plan: str) -> Any:
+    """Run ``search.lua`` on a JSON SearchPlan; the reply depends on its mode."""
+    return load("search")(conn, [], [plan])
+
+
+def page(
+    conn: redis.Redis,
+    key: str,
+    row_prefix: str,
+    first: int,
+    last: int,
+    ttl: int,
+    fields: list[str],
+) -> list[Any]:
+    """Run ``page.lua``: ranks ``first..last`` of a cached result, with data."""
+    reply = load("page")(conn, [key], [row_prefix, first, last, ttl, *fields])
+    return reply  # type: ignore[no-any-return]
+
+
+def fetch_by_unique(
+    conn: redis.Redis, unique_key: str, row_prefix: str, values: list[str]
+) -> list[list[Any]]:
+    """Run ``fetch_by_unique.lua``: per value, ``[]`` or ``[id, field, value...]``."""
+    reply = load("fetch_by_unique")(conn, [unique_key], [row_prefix, *values])
+    return reply  # type: ignore[no-any-return]
+
+
+def transfer(
+    conn: redis.Redis,
+    rows: list[str],
+    attr: str,
+    txn_attr: str,
+    amount: str,
+    places: int,
+) -> Any:
+    """Run ``transfer.lua`` on source, destination and transaction rows.
+
+    Returns ``ok`` or the reason nothing was written (bytes unless the
+    client decodes replies).
+    """
+    return load("transfer")(conn, rows, [attr, txn_attr, amount, places])
+
+
+def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
+    """Run ``clean_orphans.lua``; return the number of entries removed."""
+    return int(load("clean_orphans")(conn, keys, args))

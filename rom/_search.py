@@ -3,22 +3,22 @@
 Every check happens here, before Redis is asked anything: a filter on a
 column without an index, a value of the wrong kind, a keygen that cannot
 answer, an unsortable order or a bad limit raise QueryError naming the
-model, the column and the fix.
+model, the column and the fix (a bad ``near()`` raises ValueError, as in
+rom 1.1.2).
 """
 
 from __future__ import annotations
 
 import datetime
-import decimal
 import json
 import string
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._keys import KeySpace
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import ModelInfo
+from .columns import NUMERIC_TYPES
 from .columns import Column
 from .columns import PrimaryKey
 from .exceptions import QueryError
@@ -51,7 +51,6 @@ __all__ = [
 
 NOT_NULL = (None, None)
 ALLOWED_DIST = ("m", "km", "mi", "ft")
-_NUMBERS = (int, float, decimal.Decimal, datetime.date, datetime.time)
 _TOKEN_KEYGENS = frozenset(
     {
         "FULL_TEXT",
@@ -186,8 +185,7 @@ class Order:
 class SearchPlan:
     """One call of search.lua: filters, order, limits and what to return."""
 
-    namespace: str
-    row_prefix: str
+    keys: KeySpace
     filters: tuple[Filter, ...]
     order: Order | None
     offset: int
@@ -205,7 +203,7 @@ class SearchPlan:
                 filters.append(self.order.geo.to_plan())
                 order["geo"] = len(filters)
         body = {
-            "temp": f"{self.namespace}:{uuid.uuid4()}",
+            "temp": self.keys.temp(),
             "ttl": self.ttl,
             "filters": filters,
             "order": order,
@@ -214,7 +212,7 @@ class SearchPlan:
             "mode": self.mode,
             "id_desc": bool(self.order and self.order.by_id and self.order.desc),
             "fields": list(self.fields),
-            "row_prefix": self.row_prefix,
+            "row_prefix": self.keys.row_prefix,
         }
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -268,7 +266,11 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
         return [_any_of(info, col, name, kind, value)]
     if kind in ("numeric", "sortable") and not isinstance(value, (str, bytes, bool)):
         return [_range(info, col, name, kind, (value, value))]
-    if kind == "custom" and isinstance(value, _NUMBERS) and not isinstance(value, bool):
+    if (
+        kind == "custom"
+        and isinstance(value, NUMERIC_TYPES)
+        and not isinstance(value, bool)
+    ):
         # A number on a sub-key or custom keygen is equality on its ZSET (SPEC 5.2).
         return [_range(info, col, name, kind, (value, value))]
     if kind in ("numeric", "sortable"):
@@ -310,7 +312,7 @@ def _bound(where: str, col: Column[Any], value: Any) -> str | None:
         return None if inner is None else "(" + inner
     if isinstance(col, _Reference) and not isinstance(value, (int, float, str)):
         value = int(reference_id(value))
-    if isinstance(value, bool) or not isinstance(value, (*_NUMBERS, str)):
+    if isinstance(value, bool) or not isinstance(value, (*NUMERIC_TYPES, str)):
         raise QueryError(
             f"{where}: a range endpoint must be a number, date or time, got "
             f"{type(value).__name__}: {value!r}"
@@ -344,7 +346,7 @@ def _token_text(col: Column[Any], value: Any) -> str:
 
 
 def _words(info: ModelInfo, col: Column[Any], name: str, value: Any) -> list[Filter]:
-    if not isinstance(value, (str, bytes, bool, *_NUMBERS)):
+    if not isinstance(value, (str, bytes, bool, *NUMERIC_TYPES)):
         raise QueryError(
             f"Sorry, we don't know how to filter {info.name}.{name} by "
             f"{type(value).__name__}: {value!r}"
@@ -403,10 +405,8 @@ def _affix_text(
             f"{info.name}.{name}.{clause}() takes a str, got "
             f"{type(value).__name__}: {value!r}"
         )
-    text = _token_text(col, value)
-    if col._keygen_name == "SIMPLE_CI" or col._keygen_name == "CASE_INSENSITIVE":
-        text = text.lower()
-    return col, text
+    # Lowercased for the keygens whose index is (LOWERCASE_QUERY_KEYGENS).
+    return col, _token_text(col, value)
 
 
 def _window(prefix: str) -> tuple[str, str]:
@@ -515,8 +515,3 @@ def check_limit(model: str, offset: Any, count: Any) -> tuple[int, int | None]:
             f"{model}.query.limit(): count must be an int >= 0 or None, got {count!r}"
         )
     return offset, count
-
-
-def plain(seq: Sequence[Filter]) -> bool:
-    """True if no filter in ``seq`` is a NoMatch."""
-    return not any(isinstance(f, NoMatch) for f in seq)

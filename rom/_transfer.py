@@ -10,6 +10,7 @@ import redis
 
 from . import _scripts
 from ._persist import save_entities
+from ._replies import text
 
 if TYPE_CHECKING:
     from .model import Model
@@ -38,10 +39,10 @@ def transfer(
     entities = (source, dest, txn)
     amount = _check(entities, value, decimal_places)
     keys = [entity._pk for entity in entities]
-    reply = _scripts.load("transfer")(
-        source._connection, keys, [attr, txn_attr, amount, int(decimal_places)]
+    reply = _scripts.transfer(
+        source._connection, keys, attr, txn_attr, amount, int(decimal_places)
     )
-    message = reply.decode("utf-8") if isinstance(reply, bytes) else str(reply)
+    message = text(reply)
     if message != "ok":
         raise ValueError(message)
     if refresh_entities or refresh_index:

@@ -6,7 +6,6 @@ without scripting. Checks run under WATCH; a WatchError retries the plan.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
@@ -14,6 +13,9 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from ._keys import KeySpace
+from ._record import RecordEntry
+from ._record import record_entries
+from ._replies import text_or_none
 from ._writer import WritePlan
 from .keygen import encode_unique_constraint
 
@@ -66,7 +68,7 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     removable = [
         (col, value)
         for col, value in dict.fromkeys(candidates)
-        if _text(pipe.hget(keys.unique(col), value)) == id
+        if text_or_none(pipe.hget(keys.unique(col), value)) == id
     ]
     pipe.multi()
     if new:
@@ -81,7 +83,7 @@ def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str
     # The unique entries of the row as it is in Redis (see write_entity.lua).
     found = []
     for name, fields in plan.unique_fields:
-        values = [_text(v) for v in pipe.hmget(row, list(fields))]
+        values = [text_or_none(v) for v in pipe.hmget(row, list(fields))]
         if all(v is not None for v in values):
             wires = [str(v) for v in values]
             value = wires[0] if len(wires) == 1 else encode_unique_constraint(wires)
@@ -89,18 +91,12 @@ def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str
     return found
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return value  # type: ignore[no-any-return]
-
-
 def _check(
     pipe: Pipeline, keys: KeySpace, row: str | None, plan: WritePlan
 ) -> dict[str, Any] | None:
     changed = []
     for field, expected in plan.race:
-        current = _text(pipe.hget(row, field)) if row else None
+        current = text_or_none(pipe.hget(row, field)) if row else None
         if field == plan.pk and current is None:
             return {"error": "deleted"}
         if current != expected:
@@ -108,23 +104,20 @@ def _check(
     if changed:
         return {"error": "race", "fields": changed}
     for col, value in plan.unique:
-        owner = _text(pipe.hget(keys.unique(col), value))
+        owner = text_or_none(pipe.hget(keys.unique(col), value))
         if owner is not None and owner != plan.id:
             return {"error": "unique", "column": col, "value": value}
     return None
 
 
-def _stored_record(pipe: Pipeline, keys: KeySpace, id: str, row: str) -> list[Any]:
-    raw = _text(pipe.hget(keys.legacy_index, id))
+def _stored_record(
+    pipe: Pipeline, keys: KeySpace, id: str, row: str
+) -> list[RecordEntry]:
+    # The legacy <ns>:: record, if any, wins over -index-data- (SPEC 7.4).
+    raw = text_or_none(pipe.hget(keys.legacy_index, id))
     if raw is None:
-        raw = _text(pipe.hget(row, "-index-data-"))
-    if not raw:
-        return []
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return []
-    return record if isinstance(record, list) else []
+        raw = text_or_none(pipe.hget(row, "-index-data-"))
+    return record_entries(keys, id, raw)
 
 
 def _queue_writes(
@@ -133,7 +126,7 @@ def _queue_writes(
     plan: WritePlan,
     id: str,
     row: str,
-    record: list[Any],
+    record: list[RecordEntry],
     removable: list[tuple[str, str]],
 ) -> None:
     for col, value in plan.unique:
@@ -144,7 +137,7 @@ def _queue_writes(
         pipe.hdel(row, *plan.hdel)
     if plan.hset:
         pipe.hset(row, items=plan.hset)
-    _queue_removals(pipe, keys, id, record)
+    _queue_removals(pipe, record)
     pipe.hdel(keys.legacy_index, id)
     if plan.delete:
         pipe.delete(row, *(keys.unsafe(id, attr) for attr in plan.unsafe))
@@ -153,25 +146,12 @@ def _queue_writes(
     pipe.hset(row, "-index-data-", plan.entries.record())
 
 
-def _slot(record: list[Any], i: int) -> list[Any]:
-    value = record[i] if len(record) > i else []
-    return value if isinstance(value, list) else []
-
-
-def _queue_removals(pipe: Pipeline, keys: KeySpace, id: str, record: list[Any]) -> None:
-    for name in _slot(record, 0):
-        pipe.srem(keys.index(name), id)
-    for name in _slot(record, 1):
-        pipe.zrem(keys.index(name), id)
-    for attr, token in _slot(record, 2):
-        pipe.zrem(keys.prefix(attr), f"{token}\0{id}")
-    for item in _slot(record, 3):
-        if isinstance(item, list):
-            pipe.zrem(keys.suffix(item[0]), f"{item[1]}\0{id}")
+def _queue_removals(pipe: Pipeline, record: list[RecordEntry]) -> None:
+    for kind, key, member in record:
+        if kind == "set":
+            pipe.srem(key, member)
         else:
-            pipe.zrem(keys.geo(item), id)
-    for name in _slot(record, 4):
-        pipe.zrem(keys.geo(name), id)
+            pipe.zrem(key, member)
 
 
 def _queue_additions(pipe: Pipeline, keys: KeySpace, plan: WritePlan, id: str) -> None:

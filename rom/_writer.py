@@ -2,7 +2,8 @@
 
 ``plan_save`` and ``plan_delete`` only compute: they validate every value and
 every index entry in Python first, so the server-side step that applies a
-plan cannot fail half-way. ``apply_plans`` (in ``_apply``) sends them.
+plan cannot fail half-way. ``_persist`` sends the plans, to ``write_entity.lua``
+or to ``_watch_writer.apply_plans``.
 """
 
 from __future__ import annotations
@@ -89,12 +90,23 @@ class WritePlan:
     unsafe: list[str] = field(default_factory=list)
     # Delete only: unique entries recomputed from the row's current fields.
     unique_fields: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # Rewrite every index entry; without it the writer leaves in place the
+    # entries the stored record shares with this plan (a plain save).
+    reindex: bool = True
     # Bookkeeping for the caller, not sent: the row's fields after the write.
     new_last: dict[str, str] = field(default_factory=dict)
     changes: int = 0
 
+    def to_args(self) -> list[str]:
+        """The plan as ``write_entity.lua`` takes it: JSON, then the record.
+
+        The record travels as its own argument: nested in the JSON it would
+        be escaped, and decoded by the script for nothing.
+        """
+        return [self.to_json(), "" if self.delete else self.entries.record()]
+
     def to_json(self) -> str:
-        """Serialise the plan for the Lua writer."""
+        """Serialise the plan, but its record, for the Lua writer."""
         e = self.entries
         body = {
             "ns": self.namespace,
@@ -111,9 +123,9 @@ class WritePlan:
             "prefix": e.prefix,
             "suffix": e.suffix,
             "geo": e.geo,
-            "record": "" if self.delete else e.record(),
             "unsafe": self.unsafe,
             "unique_fields": [[name, list(f)] for name, f in self.unique_fields],
+            "reindex": self.reindex,
         }
         return _compact(body)
 
@@ -135,11 +147,14 @@ def plan_save(
 
     A save is full (every field rewritten) when asked, for a new entity and
     with ``force``; ``force`` also skips the check that nobody else changed
-    the row. Index entries are always recomputed from scratch.
+    the row. Index entries are always recomputed from scratch; a full save
+    also has the writer rewrite them all (``reindex``), which repairs lost
+    entries, where a plain one only writes what changed.
     """
     ignore_last = new or force
     full = full or ignore_last
     plan = WritePlan(info.namespace, info.pk, None if id is None else str(id))
+    plan.reindex = full
     plan.new_last = {} if ignore_last else dict(last)
     for col in info.stored:
         _plan_field(plan, col, data, {} if ignore_last else last, full)
@@ -388,9 +403,16 @@ def _unique_deletions(
 ) -> list[tuple[str, str]]:
     if not last or not (info.unique or info.unique_together):
         return []
-    old = unique_values(info, decode_last(info, last), lambda col: last.get(col.attr))
+    values = decode_last(info, last) if _keygen_unique(info) else {}
+    old = unique_values(info, values, lambda col: last.get(col.attr))
     keep = set(current)
     return [entry for entry in old if entry not in keep]
+
+
+def _keygen_unique(info: ModelInfo) -> bool:
+    # Only a unique keygen reads Python values; other unique entries are
+    # wire strings, so a row need not be decoded (a JSON column, say) for them.
+    return any(col.keygen is not None and not col.index for col in info.unique)
 
 
 def decode_last(info: ModelInfo, last: Mapping[str, str]) -> dict[str, Any]:
@@ -414,7 +436,8 @@ def plan_delete(
 ) -> WritePlan:
     """Plan deleting an entity: its row, unique entries and index entries."""
     plan = WritePlan(info.namespace, info.pk, str(id), delete=True)
-    stored = unique_values(info, decode_last(info, last), lambda c: last.get(c.attr))
+    values = decode_last(info, last) if _keygen_unique(info) else {}
+    stored = unique_values(info, values, lambda c: last.get(c.attr))
     current = unique_values(info, data, lambda col: _wire(col, data))
     plan.unique_del = list(dict.fromkeys(stored + current))
     plan.unique_fields = list(info.plain_unique)

@@ -14,6 +14,7 @@ import decimal
 import importlib
 import json
 import math
+import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from typing import overload
 
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
+from ._unsafe import UnsafeColumn
 from .exceptions import ColumnError
 from .exceptions import InvalidColumnValue
 from .keygen import FULL_TEXT
@@ -46,6 +48,7 @@ __all__ = [
     "MODELS",  # rom 1.1.2 kept the registries in rom.columns (SPEC 1.2)
     "MODELS_REFERENCED",
     "NULL",
+    "NUMERIC_TYPES",
     "Boolean",
     "Column",
     "Date",
@@ -66,7 +69,7 @@ __all__ = [
 T = TypeVar("T")
 Keygen2 = Callable[[str, Mapping[str, Any]], KeygenResult]
 
-_NUMERIC_TYPES: tuple[type, ...] = (
+NUMERIC_TYPES: tuple[type, ...] = (
     int,
     float,
     decimal.Decimal,
@@ -227,7 +230,7 @@ class Column(Generic[T]):
     @classmethod
     def _is_numeric(cls) -> bool:
         return (
-            any(issubclass(t, _NUMERIC_TYPES) for t in cls._allowed)
+            any(issubclass(t, NUMERIC_TYPES) for t in cls._allowed)
             and bool not in cls._allowed
         )
 
@@ -335,7 +338,11 @@ class Column(Generic[T]):
             ) from None
 
 
+# rom 1.1.2's name for the base class (SPEC 1.2), which user code may test.
 _Column = Column
+
+
+_DECIMAL_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def _number_text(value: object) -> str | None:
@@ -363,12 +370,13 @@ class Integer(Column[int]):
                 return int(value)
             raise _Refused("it has a fractional part; round it first")
         text = _number_text(value)
-        if text is not None:
-            try:
-                return int(text)
-            except ValueError:
-                raise _Refused("not a whole number") from None
-        raise _Refused("")
+        if text is None:
+            raise _Refused("")
+        # int() would also take '1_000', Arabic-Indic digits and control
+        # characters around the number: only plain decimal text is a number.
+        if not _DECIMAL_INT.fullmatch(text):
+            raise _Refused("not a whole number")
+        return int(text)
 
     def from_redis(self, raw: str) -> int:
         return int(raw)
@@ -708,84 +716,6 @@ class IndexOnly(Column[None]):
 
     def _convert(self, value: object) -> None:
         raise _Refused("")
-
-
-_RESERVED_UNSAFE_NAMES = frozenset({"idx", "uidx", "pre", "suf", "geo", ""})
-
-
-class UnsafeHandle:
-    """Redis commands bound to one entity's private key ``<ns>:<id>:<attr>``.
-
-    ``handle.rpush('x')`` runs ``RPUSH <ns>:<id>:<attr> x`` on the model's
-    connection; pass ``skip_key=True`` to leave the key out.
-    """
-
-    __slots__ = ("_conn", "key")
-
-    def __init__(self, conn: Any, key: str) -> None:
-        self._conn = conn
-        self.key = key
-
-    def __getattr__(self, command: str) -> Callable[..., Any]:
-        method = getattr(self._conn, command)
-
-        def call(*args: Any, skip_key: bool = False, **kwargs: Any) -> Any:
-            if skip_key:
-                return method(*args, **kwargs)
-            return method(self.key, *args, **kwargs)
-
-        return call
-
-    def __repr__(self) -> str:
-        return f"<UnsafeHandle {self.key}>"
-
-
-class UnsafeColumn:
-    """A private Redis key per entity (any type), deleted with the entity.
-
-    Not stored in the row, not indexed, not tracked for changes; reading the
-    attribute gives an ``UnsafeHandle`` for the key.
-    """
-
-    attr: str = ""
-    model_name: str = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        # The name is checked by check_name() at model creation: an error
-        # raised here would reach the user wrapped in a RuntimeError.
-        self.attr = name
-        self.model_name = owner.__name__
-
-    def check_name(self, model: str, name: str) -> None:
-        """Refuse names that clash with index key suffixes (ColumnError)."""
-        if name in _RESERVED_UNSAFE_NAMES:
-            raise ColumnError(
-                f"{model}.{name}: UnsafeColumn names cannot be one of "
-                f"{sorted(_RESERVED_UNSAFE_NAMES - {''})}; rename the attribute"
-            )
-
-    @overload
-    def __get__(self, instance: None, owner: type) -> Self: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type) -> UnsafeHandle: ...
-
-    def __get__(self, instance: object | None, owner: type) -> Self | UnsafeHandle:
-        if instance is None:
-            return self
-        return instance._unsafe_handle(self.attr)  # type: ignore[attr-defined, no-any-return]
-
-    def __set__(self, instance: object, value: object) -> None:
-        raise InvalidColumnValue(
-            f"{self.model_name}.{self.attr} is an UnsafeColumn: use its commands "
-            f"(e.g. entity.{self.attr}.set(...)) instead of assigning",
-            self.model_name,
-            self.attr,
-            value,
-        )
-
-    def __delete__(self, instance: object) -> None:
-        instance._unsafe_handle(self.attr).delete()  # type: ignore[attr-defined]
 
 
 _RELATION_NAMES = frozenset(

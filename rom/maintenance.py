@@ -9,7 +9,6 @@ and are safe to re-run or to resume (``resume_from=progress.resume``).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -24,10 +23,12 @@ from ._persist import Batch
 from ._persist import write_batch
 from ._progress import Progress
 from ._progress import show_progress
+from ._record import record_entries
 from ._registry import MODELS
+from ._replies import decode_row
+from ._replies import text
 from .exceptions import DataRaceError
 from .exceptions import EntityDeletedError
-from .model import decode_row
 
 __all__ = [
     "Progress",
@@ -39,10 +40,6 @@ __all__ = [
 ]
 
 _RACE_RETRIES = 10
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _all_models() -> list[Any]:
@@ -71,7 +68,7 @@ def _scan_keys(
     while True:
         cursor, page = conn.scan(cursor, match=keys.scan_pattern, count=count)
         cursor = int(cursor)
-        names = [_text(k) for k in page]
+        names = [text(k) for k in page]
         yield [k for k in names if not k.startswith(foreign)], cursor
         if cursor == 0:
             return
@@ -218,7 +215,7 @@ def _clean(conn: redis.Redis, entries: list[_Entry]) -> int:
         return 0
     keys = [name for key, row, *_ in entries for name in (key, row)]
     args = [arg for *_, op, member, expect in entries for arg in (op, member, expect)]
-    return int(_scripts.load("clean_orphans")(conn, keys, args))
+    return _scripts.clean_orphans(conn, keys, args)
 
 
 def _declared_names(model: Any) -> set[str]:
@@ -247,7 +244,7 @@ def _sizes(conn: redis.Redis, keys: list[str]) -> dict[str, int]:
     pipe = conn.pipeline(transaction=False)
     for key in keys:
         pipe.type(key)
-    kinds = [_text(k) for k in pipe.execute()]
+    kinds = [text(k) for k in pipe.execute()]
     size_of = {"set": pipe.scard, "zset": pipe.zcard, "hash": pipe.hlen}
     for key, kind in zip(keys, kinds, strict=True):
         size_of.get(kind, pipe.exists)(key)
@@ -278,40 +275,19 @@ def _legacy_pages(
     for page in pages:
         entries: list[_Entry] = []
         for field, raw in page:
-            id = _text(field)
+            id = text(field)
             row = keys.entity(id)
             entries += [
-                (k, row, "rem", m, "") for k, m in _record_entries(keys, id, raw)
+                (e.key, row, "rem", e.member, "") for e in record_entries(keys, id, raw)
             ]
             entries.append((keys.legacy_index, row, "rem", field, ""))
         yield len(page), entries
 
 
-def _record_entries(keys: KeySpace, id: str, raw: Any) -> list[tuple[str, str]]:
-    """The (key, member) index entries a stored index record names."""
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return []
-    slots = [s if isinstance(s, list) else [] for s in record] + [[]] * 5
-    found = [(keys.index(name), id) for name in slots[0] + slots[1]]
-    found += [(keys.prefix(a), f"{t}\0{id}") for a, t in _pairs(slots[2])]
-    for item in slots[3]:
-        if isinstance(item, list) and len(item) == 2:
-            found.append((keys.suffix(item[0]), f"{item[1]}\0{id}"))
-        elif isinstance(item, str):
-            found.append((keys.geo(item), id))
-    return found + [(keys.geo(name), id) for name in slots[4]]
-
-
-def _pairs(slot: list[Any]) -> list[tuple[str, str]]:
-    return [(p[0], p[1]) for p in slot if isinstance(p, list) and len(p) == 2]
-
-
 def _index_pages(
     conn: redis.Redis, keys: KeySpace, key: str, kind: str, count: int
 ) -> Iterator[tuple[int, list[_Entry]]]:
-    kind_of = _text(conn.type(key))
+    kind_of = text(conn.type(key))
     scans: dict[str, Callable[..., Any]] = {
         "set": conn.sscan,
         "zset": conn.zscan,
@@ -332,7 +308,7 @@ def _index_pages(
 def _index_entry(keys: KeySpace, key: str, kind_of: str, item: Any) -> _Entry:
     if kind_of == "hash":  # a unique index: field -> id
         field, id = item
-        return (key, keys.entity(_text(id)), "rem", field, id)
+        return (key, keys.entity(text(id)), "rem", field, id)
     member = item[0] if kind_of == "zset" else item
     raw = member if isinstance(member, bytes) else str(member).encode("utf-8")
     id = raw.rpartition(b"\0")[2].decode("utf-8", "replace")

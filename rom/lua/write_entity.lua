@@ -4,59 +4,126 @@
 --             here from the plan's namespace with the KeySpace rules:
 --             <ns>:<id>, <ns>:<name>:idx, <ns>:<attr>:pre|suf, <ns>:<name>:geo,
 --             <ns>:<cols>:uidx, <ns>:<pk>:, <ns>::, <ns>:<id>:<attr>
--- ARGV[i]     JSON plan of one entity (rom/_writer.py WritePlan.to_json)
+-- ARGV        two per entity (rom/_writer.py WritePlan.to_args): its JSON
+--             plan, then the -index-data- record it writes ('' for a delete)
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
 
-local function record_of(ns, id, row)
+-- The stored record's text (false if none) and whether it came from the
+-- legacy <ns>::. `own` is the row's -index-data- if check() read it already.
+local function stored_record(ns, id, row, own)
     local raw = redis.call('HGET', ns .. '::', id)
-    if not raw then raw = redis.call('HGET', row, '-index-data-') end
+    if raw then return raw, true end
+    if own == nil then own = redis.call('HGET', row, '-index-data-') end
+    return own, false
+end
+
+local function decode_record(raw)
     if not raw or raw == '' then return {} end
     local ok, rec = pcall(cjson.decode, raw)
     if not ok or type(rec) ~= 'table' then return {} end
     return rec
 end
 
--- Remove every entry named by a stored record. Slot 4 may hold bare geo
--- names (rom 1.1.2 wrote them there); slot 5 holds geo names.
-local function remove_entries(ns, id, rec)
-    for _, name in ipairs(rec[1] or {}) do
-        redis.call('SREM', ns .. ':' .. name .. ':idx', id)
-    end
-    for _, name in ipairs(rec[2] or {}) do
-        redis.call('ZREM', ns .. ':' .. name .. ':idx', id)
-    end
-    for _, pair in ipairs(rec[3] or {}) do
-        redis.call('ZREM', ns .. ':' .. pair[1] .. ':pre', pair[2] .. '\0' .. id)
-    end
-    for _, item in ipairs(rec[4] or {}) do
-        if type(item) == 'table' then
-            redis.call('ZREM', ns .. ':' .. item[1] .. ':suf', item[2] .. '\0' .. id)
-        else
-            redis.call('ZREM', ns .. ':' .. item .. ':geo', id)
-        end
-    end
-    for _, name in ipairs(rec[5] or {}) do
-        redis.call('ZREM', ns .. ':' .. name .. ':geo', id)
-    end
+-- The shapes of record items (rom/_record.py reads records by the same
+-- rules): an item of another shape is skipped, since an error here would
+-- come after writes and leave the write half done.
+local function slot(rec, i)
+    return type(rec[i]) == 'table' and rec[i] or {}
 end
 
-local function add_entries(ns, id, p)
+local function is_pair(item)
+    return type(item) == 'table' and #item == 2
+        and type(item[1]) == 'string' and type(item[2]) == 'string'
+end
+
+-- Entry names, by kind: t token SET, z scored ZSET, p/s prefix/suffix
+-- member, g geo. A save keeps the entries its plan writes again.
+local function entry_names(p)
+    local names = {}
+    for _, name in ipairs(p.tokens) do names['t\0' .. name] = true end
+    for _, e in ipairs(p.scored) do names['z\0' .. e[1]] = true end
+    for _, e in ipairs(p.prefix) do names['p\0' .. e[1] .. '\0' .. e[2]] = true end
+    for _, e in ipairs(p.suffix) do names['s\0' .. e[1] .. '\0' .. e[2]] = true end
+    for _, e in ipairs(p.geo) do names['g\0' .. e[1]] = true end
+    return names
+end
+
+-- Remove every entry named by a stored record, except those in `keep`;
+-- return the kept ones. Slot 4 may hold bare geo names (rom 1.1.2 wrote
+-- them there); slot 5 holds geo names.
+local function remove_entries(ns, id, rec, keep)
+    local kept = {}
+    local function drop(name, cmd, key, member)
+        if keep[name] then kept[name] = true else redis.call(cmd, key, member) end
+    end
+    for _, name in ipairs(slot(rec, 1)) do
+        if type(name) == 'string' then
+            drop('t\0' .. name, 'SREM', ns .. ':' .. name .. ':idx', id)
+        end
+    end
+    for _, name in ipairs(slot(rec, 2)) do
+        if type(name) == 'string' then
+            drop('z\0' .. name, 'ZREM', ns .. ':' .. name .. ':idx', id)
+        end
+    end
+    for _, pair in ipairs(slot(rec, 3)) do
+        if is_pair(pair) then
+            drop('p\0' .. pair[1] .. '\0' .. pair[2], 'ZREM',
+                 ns .. ':' .. pair[1] .. ':pre', pair[2] .. '\0' .. id)
+        end
+    end
+    for _, item in ipairs(slot(rec, 4)) do
+        if is_pair(item) then
+            drop('s\0' .. item[1] .. '\0' .. item[2], 'ZREM',
+                 ns .. ':' .. item[1] .. ':suf', item[2] .. '\0' .. id)
+        elseif type(item) == 'string' then
+            drop('g\0' .. item, 'ZREM', ns .. ':' .. item .. ':geo', id)
+        end
+    end
+    for _, name in ipairs(slot(rec, 5)) do
+        if type(name) == 'string' then
+            drop('g\0' .. name, 'ZREM', ns .. ':' .. name .. ':geo', id)
+        end
+    end
+    return kept
+end
+
+-- ZADD prefix or suffix members not already in place, one call per key
+-- (a column's entries come together in the plan).
+local function add_affixes(ns, id, entries, kind, tag, kept)
+    local key, args = nil, {}
+    for _, e in ipairs(entries) do
+        if not kept[tag .. e[1] .. '\0' .. e[2]] then
+            local k = ns .. ':' .. e[1] .. ':' .. kind
+            if k ~= key and #args > 0 then
+                redis.call('ZADD', key, unpack(args))
+                args = {}
+            end
+            key = k
+            args[#args + 1] = e[3]
+            args[#args + 1] = e[2] .. '\0' .. id
+        end
+    end
+    if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+end
+
+-- Add the plan's entries; kept tokens and affixes are in place already,
+-- scores and geo points are written again (they may have changed).
+local function add_entries(ns, id, p, kept)
     for _, name in ipairs(p.tokens) do
-        redis.call('SADD', ns .. ':' .. name .. ':idx', id)
+        if not kept['t\0' .. name] then
+            redis.call('SADD', ns .. ':' .. name .. ':idx', id)
+        end
     end
     for _, e in ipairs(p.scored) do
         local score = e[2]
         if score == false then score = id end
         redis.call('ZADD', ns .. ':' .. e[1] .. ':idx', score, id)
     end
-    for _, e in ipairs(p.prefix) do
-        redis.call('ZADD', ns .. ':' .. e[1] .. ':pre', e[3], e[2] .. '\0' .. id)
-    end
-    for _, e in ipairs(p.suffix) do
-        redis.call('ZADD', ns .. ':' .. e[1] .. ':suf', e[3], e[2] .. '\0' .. id)
-    end
+    add_affixes(ns, id, p.prefix, 'pre', 'p\0', kept)
+    add_affixes(ns, id, p.suffix, 'suf', 's\0', kept)
     for _, e in ipairs(p.geo) do
         redis.call('GEOADD', ns .. ':' .. e[1] .. ':geo', e[2], e[3], id)
     end
@@ -94,9 +161,15 @@ end
 -- Checks come before any write, so a failed plan writes nothing.
 local function check(ns, id, row, p)
     if #p.race > 0 then
+        local fields = {}
+        for i, e in ipairs(p.race) do fields[i] = e[1] end
+        -- The record comes along, for apply(): one read of the row.
+        fields[#fields + 1] = '-index-data-'
+        local values = redis.call('HMGET', row, unpack(fields))
+        p.own_record = values[#fields]
         local changed = {}
-        for _, e in ipairs(p.race) do
-            local current = redis.call('HGET', row, e[1])
+        for i, e in ipairs(p.race) do
+            local current = values[i]
             if e[1] == p.pk and not current then return {error = 'deleted'} end
             -- An expected false means the field must be absent.
             if current ~= e[2] then table.insert(changed, e[1]) end
@@ -108,6 +181,7 @@ local function check(ns, id, row, p)
         if owner and owner ~= id then
             return {error = 'unique', column = e[1], value = e[2]}
         end
+        e.owned = owner ~= false
     end
     return nil
 end
@@ -118,14 +192,18 @@ local function apply(p)
     local row = id and (ns .. ':' .. id) or nil
     local failed = check(ns, id, row, p)
     if failed then return failed end
-    if not id then
+    -- A new id from the counter has no row, record or entries to clean up.
+    local raw, legacy = false, false
+    if id then
+        raw, legacy = stored_record(ns, id, row, p.own_record)
+    else
         id = tostring(redis.call('INCR', ns .. ':' .. p.pk .. ':'))
         row = ns .. ':' .. id
         table.insert(p.hset, p.pk)
         table.insert(p.hset, id)
     end
     for _, e in ipairs(p.unique) do
-        redis.call('HSET', ns .. ':' .. e[1] .. ':uidx', e[2], id)
+        if not e.owned then redis.call('HSET', ns .. ':' .. e[1] .. ':uidx', e[2], id) end
     end
     local removals = p.unique_del
     if p.delete then
@@ -137,21 +215,33 @@ local function apply(p)
     end
     if #p.hdel > 0 then redis.call('HDEL', row, unpack(p.hdel)) end
     if #p.hset > 0 then redis.call('HSET', row, unpack(p.hset)) end
-    remove_entries(ns, id, record_of(ns, id, row))
-    redis.call('HDEL', ns .. '::', id)
+    -- A plain save leaves the entries it would write again in place; a
+    -- full or forced save (reindex) and a delete remove every old entry.
+    local keep = {}
+    if not p.delete and not p.reindex then keep = entry_names(p) end
+    local kept = keep
+    -- The same record names the same entries: none to remove or re-add.
+    if p.delete or p.reindex or raw ~= p.record then
+        kept = remove_entries(ns, id, decode_record(raw), keep)
+    end
+    if legacy then redis.call('HDEL', ns .. '::', id) end
     if p.delete then
         redis.call('DEL', row)
         for _, attr in ipairs(p.unsafe) do redis.call('DEL', row .. ':' .. attr) end
         return {id = id}
     end
-    add_entries(ns, id, p)
-    redis.call('HSET', row, '-index-data-', p.record)
+    add_entries(ns, id, p, kept)
+    if legacy or raw ~= p.record then
+        redis.call('HSET', row, '-index-data-', p.record)
+    end
     return {id = id}
 end
 
 local results = {}
-for i = 1, #ARGV do
-    local result = apply(cjson.decode(ARGV[i]))
+for i = 1, #ARGV, 2 do
+    local p = cjson.decode(ARGV[i])
+    p.record = ARGV[i + 1]
+    local result = apply(p)
     table.insert(results, result)
     if result.error then break end
 end

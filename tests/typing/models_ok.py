@@ -48,3 +48,6 @@ def use() -> None:
     user.age = None
     changed: int = user.save()
     print(changed)
+    assert_type(TypedUser.get(1), TypedUser | None)
+    assert_type(TypedUser.get("1"), TypedUser | None)
+    assert_type(TypedUser.get([1, 2]), list[TypedUser])

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rom
+from rom._keys import KeySpace
 from rom._search import NOT_NULL
 from rom._search import AffixFilter
 from rom._search import AnyFilter
@@ -419,8 +420,7 @@ class TestSearchPlan:
     def test_json_of_a_plan(self) -> None:
         """The plan names a fresh namespaced temp key and every limit."""
         plan = SearchPlan(
-            "QPlanItem",
-            "QPlanItem:",
+            KeySpace("QPlanItem"),
             (RangeFilter(key("n"), "1", "(5"), SetFilter(key("tag:x"))),
             Order(key("n"), desc=True),
             2,
@@ -449,10 +449,10 @@ class TestSearchPlan:
     def test_order_by_id_and_by_distance(self) -> None:
         """An order by id is no order key; an order by distance adds its search."""
         geo = GeoFilter("QPlanItem:pos:geo", 1.0, 2.0, 3.0, "km", None)
-        by_id = SearchPlan("N", "N:", (geo,), Order(None, True), 0, 5, "ids")
+        by_id = SearchPlan(KeySpace("N"), (geo,), Order(None, True), 0, 5, "ids")
         body = json.loads(by_id.to_json())
         assert (body["order"], body["id_desc"], body["count"]) == (False, True, 5)
-        near = SearchPlan("N", "N:", (geo,), Order(None, geo=geo), 0, 5, "ids")
+        near = SearchPlan(KeySpace("N"), (geo,), Order(None, geo=geo), 0, 5, "ids")
         body = json.loads(near.to_json())
         assert body["order"] == {"key": "", "desc": False, "geo": 2}
         assert body["filters"][1] == {
@@ -467,7 +467,7 @@ class TestSearchPlan:
 
     def test_each_plan_has_its_own_temp_key(self) -> None:
         """Two plans never share a temp key."""
-        plan = SearchPlan("N", "N:", (), Order(None), 0, None, "count")
+        plan = SearchPlan(KeySpace("N"), (), Order(None), 0, None, "count")
         assert json.loads(plan.to_json())["temp"] != json.loads(plan.to_json())["temp"]
 
     def test_default_order_is_the_first_range_written(self) -> None:

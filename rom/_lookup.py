@@ -1,0 +1,183 @@
+"""Loading entities by id, by unique value and by index: ``get`` and ``get_by``.
+
+``Model.get`` and ``Model.get_by`` are front ends for these functions. Each
+lookup reads Redis once: ids held by the session cost nothing, the others
+are read together; a unique value or a numeric range is resolved and its
+rows read in one script call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+
+from . import _scripts
+from ._replies import decode_row
+from ._replies import reply_row
+from ._replies import text
+from ._search import RangeFilter
+from .columns import Column
+from .columns import IndexOnly
+from .exceptions import QueryError
+from .keygen import numeric_score
+from .query import Query
+from .relations import _Reference
+from .relations import reference_id
+from .session import session
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["ID_COLLECTIONS", "get", "get_by"]
+
+M = TypeVar("M", bound="Model")
+
+# What get() takes as "several ids"; anything else is one id.
+ID_COLLECTIONS = (list, tuple, set, frozenset)
+
+
+def get(model: type[M], ids: Any) -> M | list[M] | None:
+    """One entity by id (or None), or the entities of a collection of ids.
+
+    A collection gives the entities found, in the order asked.
+    """
+    single = not isinstance(ids, ID_COLLECTIONS)
+    wanted = [_to_id(model.__name__, i) for i in ([ids] if single else ids)]
+    found = _load_ids(model, wanted)
+    if single:
+        return found.get(wanted[0])
+    return [found[i] for i in wanted if i in found]
+
+
+def _to_id(model: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    digits = text(value).strip() if isinstance(value, (str, bytes)) else None
+    if digits is None or not digits.lstrip("-").isdigit():
+        raise ValueError(
+            f"{model}.get() takes integer ids (or their strings), got "
+            f"{type(value).__name__}: {value!r}"
+        )
+    return int(digits)
+
+
+def _load_ids(model: type[M], ids: list[int]) -> dict[int, M]:
+    keys = model._meta.keys
+    found: dict[int, M] = {}
+    missing: list[int] = []
+    for i in dict.fromkeys(ids):
+        cached = session.get(keys.entity(i))
+        if isinstance(cached, model) and not cached._new:
+            found[i] = cached
+        else:
+            missing.append(i)
+    if len(missing) == 1:
+        # One command is atomic by itself: no MULTI/EXEC, no pipeline.
+        raw = model._connection.hgetall(keys.entity(missing[0]))
+        if raw:
+            found[missing[0]] = model._adopt(decode_row(raw))
+    elif missing:
+        pipe = model._connection.pipeline(transaction=True)
+        for i in missing:
+            pipe.hgetall(keys.entity(i))
+        for i, raw in zip(missing, pipe.execute(), strict=True):
+            if raw:
+                found[i] = model._adopt(decode_row(raw))
+    return found
+
+
+def get_by(model: type[M], kwargs: dict[str, Any]) -> Any:
+    """``Model.get_by(**kwargs)``: by primary key, unique column or index."""
+    limit = kwargs.pop("_limit", None)
+    numeric = bool(kwargs.pop("_numeric", False))
+    if len(kwargs) != 1:
+        raise QueryError(
+            f"{model.__name__}.get_by() takes exactly one attribute, you "
+            f"provided {len(kwargs)}: {sorted(kwargs)}"
+        )
+    if limit is not None and not (
+        isinstance(limit, (list, tuple))
+        and len(limit) == 2
+        and all(isinstance(v, int) for v in limit)
+    ):
+        raise QueryError(
+            f"{model.__name__}.get_by(_limit=...) takes (offset, count) ints, "
+            f"got {limit!r}"
+        )
+    ((attr, value),) = kwargs.items()
+    return _lookup(model, attr, value, limit, numeric)
+
+
+def _lookup(model: type[M], attr: str, value: Any, limit: Any, numeric: bool) -> Any:
+    info = model._meta
+    if isinstance(value, tuple) and len(value) != 2:
+        raise QueryError(
+            f"{model.__name__}.get_by({attr}=...) ranges are (low, high) "
+            f"tuples, got {value!r}"
+        )
+    if attr == info.pk:
+        return get(model, value)
+    col = info.columns.get(attr)
+    if isinstance(col, Column) and col.unique and not (col.index and numeric):
+        if isinstance(value, tuple):
+            raise QueryError(
+                f"Cannot query a unique index with a range: {model.__name__}."
+                f"{attr} is unique; pass a value or a list of values"
+            )
+        return _by_unique(model, col, value)
+    return _by_index(model, attr.split(":")[0], attr, value, limit)
+
+
+def _unique_lookup_value(col: Column[Any], value: Any) -> str:
+    if isinstance(col, IndexOnly) or (col.keygen is not None and not col.index):
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        return value if isinstance(value, str) else str(value)
+    converted = col.validate(value)
+    return col.to_redis(converted)
+
+
+def _by_unique(model: type[M], col: Column[Any], value: Any) -> Any:
+    values = list(value) if isinstance(value, (list, set, frozenset)) else [value]
+    wires = [_unique_lookup_value(col, v) for v in values]
+    keys = model._meta.keys
+    replies = _scripts.fetch_by_unique(
+        model._connection, keys.unique(col.attr), keys.row_prefix, wires
+    )
+    found: list[M | None] = []
+    for reply in replies:
+        row = reply_row(reply) if reply else None
+        found.append(model._adopt(row) if row else None)
+    if not isinstance(value, (list, set, frozenset)):
+        return found[0]
+    return [entity for entity in found if entity is not None]
+
+
+def _by_index(model: type[M], base: str, attr: str, value: Any, limit: Any) -> list[M]:
+    info = model._meta
+    col = info.columns.get(base)
+    if not isinstance(col, Column) or not col.indexed:
+        raise QueryError(
+            f"Cannot query on a column without an index: {model.__name__}."
+            f"{base} (declare it with index=True)"
+        )
+    if isinstance(col, _Reference) and not isinstance(value, tuple):
+        value = int(reference_id(col.validate(value)))
+    if isinstance(value, tuple):
+        low, high = value
+    elif col._keygen_name == "_numeric_keygen" or isinstance(col, _Reference):
+        low = high = value
+    else:
+        query = model.query.filter(**{attr: value})
+        return (query.limit(*limit) if limit else query).all()
+    lo = "-inf" if low is None else numeric_score(low)
+    hi = "inf" if high is None else numeric_score(high)
+    offset, count = limit if limit else (0, -1)
+    if offset < 0:  # what ZRANGEBYSCORE ... LIMIT gives a negative offset
+        return []
+    # rom 1.1.2 read the ids, then the rows; one script call does both,
+    # in the same order (ZRANGEBYSCORE), dropping rows that are gone.
+    ranged = RangeFilter(info.keys.index(attr), lo, hi)
+    bounds = (offset, None if count < 0 else count)
+    return Query(model, (ranged,), limit=bounds).all()
