@@ -31,6 +31,7 @@ from .columns import String
 from .columns import Text
 from .columns import Time
 from .columns import UnsafeColumn
+from .connection import connection_for
 from .exceptions import ColumnError
 from .exceptions import DataRaceError
 from .exceptions import EntityDeletedError
@@ -53,6 +54,8 @@ from .keygen import IDENTITY_STRING
 from .keygen import IDENTITY_STRING_CI
 from .keygen import SIMPLE
 from .keygen import SIMPLE_CI
+from .keygen import encode_unique_constraint
+from .keygen import prefix_score
 from .model import Model
 from .query import NOT_NULL
 from .query import NUMERIC_TYPES
@@ -66,6 +69,11 @@ from .util import ClassProperty
 from .util import session
 
 VERSION = "1.1.2"
+
+# rom 1.1.2 imported these private helpers into the package namespace.
+_prefix_score = prefix_score
+_encode_unique_constraint = encode_unique_constraint
+_connect = connection_for
 
 # The 2013 names (DESIGN 4): switch the write path; Lua is the default.
 _enable_lua_writes = enable_lua_writes

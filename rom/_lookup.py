@@ -140,6 +140,10 @@ def _unique_lookup_value(col: Column[Any], value: Any) -> str:
 
 def _by_unique(model: type[M], col: Column[Any], value: Any) -> Any:
     values = list(value) if isinstance(value, (list, set, frozenset)) else [value]
+    # None is never stored, so it never matches (and is not the text 'None').
+    values = [v for v in values if v is not None]
+    if not values:
+        return None if not isinstance(value, (list, set, frozenset)) else []
     wires = [_unique_lookup_value(col, v) for v in values]
     keys = model._meta.keys
     replies = _scripts.fetch_by_unique(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -55,7 +56,8 @@ def show_progress(
     ``callback(done, total)``, if given, is called for every step instead
     of printing (unless ``file`` is also given). Returns the last step.
     """
-    out = file if file is not None or callback is None else None
+    # Print to ``file``; by default to stdout, unless a callback takes over.
+    out = file if file is not None else (sys.stdout if callback is None else None)
     tty = out is not None and _isatty(out)
     every = interval if tty else max(interval, 1.0)
     start = shown = time.monotonic()

@@ -22,6 +22,7 @@ from ._registry import MODELS
 from ._replies import decode_row
 from ._transfer import transfer as transfer_amount
 from ._unsafe import UnsafeHandle
+from ._writer import AttrDict  # noqa: F401 - rom 1.1.2 exported it here
 from ._writer import WritePlan
 from ._writer import plan_delete
 from ._writer import plan_save
@@ -337,6 +338,14 @@ class Model:
         row). Raises UniqueKeyViolation, DataRaceError or EntityDeletedError,
         and then writes nothing.
         """
+        if self._deleted and not force:
+            key = self._meta.keys.entity(self._data.get(self._pkey))
+            raise EntityDeletedError(
+                f"Entity {key} was deleted by this program; use "
+                ".save(force=True) to re-create it",
+                self._meta.namespace,
+                str(self._data.get(self._pkey)),
+            )
         return save_entities([self], full=full, force=force)
 
     def delete(self, **kwargs: Any) -> None:
@@ -347,6 +356,12 @@ class Model:
         Cascaded entities get their delete hooks too. A keyword argument
         whose value is ``rom.SKIP_ON_DELETE`` deletes this entity only.
         """
+        if self._new and self._data.get(self._pkey) is None:
+            # Never saved and never given an id: Redis holds nothing of it.
+            self._before_delete()
+            self._was_deleted()
+            self._after_delete()
+            return
         skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
         delete_with_policies([self], policies=not skip)
 

@@ -75,7 +75,7 @@ def _list_data_factory(columns: Sequence[str]) -> Make:
 
 
 class _Select:
-    __slots__ = ("columns", "decode", "factory", "fields")
+    __slots__ = ("columns", "decode", "factory", "fields", "make")
 
     def __init__(
         self,
@@ -88,6 +88,8 @@ class _Select:
         self.fields = fields
         self.decode = decode
         self.factory = factory
+        # Made once per query: a namedtuple factory builds one row class.
+        self.make = factory(columns)
 
 
 class Query(Generic[M]):
@@ -423,7 +425,7 @@ class Query(Generic[M]):
         values = {
             f: text_or_none(v) for f, v in zip(select.fields, row[1:], strict=True)
         }
-        make = select.factory(select.columns)
+        make = select.make
         if not select.decode:
             return make([values.get(c) for c in select.columns])
         entity = self._model._from_row(
@@ -471,7 +473,7 @@ class Query(Generic[M]):
     def _selected_entity(self, entity: Any) -> Any:
         select = self._select
         assert select is not None
-        make = select.factory(select.columns)
+        make = select.make
         if select.decode:
             return make([getattr(entity, c) for c in select.columns])
         return make([entity._last.get(c) for c in select.columns])

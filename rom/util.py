@@ -14,6 +14,7 @@ from typing import Any
 from . import connection as _connection
 from ._classproperty import ClassProperty
 from .connection import REDIS_URI
+from .connection import connection_for
 from .connection import set_connection_settings
 from .keygen import CASE_INSENSITIVE
 from .keygen import FULL_TEXT
@@ -27,8 +28,10 @@ from .keygen import STRING_INDEX_KEYGENS
 from .keygen import STRING_INDEX_KEYGENS_STR
 from .keygen import STRING_SORT_KEYGENS
 from .keygen import STRING_SORT_KEYGENS_STR
+from .keygen import boolean_keygen
 from .keygen import dt2ts
 from .keygen import encode_unique_constraint
+from .keygen import numeric_keygen
 from .keygen import prefix_score
 from .keygen import t2ts
 from .keygen import to_score
@@ -42,6 +45,7 @@ from .maintenance import clean_unsafe_cols
 from .maintenance import refresh_all_indexes
 from .maintenance import refresh_indices
 from .maintenance import show_progress
+from .relations import _reference_keygen as reference_keygen
 from .session import Session
 from .session import session
 from .session import use_null_session
@@ -83,10 +87,16 @@ __all__ = [
     "use_rom_session",
 ]
 
+# rom 1.1.2's private helpers, kept under their old names for code that
+# reached into rom.util.
 _prefix_score = prefix_score
 _to_score = to_score
 _encode_unique_constraint = encode_unique_constraint
 _string_keygen = FULL_TEXT
+_numeric_keygen = numeric_keygen
+_boolean_keygen = boolean_keygen
+_many_to_one_keygen = reference_keygen
+_connect = connection_for
 
 # Names whose value lives in another module; reads and writes go there.
 _FORWARDED = {
