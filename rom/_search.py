@@ -305,6 +305,8 @@ def _range(
 
 
 def _bound(where: str, col: Column[Any], value: Any) -> str | None:
+    if type(value) is int:  # the common case, which every check below passes
+        return numeric_score(value)
     if value is None:
         return None
     if isinstance(value, str) and value.startswith("("):

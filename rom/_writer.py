@@ -66,7 +66,10 @@ class IndexEntries:
 
 _EMPTY_SLOT: dict[str, Any] = {}
 # One encoder for every plan: json.dumps() with options builds a new one a call.
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# Plans hold no cycles, so the encoder need not look for them.
+_compact = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), check_circular=False
+).encode
 
 
 @dataclass(slots=True)

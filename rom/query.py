@@ -305,9 +305,8 @@ class Query(Generic[M]):
             return 0
         if self._probe or self._bare:
             total = self._bare_count()
-        elif self._one_range is not None:
+        elif (f := self._one_range) is not None:
             # One range: ZCOUNT from here, as search.lua would, minus the plan.
-            f = self._one_range
             total = int(self._model._connection.zcount(f.key, f.min, f.max))
         else:
             total = int(self._run(self._plan("count", limited=False)))

@@ -48,18 +48,18 @@ local function affix_ids(f)
         local page = redis.call('ZRANGEBYSCORE', f.key, f.start, f['end'],
                                 'LIMIT', offset, 500)
         for _, member in ipairs(page) do
-            local from_end = string.find(string.reverse(member), '\0', 1, true)
-            local cut = from_end and (#member - from_end + 1) or 0
-            local token = string.sub(member, 1, cut - 1)
-            local ok = cut > 0
-            if not ok then
+            -- The id follows the member's last NUL; the token precedes it.
+            local id = string.match(member, '%z([^%z]*)$')
+            local ok = false
+            if not id then
                 ok = false
             elseif pattern then
-                ok = string.find(token, pattern) ~= nil
+                ok = string.find(string.sub(member, 1, -#id - 2), pattern) ~= nil
             else
-                ok = string.sub(token, 1, #f.prefix) == f.prefix
+                ok = string.sub(member, 1, #f.prefix) == f.prefix
+                    and #f.prefix <= #member - #id - 1
             end
-            if ok then ids[#ids + 1] = string.sub(member, cut + 1) end
+            if ok then ids[#ids + 1] = id end
         end
         if #page < 500 then return ids end
         offset = offset + 500
@@ -230,6 +230,28 @@ if #filters == 1 and plan.mode ~= 'cache' then
     if f.kind == 'set' and not order and is_set(f.key) then
         if plan.mode == 'count' then return redis.call('SCARD', f.key) end
         return output(ids_of(f.key, false))
+    end
+    -- One prefix/suffix/pattern filter by id: sorted here, as SORT would,
+    -- instead of stored in T (an id may match through several tokens).
+    if f.kind == 'affix' and not order then
+        local number, ids = {}, {}
+        for _, id in ipairs(affix_ids(f)) do
+            if not number[id] then
+                number[id] = tonumber(id)
+                ids[#ids + 1] = id
+            end
+        end
+        if plan.mode == 'count' then return #ids end
+        if plan.id_desc then
+            table.sort(ids, function(a, b) return number[a] > number[b] end)
+        else
+            table.sort(ids, function(a, b) return number[a] < number[b] end)
+        end
+        local start, stop = limits()
+        if stop < 0 or stop >= #ids then stop = #ids - 1 end
+        local page = {}
+        for i = start + 1, stop + 1 do page[#page + 1] = ids[i] end
+        return output(page)
     end
 end
 

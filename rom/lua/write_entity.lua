@@ -54,9 +54,26 @@ end
 -- return the kept ones. Slot 4 may hold bare geo names (rom 1.1.2 wrote
 -- them there); slot 5 holds geo names.
 local function remove_entries(ns, id, rec, keep)
-    local kept = {}
+    local kept, members, keys = {}, {}, {}
     local function drop(name, cmd, key, member)
         if keep[name] then kept[name] = true else redis.call(cmd, key, member) end
+    end
+    -- Prefix and suffix members go out one ZREM per key (and per 500).
+    local function drop_member(name, key, member)
+        if keep[name] then
+            kept[name] = true
+            return
+        end
+        if not members[key] then
+            members[key] = {}
+            keys[#keys + 1] = key
+        end
+        local list = members[key]
+        list[#list + 1] = member
+        if #list == 500 then
+            redis.call('ZREM', key, unpack(list))
+            members[key] = {}
+        end
     end
     for _, name in ipairs(slot(rec, 1)) do
         if type(name) == 'string' then
@@ -70,14 +87,14 @@ local function remove_entries(ns, id, rec, keep)
     end
     for _, pair in ipairs(slot(rec, 3)) do
         if is_pair(pair) then
-            drop('p\0' .. pair[1] .. '\0' .. pair[2], 'ZREM',
-                 ns .. ':' .. pair[1] .. ':pre', pair[2] .. '\0' .. id)
+            drop_member('p\0' .. pair[1] .. '\0' .. pair[2],
+                        ns .. ':' .. pair[1] .. ':pre', pair[2] .. '\0' .. id)
         end
     end
     for _, item in ipairs(slot(rec, 4)) do
         if is_pair(item) then
-            drop('s\0' .. item[1] .. '\0' .. item[2], 'ZREM',
-                 ns .. ':' .. item[1] .. ':suf', item[2] .. '\0' .. id)
+            drop_member('s\0' .. item[1] .. '\0' .. item[2],
+                        ns .. ':' .. item[1] .. ':suf', item[2] .. '\0' .. id)
         elseif type(item) == 'string' then
             drop('g\0' .. item, 'ZREM', ns .. ':' .. item .. ':geo', id)
         end
@@ -87,17 +104,20 @@ local function remove_entries(ns, id, rec, keep)
             drop('g\0' .. name, 'ZREM', ns .. ':' .. name .. ':geo', id)
         end
     end
+    for _, key in ipairs(keys) do
+        if #members[key] > 0 then redis.call('ZREM', key, unpack(members[key])) end
+    end
     return kept
 end
 
 -- ZADD prefix or suffix members not already in place, one call per key
--- (a column's entries come together in the plan).
+-- (a column's entries come together in the plan) and per 500 members.
 local function add_affixes(ns, id, entries, kind, tag, kept)
     local key, args = nil, {}
     for _, e in ipairs(entries) do
         if not kept[tag .. e[1] .. '\0' .. e[2]] then
             local k = ns .. ':' .. e[1] .. ':' .. kind
-            if k ~= key and #args > 0 then
+            if (k ~= key or #args == 1000) and #args > 0 then
                 redis.call('ZADD', key, unpack(args))
                 args = {}
             end
@@ -209,9 +229,14 @@ local function apply(p)
     if p.delete then
         for _, e in ipairs(current_unique(row, p)) do table.insert(removals, e) end
     end
+    local seen = {}
     for _, e in ipairs(removals) do
         local key = ns .. ':' .. e[1] .. ':uidx'
-        if redis.call('HGET', key, e[2]) == id then redis.call('HDEL', key, e[2]) end
+        local name = key .. '\0' .. e[2]
+        if not seen[name] then
+            seen[name] = true
+            if redis.call('HGET', key, e[2]) == id then redis.call('HDEL', key, e[2]) end
+        end
     end
     if #p.hdel > 0 then redis.call('HDEL', row, unpack(p.hdel)) end
     if #p.hset > 0 then redis.call('HSET', row, unpack(p.hset)) end
