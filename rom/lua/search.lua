@@ -242,6 +242,7 @@ if #filters == 1 and plan.mode ~= 'cache' then
             end
         end
         if plan.mode == 'count' then return #ids end
+        if plan.count == 0 then return output({}) end
         if plan.id_desc then
             table.sort(ids, function(a, b) return number[a] > number[b] end)
         else

@@ -96,3 +96,22 @@ class TestCompatNames:
         assert rom.util._numeric_keygen(3) == {"": "3"}
         assert rom.util._boolean_keygen(0) == ["False"]
         assert rom.model.AttrDict(a=1).a == 1
+
+
+class AffixItem(rom.Model):
+    words = rom.Text(index=True, keygen=rom.FULL_TEXT, suffix=True, prefix=True)
+
+
+class TestAffixLimitZero:
+    def test_limit_zero_gives_nothing_on_one_affix_filter(
+        self, rom_redis: redis.Redis
+    ) -> None:
+        """limit(x, 0) returns nothing on a lone startswith/endswith/like filter."""
+        AffixItem(words="bab").save()
+        AffixItem(words="cab").save()
+        query = AffixItem.query.endswith(words="ab")
+        assert len(query.all()) == 2
+        assert query.limit(0, 0).all() == []
+        assert AffixItem.query.startswith(words="b").limit(0, 0).all() == []
+        assert AffixItem.query.like(words="?ab").limit(1, 0).all() == []
+        assert query.limit(0, 0).count() == 0
