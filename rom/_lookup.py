@@ -76,14 +76,14 @@ def _load_ids(model: type[M], ids: list[int]) -> dict[int, M]:
         # One command is atomic by itself: no MULTI/EXEC, no pipeline.
         raw = model._connection.hgetall(keys.entity(missing[0]))
         if raw:
-            found[missing[0]] = model._adopt(decode_row(raw))
+            found[missing[0]] = model._adopt(decode_row(raw, keys.entity(missing[0])))
     elif missing:
         pipe = model._connection.pipeline(transaction=True)
         for i in missing:
             pipe.hgetall(keys.entity(i))
         for i, raw in zip(missing, pipe.execute(), strict=True):
             if raw:
-                found[i] = model._adopt(decode_row(raw))
+                found[i] = model._adopt(decode_row(raw, keys.entity(i)))
     return found
 
 

@@ -8,9 +8,7 @@ or to ``_watch_writer.apply_plans``.
 
 from __future__ import annotations
 
-import decimal
 import json
-import math
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,19 +17,20 @@ from typing import Any
 
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import ModelInfo
+from ._redis_rules import MAX_STRING_BYTES
+from ._redis_rules import geo_points
+from ._redis_rules import score_text
+from ._redis_rules import shown
 from .columns import Column
 from .columns import IndexOnly
 from .columns import PrimaryKey
 from .exceptions import ColumnError
 from .exceptions import InvalidColumnValue
 from .keygen import encode_unique_constraint
-from .keygen import numeric_score
 from .keygen import prefix_score
 from .keygen import reverse_token
 
 __all__ = ["AttrDict", "IndexEntries", "WritePlan", "plan_delete", "plan_save"]
-
-_GEO_LAT_LIMIT = 85.05112878
 
 
 class AttrDict(dict[str, Any]):
@@ -198,6 +197,15 @@ def _plan_field(
             plan.hdel.append(attr)
             plan.new_last.pop(attr, None)
         return
+    if len(wire) > MAX_STRING_BYTES // 4 and len(wire.encode()) > MAX_STRING_BYTES:
+        raise InvalidColumnValue(
+            f"{plan.namespace}.{attr}: the value takes more than "
+            f"{MAX_STRING_BYTES} bytes, the largest string Redis stores; "
+            "split it or store it elsewhere",
+            plan.namespace,
+            attr,
+            data.get(attr),
+        )
     plan.hset += [attr, wire]
     plan.new_last[attr] = wire
     if old is not None and not isinstance(col, PrimaryKey):
@@ -231,9 +239,12 @@ def plan_index(info: ModelInfo, data: Mapping[str, Any]) -> IndexEntries:
         assert col.keygen is not None
         _add_keygen_output(entries, info, col, col.keygen(col.attr, data), data)
     for geo in info.geo.values():
-        point = geo.callback(AttrDict(data))
-        if point is not None:
-            entries.geo.append(_geo_entry(info.name, geo.name, point))
+        points = geo_points(info.name, geo.name, geo.callback(AttrDict(data)))
+        if points:
+            # Every point is added under the entity's id, so the last one is
+            # what Redis keeps: adding only that one leaves the same state.
+            lon, lat = points[-1]
+            entries.geo.append((geo.name, lon, lat))
     return entries
 
 
@@ -275,36 +286,39 @@ def _add_scored(
         if score is None or score == "":
             entries.tokens.append(name)
         else:
-            entries.scored.append((name, _score_text(info.name, name, score)))
+            entries.scored.append((name, _score(info.name, col.attr, name, score)))
 
 
-def _score_text(model: str, name: str, score: Any) -> str:
-    if isinstance(score, bool):
-        score = int(score)
-    if isinstance(score, (int, float, decimal.Decimal)):
-        text = numeric_score(score)
-    else:
-        text = str(score).strip()
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if math.isnan(value):
-        raise ColumnError(
-            f"{model}.{name}: index score {score!r} is not a number; a keygen "
-            "must give numeric scores (NaN is not allowed)"
+def _score(model: str, attr: str, name: str, score: Any) -> str:
+    text = score_text(score)
+    if text is None:
+        raise InvalidColumnValue(
+            f"{model}.{attr}: index score {shown(score)} for {name!r} is not a "
+            "number Redis accepts; a keygen must give an int, float, Decimal "
+            "or a plain number string (ASCII digits, no spaces or '_', no "
+            "NaN, within the range of a double)",
+            model,
+            attr,
+            score,
         )
-    # Redis refuses text that over- or underflows a double ('1e400',
-    # '1e-400'): send the double it rounds to, as numeric_score does.
-    if math.isinf(value) and "inf" not in text.lower():
-        return repr(value)
-    if value == 0 and any(d in "123456789" for d in text.lower().split("e")[0]):
-        return "0.0"
     return text
 
 
 def _token_text(model: str, attr: str, token: Any) -> str:
     if isinstance(token, str):
+        if token.isascii():
+            return token
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidColumnValue(
+                f"{model}.{attr}: index token {shown(token)} has unpaired "
+                "surrogates, which cannot be sent to Redis as UTF-8; fix the "
+                "keygen or the value",
+                model,
+                attr,
+                token,
+            ) from None
         return token
     if isinstance(token, bytes):
         try:
@@ -339,25 +353,6 @@ def _add_affixes(
             entries.suffix.append((col.attr, rev, prefix_score(rev)))
 
 
-def _geo_entry(model: str, name: str, point: Any) -> tuple[str, str, str]:
-    try:
-        if isinstance(point, Mapping):
-            lon, lat = float(point["lon"]), float(point["lat"])
-        else:
-            lon, lat = (float(v) for v in point)
-    except (KeyError, TypeError, ValueError):
-        raise ColumnError(
-            f"{model} geo index {name!r}: the callback must return (lon, lat), "
-            f"{{'lon': .., 'lat': ..}} or None, got {point!r}"
-        ) from None
-    if not (-180 <= lon <= 180 and -_GEO_LAT_LIMIT <= lat <= _GEO_LAT_LIMIT):
-        raise ColumnError(
-            f"{model} geo index {name!r}: ({lon}, {lat}) is outside the range "
-            f"Redis can index (lon -180..180, lat ±{_GEO_LAT_LIMIT})"
-        )
-    return (name, repr(lon), repr(lat))
-
-
 # -- uniqueness -----------------------------------------------------------
 
 
@@ -389,6 +384,9 @@ def _unique_value(
     if data.get(col.attr) is None and not isinstance(col, IndexOnly):
         return None
     output = col.keygen(col.attr, data)
+    if not output:
+        # No keygen result (None, []): the value itself, or no entry at all.
+        return wire
     if isinstance(output, (set, frozenset)):
         output = sorted(output, key=str)
     if not isinstance(output, (list, tuple)):
@@ -396,9 +394,7 @@ def _unique_value(
             f"{info.name}.{col.attr}: a unique keygen must return a list, tuple "
             f"or set, got {type(output).__name__}"
         )
-    if output:
-        return _token_text(info.name, col.attr, output[0])
-    return wire
+    return _token_text(info.name, col.attr, output[0])
 
 
 def _unique_deletions(

@@ -15,6 +15,7 @@ import importlib
 import json
 import math
 import re
+import sys
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -24,10 +25,12 @@ from typing import Generic
 from typing import TypeVar
 from typing import overload
 
+from ._redis_rules import shown
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
 from ._unsafe import UnsafeColumn
 from .exceptions import ColumnError
+from .exceptions import InvalidColumnEncoding
 from .exceptions import InvalidColumnValue
 from .keygen import FULL_TEXT
 from .keygen import STRING_INDEX_KEYGENS_STR
@@ -100,7 +103,14 @@ NULL: Any = _Null()
 
 
 class _Refused(Exception):
-    """Raised by ``Column._convert``: the value does not fit (message = why)."""
+    """Raised by ``Column._convert``: the value does not fit (message = why).
+
+    ``encoding`` is the UnicodeEncodeError behind a refusal, if any.
+    """
+
+    def __init__(self, why: str, encoding: UnicodeEncodeError | None = None) -> None:
+        super().__init__(why)
+        self.encoding = encoding
 
 
 class Column(Generic[T]):
@@ -297,15 +307,17 @@ class Column(Generic[T]):
         try:
             return self._convert(value)
         except _Refused as refused:
-            raise self._refusal(value, str(refused)) from None
+            error = self._refusal(value, str(refused))
+            if refused.encoding is not None:
+                error = InvalidColumnEncoding(
+                    str(error), self.model_name, self.attr, refused.encoding
+                )
+            raise error from None
 
     def _refusal(self, value: object, why: str) -> InvalidColumnValue:
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
         msg = (
             f"{self.model_name}.{self.attr} expects {self._expected}, "
-            f"got {type(value).__name__}: {shown}"
+            f"got {type(value).__name__}: {shown(value)}"
         )
         if why:
             msg += f" ({why})"
@@ -328,9 +340,9 @@ class Column(Generic[T]):
         """``from_redis`` for a row read from Redis, with a clear error."""
         try:
             return self.from_redis(raw)
-        except (ValueError, TypeError, ArithmeticError) as exc:
+        except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
             raise InvalidColumnValue(
-                f"{self.model_name}.{self.attr}: stored value {raw!r} cannot be "
+                f"{self.model_name}.{self.attr}: stored value {shown(raw)} cannot be "
                 f"read as {self._expected} ({exc}); fix or remove the field",
                 self.model_name,
                 self.attr,
@@ -343,6 +355,31 @@ _Column = Column
 
 
 _DECIMAL_INT = re.compile(r"[+-]?[0-9]+")
+# Python refuses to turn ints of more than sys.get_int_max_str_digits()
+# digits (4300 by default) into text and back; smaller ones need no check.
+_SMALL_INT_BITS = 2000
+
+
+def _storable_int(value: int) -> int:
+    if value.bit_length() > _SMALL_INT_BITS:
+        try:
+            str(value)
+        except ValueError:
+            raise _Refused(
+                "more digits than Python converts to text "
+                f"(sys.get_int_max_str_digits() = {sys.get_int_max_str_digits()}); "
+                "store it as a String or raise that limit"
+            ) from None
+    return value
+
+
+def _as_float(value: int | float | decimal.Decimal) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise _Refused("too large for a float") from None
+    except ValueError:  # Decimal('sNaN')
+        raise _Refused("a signalling NaN is not a number") from None
 
 
 def _number_text(value: object) -> str | None:
@@ -364,10 +401,12 @@ class Integer(Column[int]):
         if isinstance(value, bool):
             raise _Refused("use Boolean for truth values")
         if isinstance(value, int):
-            return value
+            return _storable_int(value)
+        if isinstance(value, decimal.Decimal) and not value.is_finite():
+            raise _Refused("not a finite number")
         if isinstance(value, (float, decimal.Decimal)):
             if math.isfinite(value) and value == int(value):
-                return int(value)
+                return _storable_int(int(value))
             raise _Refused("it has a fractional part; round it first")
         text = _number_text(value)
         if text is None:
@@ -376,7 +415,10 @@ class Integer(Column[int]):
         # characters around the number: only plain decimal text is a number.
         if not _DECIMAL_INT.fullmatch(text):
             raise _Refused("not a whole number")
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            raise _Refused("more digits than Python converts from text") from None
 
     def from_redis(self, raw: str) -> int:
         return int(raw)
@@ -392,10 +434,7 @@ class Float(Column[float]):
         if isinstance(value, bool):
             raise _Refused("use Boolean for truth values")
         if isinstance(value, (int, float, decimal.Decimal)):
-            try:
-                result = float(value)
-            except OverflowError:
-                raise _Refused("too large for a float") from None
+            result = _as_float(value)
         else:
             text = _number_text(value)
             if text is None:
@@ -440,6 +479,8 @@ class Decimal(Column[decimal.Decimal]):
                 result = decimal.Decimal(text)
             except decimal.InvalidOperation:
                 raise _Refused("not a decimal number") from None
+        if result.is_snan():
+            raise _Refused("a signalling NaN cannot be stored; use Decimal('NaN')")
         if self.index and result.is_nan():
             raise _Refused("NaN cannot be indexed")
         return result
@@ -471,7 +512,7 @@ def _timestamp(value: object) -> float:
     if isinstance(value, bool):
         raise _Refused("")
     if isinstance(value, (int, float, decimal.Decimal)):
-        return float(value)
+        return _as_float(value)
     text = _number_text(value)
     if text is None:
         raise _Refused("")
@@ -484,25 +525,38 @@ def _timestamp(value: object) -> float:
 def _naive_utc(value: datetime.datetime) -> datetime.datetime:
     if value.tzinfo is None:
         return value
-    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    try:
+        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        raise _Refused("in UTC it falls outside years 1..9999") from None
 
 
 class DateTime(Column[datetime.datetime]):
-    """A naive-UTC ``datetime`` column, stored as float seconds since 1970.
+    """A ``datetime`` column, stored as float seconds since 1970 (UTC).
 
-    Aware datetimes are converted to UTC; numbers are Unix timestamps.
+    Values are naive UTC datetimes: an aware datetime is converted to UTC,
+    a naive one is taken as UTC, and numbers are Unix timestamps. With
+    ``aware=True`` the values (as assigned and as loaded) are aware UTC
+    datetimes instead; what is stored is the same.
     """
 
     _allowed = (datetime.datetime,)
     _expected = "a datetime"
 
+    def __init__(self, *args: Any, aware: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aware = aware
+
+    def _in_zone(self, value: datetime.datetime) -> datetime.datetime:
+        return value.replace(tzinfo=datetime.timezone.utc) if self.aware else value
+
     def _convert(self, value: object) -> datetime.datetime:
         if isinstance(value, datetime.datetime):
-            return _naive_utc(value)
+            return self._in_zone(_naive_utc(value))
         if isinstance(value, datetime.date):
             raise _Refused("a date has no time; use a Date column or a datetime")
         try:
-            return ts2dt(_timestamp(value))
+            return self._in_zone(ts2dt(_timestamp(value)))
         except (OverflowError, ValueError):
             raise _Refused("timestamp out of range") from None
 
@@ -510,7 +564,7 @@ class DateTime(Column[datetime.datetime]):
         return repr(dt2ts(value))
 
     def from_redis(self, raw: str) -> datetime.datetime:
-        return ts2dt(float(raw))
+        return self._in_zone(ts2dt(float(raw)))
 
 
 class SaferDateTime(DateTime):
@@ -518,7 +572,7 @@ class SaferDateTime(DateTime):
 
     def _convert(self, value: object) -> datetime.datetime:
         if isinstance(value, datetime.datetime):
-            return _naive_utc(value)
+            return self._in_zone(_naive_utc(value))
         raise _Refused("SaferDateTime takes datetime objects only")
 
 
@@ -586,10 +640,11 @@ class String(Column[bytes]):
         if isinstance(value, str):
             try:
                 return value.encode("latin-1")
-            except UnicodeEncodeError:
+            except UnicodeEncodeError as exc:
                 raise _Refused(
                     "this text has characters outside latin-1; use a Text "
-                    "column, or encode it to bytes yourself"
+                    "column, or encode it to bytes yourself",
+                    exc,
                 ) from None
         raise _Refused("")
 
@@ -637,8 +692,13 @@ class Json(Column[Any]):
             raise _Refused("")
         try:
             json.dumps(value, sort_keys=True)
+        except RecursionError:
+            raise _Refused(
+                "nested too deeply for Python's JSON encoder; flatten it"
+            ) from None
         except (TypeError, ValueError) as exc:
             raise _Refused(f"not JSON-serialisable: {exc}") from None
+        _check_json_keys(value)
         return value
 
     def to_redis(self, value: Any) -> str:
@@ -646,6 +706,25 @@ class Json(Column[Any]):
 
     def from_redis(self, raw: str) -> Any:
         return json.loads(raw)
+
+
+def _check_json_keys(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> None:
+    # JSON object keys are strings: json.dumps would turn 1, 1.5, True and
+    # None into "1", "1.5", "true" and "null", so the value read back (and
+    # seen by a keygen after a reload) would differ from the one saved.
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise _Refused(
+                        f"JSON object keys must be str, got {type(key).__name__} "
+                        f"key {shown(key, 40)}; convert the keys with str() first"
+                    )
+                pending.append(inner)
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
 
 
 class PrimaryKey(Column[int]):

@@ -117,6 +117,49 @@ class InvalidColumnValue(ColumnError):
         self.value = value
 
 
+class InvalidColumnEncoding(InvalidColumnValue, UnicodeEncodeError):
+    """A str given to a ``String`` (bytes) column has non-latin-1 characters.
+
+    Both an ``InvalidColumnValue`` and, as in rom 1.1.2, a
+    ``UnicodeEncodeError``: either ``except`` clause catches it.
+    """
+
+    def __init__(
+        self, message: str, model: str, column: str, error: UnicodeEncodeError
+    ) -> None:
+        UnicodeEncodeError.__init__(
+            self, error.encoding, error.object, error.start, error.end, error.reason
+        )
+        self.message = message
+        self.model = model
+        self.column = column
+        self.value = error.object
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidStoredEncoding(InvalidColumnValue, UnicodeDecodeError):
+    """A field read from Redis is not UTF-8 (written by another client).
+
+    rom stores every field as UTF-8 text. Both an ``InvalidColumnValue``
+    (``column`` is the field, ``value`` its raw bytes) and, as in rom 1.1.2,
+    a ``UnicodeDecodeError``.
+    """
+
+    def __init__(self, message: str, field: str, error: UnicodeDecodeError) -> None:
+        UnicodeDecodeError.__init__(
+            self, error.encoding, error.object, error.start, error.end, error.reason
+        )
+        self.message = message
+        self.model = ""
+        self.column = field
+        self.value = error.object
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class UnsafeError(ColumnError):
     """Kept for rom 1.1.2 compatibility; never raised."""
 

@@ -81,6 +81,8 @@ Keygen2: TypeAlias = Callable[[str, Mapping[str, Any]], KeygenResult]
 EPOCH = datetime.datetime(1970, 1, 1)
 _EPOCH_DATE = datetime.date(1970, 1, 1)
 _LAST_MICROSECOND_OF_DAY = datetime.timedelta(days=1, microseconds=-1)
+# The first second past datetime.max, as seconds since the epoch.
+_MAX_TS = float((datetime.datetime.max - EPOCH).days * 86400 + 86400)
 
 
 def dt2ts(v: datetime.datetime | datetime.date) -> float:
@@ -100,7 +102,10 @@ def dt2ts(v: datetime.datetime | datetime.date) -> float:
 def ts2dt(f: float) -> datetime.datetime:
     """Return the naive UTC datetime ``f`` seconds after the epoch.
 
-    Rounds to the nearest microsecond and accepts negative values.
+    Rounds to the nearest microsecond and accepts negative values. The
+    float of a datetime in the last microseconds of year 9999 can round up
+    past ``datetime.max`` (floats there are ~30 µs apart); such a value,
+    less than 1 ms past the end, gives ``datetime.max``.
 
     Raises:
         ValueError: ``f`` is NaN or outside the datetime range.
@@ -108,6 +113,8 @@ def ts2dt(f: float) -> datetime.datetime:
     try:
         return EPOCH + datetime.timedelta(seconds=f)
     except OverflowError as exc:
+        if _MAX_TS <= f < _MAX_TS + 0.001:
+            return datetime.datetime.max
         raise ValueError(f"timestamp out of range: {f!r}") from exc
 
 

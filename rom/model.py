@@ -411,7 +411,7 @@ class Model:
                 "pass force=True to discard the changes"
             )
         key = self._pk
-        row = decode_row(self._connection.hgetall(key))
+        row = decode_row(self._connection.hgetall(key), key)
         if not row:
             raise EntityDeletedError(
                 f"Entity {key} deleted by another writer; its row is gone "

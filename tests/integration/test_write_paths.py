@@ -218,7 +218,7 @@ def _assert_untouched(
 
 
 def test_non_numeric_keygen_score(rom_redis: redis.Redis, write_path: str) -> None:
-    """A keygen giving a non-numeric score raises ColumnError and writes nothing."""
+    """A keygen giving a non-numeric score raises InvalidColumnValue, writes nothing."""
 
     class WpBadScore(rom.Model):
         v = rom.Text(index=True, keygen=lambda v: {"": v} if v else None)
@@ -227,19 +227,19 @@ def test_non_numeric_keygen_score(rom_redis: redis.Redis, write_path: str) -> No
     e = WpBadScore(v="12", w="x")
     e.save()
     e.update(v="abc", w="y")
-    _assert_untouched(rom_redis, e.save, rom.ColumnError)
+    _assert_untouched(rom_redis, e.save, rom.InvalidColumnValue)
     new = WpBadScore(v="abc")
-    _assert_untouched(rom_redis, new.save, rom.ColumnError)
+    _assert_untouched(rom_redis, new.save, rom.InvalidColumnValue)
 
 
 def test_geo_point_out_of_range(rom_redis: redis.Redis, write_path: str) -> None:
-    """A geo point Redis cannot index raises ColumnError and writes nothing."""
+    """A geo point Redis cannot index raises InvalidColumnValue, writes nothing."""
     m = _declare_models()
     item = _saved_item(m)
     item.update(lat=89.0, i=42)
-    _assert_untouched(rom_redis, item.save, rom.ColumnError)
+    _assert_untouched(rom_redis, item.save, rom.InvalidColumnValue)
     item.update(lat=50.0, lon=181.0)
-    _assert_untouched(rom_redis, item.save, rom.ColumnError)
+    _assert_untouched(rom_redis, item.save, rom.InvalidColumnValue)
 
 
 def test_bad_values_are_refused_before_writing(
