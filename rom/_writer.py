@@ -422,7 +422,7 @@ def decode_last(info: ModelInfo, last: Mapping[str, str]) -> dict[str, Any]:
         if raw is not None:
             try:
                 values[col.attr] = col.from_redis(raw)
-            except (ValueError, TypeError, ArithmeticError):
+            except (ValueError, TypeError, ArithmeticError, RecursionError):
                 values[col.attr] = None
     return values
 

@@ -55,7 +55,8 @@ class GeoIndex(NamedTuple):
     """A geo index declared in a model's ``geo_index`` list.
 
     ``callback(data)`` receives the entity's values as an ``AttrDict`` and
-    returns ``(lon, lat)``, a mapping with ``lon`` and ``lat``, or None for
+    returns a mapping with ``lon`` and ``lat``, a ``(lon, lat)`` pair, a
+    list of mappings (Redis keeps the last point), or None or ``[]`` for
     "no position".
     """
 

@@ -201,7 +201,7 @@ class Model:
                 continue
             try:
                 data[attr] = col.from_redis(raw)
-            except (ValueError, TypeError, ArithmeticError):
+            except (ValueError, TypeError, ArithmeticError, RecursionError):
                 data[attr] = col.load(raw)  # raises, naming the column
             last[attr] = raw
         for name in info.index_only:

@@ -209,3 +209,13 @@ def test_non_utf8_field_on_refresh(rom_redis: redis.Redis) -> None:
     rom_redis.hset(entity._pk, "txt", b"\xc3")
     with pytest.raises(InvalidStoredEncoding, match="field 'txt' of EdgeValues:1"):
         entity.refresh()
+
+
+def test_deep_json_written_by_another_client(rom_redis: redis.Redis) -> None:
+    """A stored Json value nested beyond the decoder's depth is a clear error."""
+    entity = EdgeValues(txt="x")
+    entity.save()
+    rom_redis.hset(entity._pk, "j", "[" * 100_000 + "]" * 100_000)
+    rom.session.rollback()
+    with pytest.raises(InvalidColumnValue, match=r"EdgeValues\.j: stored value"):
+        EdgeValues.get(entity.id)
