@@ -7,6 +7,8 @@ without parsing the message.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BulkError",
     "ColumnError",
@@ -138,6 +140,12 @@ class InvalidColumnEncoding(InvalidColumnValue, UnicodeEncodeError):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        error = UnicodeEncodeError(
+            self.encoding, self.object, self.start, self.end, self.reason
+        )
+        return (type(self), (self.message, self.model, self.column, error))
+
 
 class InvalidStoredEncoding(InvalidColumnValue, UnicodeDecodeError):
     """A field read from Redis is not UTF-8 (written by another client).
@@ -158,6 +166,12 @@ class InvalidStoredEncoding(InvalidColumnValue, UnicodeDecodeError):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        error = UnicodeDecodeError(
+            self.encoding, self.object, self.start, self.end, self.reason
+        )
+        return (type(self), (self.message, self.column, error))
 
 
 class UnsafeError(ColumnError):

