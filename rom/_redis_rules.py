@@ -55,6 +55,9 @@ _STRTOD = re.compile(
 )
 
 
+_PLAIN_DECIMAL = frozenset("0123456789.-+eE")
+
+
 def shown(value: object, limit: int = 80) -> str:
     """A short ``repr`` of ``value`` that never fails (huge ints included)."""
     try:
@@ -125,8 +128,17 @@ def score_text(score: object) -> str | None:
         except UnicodeDecodeError:
             return None
     if isinstance(score, str):
-        value = parse_score(score)
-        return None if value is None else repr(value)
+        if _PLAIN_DECIMAL.issuperset(score):
+            # Fast path for what numeric columns give: over these characters
+            # float() and strtod() read the same grammar.
+            try:
+                value = float(score)
+            except ValueError:
+                return None
+            if value != 0 and not math.isinf(value):
+                return repr(value)
+        parsed = parse_score(score)
+        return None if parsed is None else repr(parsed)
     return None
 
 

@@ -97,6 +97,8 @@ def test_parse_score_matches_zadd(rom_redis: redis.Redis, text: str) -> None:
     """Redis accepts the text as a score exactly when parse_score does."""
     expected = _redis_accepts(rom_redis, text)
     assert _same(parse_score(text), expected), (text, expected)
+    canonical = score_text(text)
+    assert _same(None if canonical is None else float(canonical), expected)
 
 
 @settings(
@@ -109,6 +111,8 @@ def test_parse_score_matches_zadd_generated(rom_redis: redis.Redis, text: str) -
     """The same, on generated number-like text."""
     expected = _redis_accepts(rom_redis, text)
     assert _same(parse_score(text), expected), (text, expected)
+    canonical = score_text(text)
+    assert _same(None if canonical is None else float(canonical), expected)
 
 
 @pytest.mark.parametrize("text", [t for t in CASES if parse_score(t) is not None])
