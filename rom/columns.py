@@ -543,9 +543,23 @@ class DateTime(Column[datetime.datetime]):
     _allowed = (datetime.datetime,)
     _expected = "a datetime"
 
-    def __init__(self, *args: Any, aware: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        required: bool = False,
+        default: Any = NULL,
+        unique: bool = False,
+        index: bool = False,
+        keygen: Callable[[Any], KeygenResult] | None = None,
+        prefix: bool = False,
+        suffix: bool = False,
+        keygen2: Keygen2 | None = None,
+        *,
+        aware: bool = False,
+    ) -> None:
         self.aware = aware
+        super().__init__(
+            required, default, unique, index, keygen, prefix, suffix, keygen2
+        )
 
     def _in_zone(self, value: datetime.datetime) -> datetime.datetime:
         return value.replace(tzinfo=datetime.timezone.utc) if self.aware else value
