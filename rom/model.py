@@ -322,7 +322,7 @@ class Model:
     def _was_deleted(self) -> None:
         self._modified = True
         self._deleted = True
-        session.forget(self)
+        session.evict(self)
 
     def _describe_unique(self, column: str, value: str) -> str:
         names = column.split(":")
@@ -339,6 +339,14 @@ class Model:
         and then writes nothing.
         """
         if self._deleted and not force:
+            if self._new:
+                name = self._meta.name
+                raise EntityDeletedError(
+                    f"This {name} was deleted before it was saved, so nothing "
+                    f"of it is in Redis; construct a new {name}(...), or use "
+                    ".save(force=True) to save it anyway",
+                    self._meta.namespace,
+                )
             key = self._meta.keys.entity(self._data.get(self._pkey))
             raise EntityDeletedError(
                 f"Entity {key} was deleted by this program; use "
@@ -356,12 +364,6 @@ class Model:
         Cascaded entities get their delete hooks too. A keyword argument
         whose value is ``rom.SKIP_ON_DELETE`` deletes this entity only.
         """
-        if self._new and self._data.get(self._pkey) is None:
-            # Never saved and never given an id: Redis holds nothing of it.
-            self._before_delete()
-            self._was_deleted()
-            self._after_delete()
-            return
         skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
         delete_with_policies([self], policies=not skip)
 
