@@ -144,9 +144,7 @@ def test_racing_writers_leave_no_orphan_unique_entry(
 ) -> None:
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(
-            target=race_worker, args=(rom_redis_url, lua, seed, OPERATIONS)
-        )
+        context.Process(target=race_worker, args=(rom_redis_url, lua, seed, OPERATIONS))
         for seed in range(PROCESSES)
     ]
     for worker in workers:
