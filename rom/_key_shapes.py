@@ -8,7 +8,9 @@ keys whose whole shape is one of the model's:
 
 * ``<ns>:<digits>``: a row
 * ``<ns>:<pk>:``: the id counter; ``<ns>::``: the legacy index records
-* ``<ns>:<attr>[:<token>]:idx`` for an indexed column ``attr``
+* ``<ns>:<attr>:idx`` for an indexed column ``attr`` with a scored keygen
+  (numbers, references, SIMPLE*), ``<ns>:<attr>:<token>:idx`` for one with
+  a token keygen (FULL_TEXT, IDENTITY*, booleans), either for a custom one
 * ``<ns>:<attr>:pre`` / ``:suf`` for a prefix / suffix indexed column
 * ``<ns>:<name>:geo`` for a declared geo index
 * ``<ns>:<cols>:uidx`` for a unique column or ``unique_together`` group
@@ -21,18 +23,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Any
 from typing import Literal
 from typing import NamedTuple
 
 import redis
 
+from ._meta import SORTABLE_STRING_KEYGENS
+from ._meta import ModelInfo
 from ._replies import text
+from .columns import Column
+from .columns import PrimaryKey
 
-if TYPE_CHECKING:
-    from ._meta import ModelInfo
-
-__all__ = ["KeyShape", "OwnKeys", "ShapeKind", "scan_keys", "scan_own_keys"]
+__all__ = [
+    "KeyCensus",
+    "KeyShape",
+    "OwnKeys",
+    "ShapeKind",
+    "key_census",
+    "scan_keys",
+    "scan_own_keys",
+]
 
 ShapeKind = Literal["row", "counter", "legacy", "index", "unsafe", "temp"]
 
@@ -56,6 +67,29 @@ class KeyShape(NamedTuple):
     suffix: str = ""
 
 
+_SCORED_KEYGENS = frozenset(
+    {"_numeric_keygen", "_many_to_one_keygen", *SORTABLE_STRING_KEYGENS}
+)
+_TOKEN_KEYGENS = frozenset(
+    {
+        "FULL_TEXT",
+        "IDENTITY",
+        "IDENTITY_CI",
+        "IDENTITY_STRING",
+        "IDENTITY_STRING_CI",
+        "_boolean_keygen",
+    }
+)
+
+
+def _keygen_kind(col: Column[Any]) -> str:
+    if isinstance(col, PrimaryKey) or col._keygen_name in _SCORED_KEYGENS:
+        return "scored"
+    if col._keygen_name in _TOKEN_KEYGENS:
+        return "tokens"
+    return "custom"
+
+
 class OwnKeys:
     """Tells the shape of the keys of one model (see the module docstring)."""
 
@@ -63,8 +97,17 @@ class OwnKeys:
 
     def __init__(self, info: ModelInfo) -> None:
         self._keys = info.keys
+        indexed = info.indexed
         self._names = {
-            "idx": frozenset(c.attr for c in info.indexed),
+            # "<attr>:idx": a scored ZSET; "<attr>:<token>:idx": a token SET
+            # or a custom keygen's sub-index. rom's own keygens give only one
+            # of the two shapes.
+            "idx": frozenset(
+                c.attr for c in indexed if _keygen_kind(c) in ("scored", "custom")
+            ),
+            "idx:": frozenset(
+                c.attr for c in indexed if _keygen_kind(c) in ("tokens", "custom")
+            ),
             "pre": frozenset(c.attr for c in info.indexed if c.prefix),
             "suf": frozenset(c.attr for c in info.indexed if c.suffix),
             "geo": frozenset(info.geo),
@@ -92,13 +135,71 @@ class OwnKeys:
         parts = keys.index_parts(key)
         if parts is not None:
             name, suffix = parts
-            base = name.partition(":")[0] if suffix == "idx" else name
-            if base in self._names[suffix]:
+            base, colon, _ = name.partition(":")
+            if suffix == "idx" and colon:
+                suffix_names = self._names["idx:"]
+            else:
+                base, suffix_names = name, self._names[suffix]
+            if base in suffix_names:
                 return KeyShape("index", "", name, suffix)
             return None
         if _UUID4.fullmatch(key[len(keys.row_prefix) :]):
             return KeyShape("temp")
         return None
+
+    def nested_namespace(self, key: str) -> str | None:
+        """The namespace ``<ns>:<x>`` of another model that ``key`` shows,
+        if it is such a model's row ``<ns>:<x>:<id>``, counter
+        ``<ns>:<x>:<pk>:`` or legacy records ``<ns>:<x>::`` (shapes no key
+        of this model has)."""
+        prefix = self._keys.row_prefix
+        if not key.startswith(prefix) or self.shape(key) is not None:
+            return None
+        rest = key[len(prefix) :]
+        head, _, last = rest.rpartition(":")
+        if last == "":  # a counter or legacy key: drop "<pk>:" or ":"
+            head = head.rpartition(":")[0]
+        elif not (last.isdigit() and last.isascii()) or _UUID4.fullmatch(rest):
+            return None
+        return prefix + head if head else None
+
+
+class KeyCensus(NamedTuple):
+    """Every key under ``<ns>:``, sorted out.
+
+    ``own``: keys of the model. ``shared``: keys of the model's shape that
+    lie under a namespace ``<ns>:<x>`` which other keys show is another
+    model's (its rows ``<ns>:<x>:<id>``, counter or legacy records are
+    there): they may be either model's, so a job must not remove what they
+    hold. ``foreign``: the other keys. ``nested``: those other namespaces.
+    """
+
+    own: list[tuple[str, KeyShape]]
+    shared: list[tuple[str, KeyShape]]
+    foreign: list[str]
+    nested: frozenset[str]
+
+
+def key_census(conn: redis.Redis, info: ModelInfo, count: int) -> KeyCensus:
+    """Scan and sort out every key under ``<ns>:`` (see :class:`KeyCensus`)."""
+    own = OwnKeys(info)
+    shaped: list[tuple[str, KeyShape]] = []
+    foreign: list[str] = []
+    nested: set[str] = set()
+    for page, _ in scan_keys(conn, info, count):
+        for key in page:
+            shape = own.shape(key)
+            if shape is not None:
+                shaped.append((key, shape))
+                continue
+            foreign.append(key)
+            namespace = own.nested_namespace(key)
+            if namespace is not None:
+                nested.add(namespace)
+    under = tuple(f"{namespace}:" for namespace in nested)
+    mine = [(k, s) for k, s in shaped if not (under and k.startswith(under))]
+    shared = [(k, s) for k, s in shaped if under and k.startswith(under)]
+    return KeyCensus(mine, shared, foreign, frozenset(nested))
 
 
 def scan_keys(

@@ -23,8 +23,7 @@ from typing import Final
 import redis
 
 from ._key_shapes import KeyShape
-from ._key_shapes import OwnKeys
-from ._key_shapes import scan_keys
+from ._key_shapes import key_census
 from ._record import record_entries
 from ._registry import MODELS
 from ._replies import decode_row
@@ -116,12 +115,16 @@ class _ModelCheck:
     problems: list[Problem] = field(default_factory=list)
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     index_keys: dict[str, KeyShape] = field(default_factory=dict)
+    # Index keys of our shape under another model's namespace "<ns>:<x>":
+    # only the entries our rows expect are looked for in them.
+    shared_keys: set[str] = field(default_factory=set)
     unsafe_keys: list[tuple[str, KeyShape]] = field(default_factory=list)
     temp_keys: list[str] = field(default_factory=list)
     expected: _Expected = field(default_factory=dict)
     key_kinds: dict[str, str] = field(default_factory=dict)
     seen: set[tuple[str, str]] = field(default_factory=set)
     unique: set[tuple[str, str, str]] = field(default_factory=set)
+    unique_keys: set[str] = field(default_factory=set)
     # (uidx key, value) pairs that have an entry, whichever id it names
     unique_found: set[tuple[str, str]] = field(default_factory=set)
 
@@ -157,25 +160,31 @@ class _ModelCheck:
     # -- reading ----------------------------------------------------------
 
     def _scan(self) -> None:
-        own = OwnKeys(self.info)
-        for page, _ in scan_keys(self.conn, self.info, 1000):
-            for key in page:
-                shape = own.shape(key)
-                if shape is None:
-                    self.report(
-                        "unknown-key",
-                        key,
-                        f"not a key of {self.info.name} (another model's, or of "
-                        "a column it no longer declares)",
-                    )
-                elif shape.kind == "row":
-                    self.rows[shape.id] = {}
-                elif shape.kind == "index":
-                    self.index_keys[key] = shape
-                elif shape.kind == "unsafe":
-                    self.unsafe_keys.append((key, shape))
-                elif shape.kind == "temp":
-                    self.temp_keys.append(key)
+        census = key_census(self.conn, self.info, 1000)
+        nested = tuple(f"{namespace}:" for namespace in census.nested)
+        for key in census.foreign:
+            theirs = [n for n in census.nested if key.startswith(f"{n}:")]
+            self.report(
+                "unknown-key",
+                key,
+                f"a key of the namespace {theirs[0]!r}, which another model "
+                f"uses: it shares keys with {self.info.namespace!r}, give one "
+                "of them another _namespace"
+                if theirs
+                else f"not a key of {self.info.name} (another model's, or of a "
+                "column it no longer declares)",
+            )
+        for key, shape in census.own + census.shared:
+            if shape.kind == "row":
+                self.rows[shape.id] = {}
+            elif shape.kind == "index":
+                self.index_keys[key] = shape
+                if nested and key.startswith(nested):
+                    self.shared_keys.add(key)
+            elif shape.kind == "unsafe":
+                self.unsafe_keys.append((key, shape))
+            elif shape.kind == "temp":
+                self.temp_keys.append(key)
 
     def _read_rows(self) -> None:
         ids = sorted(self.rows, key=int)
@@ -237,6 +246,7 @@ class _ModelCheck:
             self._want(self.keys.geo(name), "zset", id, (float(lon), float(lat)))
         for column, value in plan.unique:
             self.unique.add((self.keys.unique(column), value, id))
+            self.unique_keys.add(self.keys.unique(column))
         self._check_record(id, row, legacy, e.record())
 
     def _want(self, key: str, kind: str, member: str, score: Any) -> None:
@@ -275,6 +285,11 @@ class _ModelCheck:
 
     def _check_index_keys(self) -> None:
         for key, shape in sorted(self.index_keys.items()):
+            partial = key in self.shared_keys
+            if partial and key not in self.expected and shape.suffix != "uidx":
+                continue
+            if partial and shape.suffix == "uidx" and key not in self.unique_keys:
+                continue
             kind = _str(self.conn.type(key))
             want = "hash" if shape.suffix == "uidx" else self.key_kinds.get(key)
             allowed = {want} if want else {"set", "zset"}
@@ -286,9 +301,9 @@ class _ModelCheck:
                 self.key_kinds[key] = "wrong"
                 continue
             if kind == "hash":
-                self._check_unique_key(key)
+                self._check_unique_key(key, partial)
             else:
-                self._check_members(key, shape, kind)
+                self._check_members(key, shape, kind, partial)
 
     def _members(self, key: str, kind: str) -> Iterable[tuple[str, float | None]]:
         if kind == "set":
@@ -298,12 +313,16 @@ class _ModelCheck:
             for member, score in self.conn.zscan_iter(key, count=1000):
                 yield _str(member), float(score)
 
-    def _check_members(self, key: str, shape: KeyShape, kind: str) -> None:
+    def _check_members(
+        self, key: str, shape: KeyShape, kind: str, partial: bool
+    ) -> None:
         expected = self.expected.get(key, {})
         geo: list[str] = []
         for member, score in self._members(key, kind):
             affix = shape.suffix in ("pre", "suf")
             id = member.rpartition("\0")[2] if affix else member
+            if partial and member not in expected:
+                continue  # maybe the other model's entry
             if id not in self.rows:
                 self.report("orphan-entry", key, f"member {member!r}: no row {id}")
             elif member not in expected:
@@ -340,13 +359,15 @@ class _ModelCheck:
                     f"({lon!r}, {lat!r})",
                 )
 
-    def _check_unique_key(self, key: str) -> None:
+    def _check_unique_key(self, key: str, partial: bool) -> None:
         for raw_field, raw_id in self.conn.hscan_iter(key, count=1000):
             value, id = _str(raw_field), _str(raw_id)
             entry = (key, value, id)
             self.unique_found.add((key, value))
             if entry in self.unique:
                 self.unique.discard(entry)
+            elif partial:
+                continue  # maybe the other model's entry
             elif id not in self.rows:
                 self.report("orphan-unique", key, f"{value!r} -> {id}: no row {id}")
             else:
