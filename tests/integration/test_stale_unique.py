@@ -16,6 +16,7 @@ import rom
 from rom import _persist
 from rom._stored_rows import MAX_READS
 from rom._writer import WritePlan
+from rom.consistency import check
 from rom.exceptions import DataRaceError
 from rom.exceptions import UniqueKeyViolation
 
@@ -74,8 +75,10 @@ def test_delete_from_a_stale_copy_removes_the_stored_unique_entries(
     assert _uidx(rom_redis, "email") == {}
     assert _uidx(rom_redis, "handle") == {}
     assert _uidx(rom_redis, "nick_ci") == {}
+    assert check(StaleAcct, conn=rom_redis) == []
     # The values are free again.
     StaleAcct(email="bob@example.com", handle="bob", nick="BOBBY").save()
+    assert check(StaleAcct, conn=rom_redis) == []
 
 
 @pytest.mark.usefixtures("write_path")
@@ -92,6 +95,7 @@ def test_force_save_from_a_stale_copy_drops_the_other_writers_entries(
     row = rom_redis.hgetall(f"StaleAcct:{pk}")
     assert row[b"email"] == b"Al@Example.com" and row[b"nick"] == b"Ally"
     StaleAcct(email="BOB@example.com", handle="bob", nick="bobby").save()
+    assert check(StaleAcct, conn=rom_redis) == []
 
 
 @pytest.mark.usefixtures("write_path")
@@ -107,6 +111,7 @@ def test_force_save_from_a_stale_copy_drops_fields_the_copy_lacks(
     assert b"handle" not in row and b"nick" not in row
     assert _uidx(rom_redis, "handle") == {}
     assert _uidx(rom_redis, "nick_ci") == {}
+    assert check(StaleAcct, conn=rom_redis) == []
 
 
 @pytest.mark.usefixtures("write_path")
@@ -162,6 +167,7 @@ def test_a_row_changed_after_it_was_read_is_read_again(
     assert _uidx(rom_redis, "email") == {}
     assert _uidx(rom_redis, "handle") == {} and _uidx(rom_redis, "nick_ci") == {}
     assert not rom_redis.exists("StaleAcct:1")
+    assert check(StaleAcct, conn=rom_redis) == []
 
 
 @pytest.mark.usefixtures("write_path")

@@ -18,6 +18,7 @@ import pytest
 import redis
 
 import rom
+from rom.consistency import check
 from rom.exceptions import DataRaceError
 from rom.exceptions import EntityDeletedError
 from rom.exceptions import UniqueKeyViolation
@@ -154,3 +155,4 @@ def test_racing_writers_leave_no_orphan_unique_entry(
     assert [w.exitcode for w in workers] == [0] * PROCESSES
     assert rom_redis.dbsize() > 1  # the workers wrote something
     assert unique_mismatches(rom_redis) == []
+    assert check(RaceAcct, conn=rom_redis) == []
