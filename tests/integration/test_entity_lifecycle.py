@@ -194,3 +194,28 @@ def test_delete_of_entity_with_an_id_but_never_saved_sends_nothing(
     assert roundtrips.roundtrips == 0
     assert rom_redis.get("LifeDoc:id:") == str(pk).encode()
     assert LifeDoc.get(pk) is None
+
+
+def test_force_save_after_deleting_a_never_saved_entity_creates_it(
+    rom_redis: redis.Redis,
+) -> None:
+    doc = LifeDoc(name="draft", code="d")
+    doc.delete()
+    doc.save(force=True)
+    assert not doc._deleted and doc.id == 1
+    assert rom_redis.hget("LifeDoc:1", "name") == b"draft"
+
+
+def test_saving_the_other_copy_after_a_delete_says_it_is_deleted(
+    rom_redis: redis.Redis,
+) -> None:
+    saved = LifeDoc(name="alpha", code="a1")
+    saved.save()
+    rom.session.rollback()
+    copy = LifeDoc.get(saved.id)
+    assert copy is not None
+    saved.delete()
+    copy.name = "changed"
+    with pytest.raises(EntityDeletedError):
+        copy.save()
+    assert not rom_redis.exists(f"LifeDoc:{saved.id}")
