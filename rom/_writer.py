@@ -407,7 +407,8 @@ def _unique_value(
     if data.get(col.attr) is None and not isinstance(col, IndexOnly):
         return None
     output = col.keygen(col.attr, data)
-    if not output:  # None or empty: the wire value, if any, is the entry
+    if not output:
+        # No keygen result (None, []): the value itself, or no entry at all.
         return wire
     if isinstance(output, (set, frozenset)):
         output = sorted(output, key=str)
