@@ -316,7 +316,7 @@ class Model:
     def _was_deleted(self) -> None:
         self._modified = True
         self._deleted = True
-        session.evict(self)
+        session._evict(self)
 
     def _describe_unique(self, column: str, value: str) -> str:
         names = column.split(":")

@@ -182,7 +182,7 @@ class Session:
             if state.weak.get(key) is obj:
                 del state.weak[key]
 
-    def evict(self, obj: Model) -> None:
+    def _evict(self, obj: Model) -> None:
         """Drop every cached copy of ``obj``'s row (done when it is deleted).
 
         Another object loaded for the same row (after a rollback, say) would
