@@ -165,6 +165,7 @@ def delete_with_policies(entities: list[Model], *, policies: bool = True) -> Non
     changed). With ``policies=False`` only the given entities are deleted
     and referrers are left as they are.
     """
+    entities = _drop_unsaved(entities)
     if not entities:
         return
     for entity in entities:
@@ -194,6 +195,21 @@ def delete_with_policies(entities: list[Model], *, policies: bool = True) -> Non
             entity._data.update(values)
     _restore([s for s in called if id(s.entity) not in written])
     _finish(done, fresh, error)
+
+
+def _drop_unsaved(entities: list[Model]) -> list[Model]:
+    # A never-saved entity has nothing in Redis and nothing can reference
+    # it there: it is deleted in memory (hooks included) without taking an
+    # id or sending anything. Returns the entities that were saved.
+    saved = []
+    for entity in entities:
+        if not entity._new:
+            saved.append(entity)
+        elif not entity._deleted:
+            entity._before_delete()
+            entity._was_deleted()
+            entity._after_delete()
+    return saved
 
 
 @dataclass(eq=False)

@@ -16,6 +16,7 @@ import redis
 
 from . import _scripts
 from . import _watch_writer
+from ._stored_rows import run_reading_rows
 from ._writer import WritePlan
 from .exceptions import DataRaceError
 from .exceptions import EntityDeletedError
@@ -81,7 +82,7 @@ def _group(
 def _execute(groups: Groups) -> tuple[Batch, BaseException | None]:
     done: Batch = []
     for conn, batch in groups.values():
-        results = _run(conn, [plan for _, plan in batch])
+        results = run_reading_rows(conn, batch, _run)
         for (entity, plan), result in zip(batch, results, strict=False):
             if "error" in result:
                 return done, _error(entity, plan, result)

@@ -46,6 +46,7 @@ def _apply_one(conn: redis.Redis, plan: WritePlan) -> dict[str, Any]:
 def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     unique_keys = [keys.unique(col) for col, _ in plan.unique + plan.unique_del]
     unique_keys += [keys.unique(name) for name, _ in plan.unique_fields]
+    unique_keys += [keys.unique(col) for col, _ in plan.unique_stored]
     row = keys.entity(plan.id) if plan.id is not None else None
     # A new entity takes the counter's next value inside the transaction, with
     # the counter watched: a failed or retried attempt burns no id.
@@ -62,13 +63,14 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     id = str(int(pipe.get(keys.counter) or 0) + 1) if new else str(plan.id)
     row = keys.entity(id)
     record = _stored_record(pipe, keys, id, row)
-    candidates = plan.unique_del + (
-        _current_unique(pipe, row, plan) if plan.delete else []
-    )
+    candidates = plan.unique_del + plan.unique_stored
+    candidates += _current_unique(pipe, row, plan)
+    written = set(plan.unique)  # entries this plan writes are never removed
     removable = [
         (col, value)
         for col, value in dict.fromkeys(candidates)
-        if text_or_none(pipe.hget(keys.unique(col), value)) == id
+        if (col, value) not in written
+        and text_or_none(pipe.hget(keys.unique(col), value)) == id
     ]
     pipe.multi()
     if new:
@@ -80,8 +82,9 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
 
 
 def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str, str]]:
-    # The unique entries of the row as it is in Redis (see write_entity.lua).
-    found = []
+    # The unique entries of the row as it is in Redis (see write_entity.lua),
+    # for a delete or a forced save.
+    found: list[tuple[str, str]] = []
     for name, fields in plan.unique_fields:
         values = [text_or_none(v) for v in pipe.hmget(row, list(fields))]
         if all(v is not None for v in values):
@@ -94,6 +97,8 @@ def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str
 def _check(
     pipe: Pipeline, keys: KeySpace, row: str | None, plan: WritePlan
 ) -> dict[str, Any] | None:
+    if row is not None and _row_moved(pipe, row, plan):
+        return {"error": "moved"}
     changed = []
     for field, expected in plan.race:
         current = text_or_none(pipe.hget(row, field)) if row else None
@@ -108,6 +113,15 @@ def _check(
         if owner is not None and owner != plan.id:
             return {"error": "unique", "column": col, "value": value}
     return None
+
+
+def _row_moved(pipe: Pipeline, row: str, plan: WritePlan) -> bool:
+    # The row's fields are no longer as read for the plan's row_check.
+    if not plan.row_check:
+        return False
+    fields = [f for f, _ in plan.row_check]
+    values = [text_or_none(v) for v in pipe.hmget(row, fields)]
+    return values != [v for _, v in plan.row_check]
 
 
 def _stored_record(

@@ -30,7 +30,14 @@ from .keygen import encode_unique_constraint
 from .keygen import prefix_score
 from .keygen import reverse_token
 
-__all__ = ["AttrDict", "IndexEntries", "WritePlan", "plan_delete", "plan_save"]
+__all__ = [
+    "AttrDict",
+    "IndexEntries",
+    "WritePlan",
+    "from_stored_row",
+    "plan_delete",
+    "plan_save",
+]
 
 
 class AttrDict(dict[str, Any]):
@@ -90,8 +97,17 @@ class WritePlan:
     hset: list[str] = field(default_factory=list)
     entries: IndexEntries = field(default_factory=IndexEntries)
     unsafe: list[str] = field(default_factory=list)
-    # Delete only: unique entries recomputed from the row's current fields.
+    # Delete and forced save: unique entries the writer recomputes from the
+    # row's current fields (and removes, unless this plan writes them).
     unique_fields: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # Delete and forced save of a model whose unique entries are computed
+    # in Python (a unique keygen, IndexOnly): those of the row as stored are
+    # removed too. The caller reads the row and completes the plan with
+    # ``from_stored_row``; the writer applies it only if the row is still
+    # as read (``row_check``), and answers {"error": "moved"} otherwise.
+    reads_row: bool = False
+    row_check: list[tuple[str, str | None]] = field(default_factory=list)
+    unique_stored: list[tuple[str, str]] = field(default_factory=list)
     # Rewrite every index entry; without it the writer leaves in place the
     # entries the stored record shares with this plan (a plain save).
     reindex: bool = True
@@ -127,6 +143,8 @@ class WritePlan:
             "geo": e.geo,
             "unsafe": self.unsafe,
             "unique_fields": [[name, list(f)] for name, f in self.unique_fields],
+            "row_check": [[f, False if v is None else v] for f, v in self.row_check],
+            "unique_stored": self.unique_stored,
             "reindex": self.reindex,
         }
         return _compact(body)
@@ -162,12 +180,12 @@ def plan_save(
         _plan_field(plan, col, data, {} if ignore_last else last, full)
     plan.changes += _unstored_changes(info, full)
     if force and not new:
-        # A forced save rewrites the row as it is in memory: drop stale fields.
-        plan.hdel += [
-            col.attr
-            for col in info.stored
-            if col.attr in last and _wire(col, data) is None
-        ]
+        # A forced save rewrites the row as it is in memory: drop every field
+        # it has no value for (another writer may have set one), and the
+        # unique entries of the row as stored that it does not write again.
+        plan.hdel += [col.attr for col in info.stored if _wire(col, data) is None]
+        plan.unique_fields = list(info.plain_unique)
+        plan.reads_row = bool(_derived_unique(info))
     if not ignore_last:
         assert plan.id is not None
         checked = {f for f, _ in plan.race}
@@ -440,5 +458,34 @@ def plan_delete(
     current = unique_values(info, data, lambda col: _wire(col, data))
     plan.unique_del = list(dict.fromkeys(stored + current))
     plan.unique_fields = list(info.plain_unique)
+    plan.reads_row = bool(_derived_unique(info))
     plan.unsafe = list(info.unsafe)
     return plan
+
+
+# -- the row as stored ----------------------------------------------------
+
+
+def _derived_unique(info: ModelInfo) -> list[Column[Any]]:
+    # Unique columns whose entry a keygen computes: the writer cannot
+    # recompute it from the row, so it is computed here from the row read.
+    return [col for col in info.unique if col.keygen is not None and not col.index]
+
+
+def from_stored_row(plan: WritePlan, info: ModelInfo, row: Mapping[str, str]) -> None:
+    """Complete a ``reads_row`` plan with the row as just read from Redis.
+
+    The plan then removes the keygen-computed unique entries of that row
+    (but those it writes itself), and is applied only if the row's fields
+    feeding them (and its primary key) are still as read.
+    """
+    plan.row_check = [(name, row.get(name)) for name in (info.pk, *info.guarded)]
+    plan.unique_stored = []
+    if row.get(info.pk) is None:  # the row is gone: it has no entries
+        return
+    values = decode_last(info, row)
+    keep = set(plan.unique)
+    for col in _derived_unique(info):
+        value = _unique_value(info, col, values, row.get(col.attr))
+        if value is not None and (col.attr, value) not in keep:
+            plan.unique_stored.append((col.attr, value))

@@ -18,7 +18,7 @@ from ._meta import ModelInfo
 from ._meta import build_model_info
 from ._on_delete import delete_with_policies
 from ._persist import save_entities
-from ._registry import MODELS
+from ._registry import register_model
 from ._replies import decode_row
 from ._transfer import transfer as transfer_amount
 from ._unsafe import UnsafeHandle
@@ -34,11 +34,10 @@ from .exceptions import EntityDeletedError
 from .exceptions import InvalidColumnValue
 from .exceptions import InvalidOperation
 from .exceptions import MissingColumn
-from .exceptions import ORMError
 from .query import Query
 from .query import affix_excluding
 from .relations import SKIP_ON_DELETE
-from .relations import OneToMany
+from .relations import check_related_models
 from .relations import register_references
 from .session import session
 
@@ -101,8 +100,7 @@ class Model:
         cls._pkey = info.pk
         cls._columns = info.columns
         cls._set_compat_attributes(info)
-        MODELS[cls.__name__] = cls
-        MODELS[info.namespace] = cls
+        register_model(cls)
         register_references(info.namespace, info.columns)
 
     @classmethod
@@ -130,14 +128,10 @@ class Model:
         info = self._meta
         self._check_kwargs(kwargs, extra_ok or bypass)
         data: dict[str, Any] = {}
+        check_related_models(info.name, info.columns)
         for name, col in info.columns.items():
             if isinstance(col, Column):
                 data[name] = self._initial_value(col, kwargs.get(name))
-            elif isinstance(col, OneToMany) and col.get_related_model() is None:
-                raise ORMError(
-                    f"{info.name}.{name}: OneToMany target {col.ftable!r} is not "
-                    "a defined model"
-                )
         self._data = data
         self._last = {}
         self._new = self._modified = True
@@ -322,7 +316,7 @@ class Model:
     def _was_deleted(self) -> None:
         self._modified = True
         self._deleted = True
-        session.forget(self)
+        session._evict(self)
 
     def _describe_unique(self, column: str, value: str) -> str:
         names = column.split(":")
@@ -339,6 +333,14 @@ class Model:
         and then writes nothing.
         """
         if self._deleted and not force:
+            if self._new:
+                name = self._meta.name
+                raise EntityDeletedError(
+                    f"This {name} was deleted before it was saved, so nothing "
+                    f"of it is in Redis; construct a new {name}(...), or use "
+                    ".save(force=True) to save it anyway",
+                    self._meta.namespace,
+                )
             key = self._meta.keys.entity(self._data.get(self._pkey))
             raise EntityDeletedError(
                 f"Entity {key} was deleted by this program; use "
@@ -356,12 +358,6 @@ class Model:
         Cascaded entities get their delete hooks too. A keyword argument
         whose value is ``rom.SKIP_ON_DELETE`` deletes this entity only.
         """
-        if self._new and self._data.get(self._pkey) is None:
-            # Never saved and never given an id: Redis holds nothing of it.
-            self._before_delete()
-            self._was_deleted()
-            self._after_delete()
-            return
         skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
         delete_with_policies([self], policies=not skip)
 

@@ -2,11 +2,13 @@
 
 Dirty entities (new, or changed since their last save) are held strongly
 until saved; every entity with an id is also held weakly, so ``get`` returns
-the same object for the same row while the program still uses it.
+the same object for the same row while the program still uses it. A commit
+saves entities in the order they entered the session.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import weakref
@@ -57,11 +59,24 @@ def _owner() -> tuple[int, int]:
     return threading.get_ident(), id(task)
 
 
+# The attribute an entity carries its place in the session's order in:
+# (epoch, rank). Kept on the entity, so the order costs no memory for
+# entities the program dropped.
+_RANK = "_rom_session_rank"
+# Epochs are unique across threads and tasks, so a rank taken in another
+# state never passes for one of this state.
+_EPOCHS = itertools.count()
+
+
 class _State:
-    __slots__ = ("dirty", "new", "null", "owner", "weak")
+    __slots__ = ("dirty", "epoch", "new", "next_rank", "null", "owner", "weak")
 
     def __init__(self, owner: tuple[int, int]) -> None:
         self.owner = owner
+        # commit() and rollback() start a new epoch: entities entering after
+        # them go after every entity already pending.
+        self.epoch = next(_EPOCHS)
+        self.next_rank = 0
         self.dirty: dict[str, Model] = {}
         self.new: dict[int, Model] = {}
         self.weak: weakref.WeakValueDictionary[str, Model] = (
@@ -140,6 +155,10 @@ class Session:
         null = state.null
         if NULL_SESSION if null is None else null:
             return
+        rank = getattr(obj, _RANK, None)
+        if rank is None or rank[0] != state.epoch:
+            setattr(obj, _RANK, (state.epoch, state.next_rank))
+            state.next_rank += 1
         pk = obj._data.get(obj._pkey)
         if pk is None:
             state.new[id(obj)] = obj
@@ -163,6 +182,20 @@ class Session:
             if state.weak.get(key) is obj:
                 del state.weak[key]
 
+    def _evict(self, obj: Model) -> None:
+        """Drop every cached copy of ``obj``'s row (done when it is deleted).
+
+        Another object loaded for the same row (after a rollback, say) would
+        otherwise still be returned by ``get`` for a row that is gone.
+        """
+        state = _state()
+        state.new.pop(id(obj), None)
+        pk = obj._data.get(obj._pkey)
+        if pk is not None:
+            key = obj._meta.keys.entity(pk)
+            state.dirty.pop(key, None)
+            state.weak.pop(key, None)
+
     def get(self, pk: str) -> Model | None:
         """Return the cached entity for ``'<ns>:<id>'``, or None."""
         state = _state()
@@ -174,16 +207,20 @@ class Session:
         state.dirty.clear()
         state.new.clear()
         state.weak.clear()
+        state.epoch = next(_EPOCHS)
 
     # -- unit of work ---------------------------------------------------------
 
     def _pending(self, all: bool) -> list[Model]:
+        # In the order the entities entered the session (as rom 1.1.2's
+        # single map kept them), new and loaded ones alike.
         state = _state()
         entities = list(state.new.values()) + list(state.dirty.values())
         if all:
             seen = {id(e) for e in entities}
             entities += [e for e in state.weak.values() if id(e) not in seen]
-        return entities
+        unranked = (sys.maxsize, 0)
+        return sorted(entities, key=lambda e: getattr(e, _RANK, None) or unranked)
 
     def flush(self, full: bool = False, all: bool = False, force: bool = False) -> int:
         """Save every dirty entity (every cached one with ``all``) in one trip.
@@ -198,6 +235,7 @@ class Session:
         state = _state()
         state.dirty.clear()
         state.new.clear()
+        state.epoch = next(_EPOCHS)
         return changes
 
     def save(

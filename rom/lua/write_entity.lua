@@ -9,6 +9,8 @@
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
+--             | {"error": "moved"}: the row is no longer as the caller read it
+--             for the plan's row_check; the caller re-reads it and resends
 
 -- The stored record's text (false if none) and whether it came from the
 -- legacy <ns>::. `own` is the row's -index-data- if check() read it already.
@@ -160,8 +162,9 @@ local function composite(values)
     end))
 end
 
--- A delete also drops the unique entries of the row as it is in Redis, which
--- may differ from the deleter's (stale) copy.
+-- A delete or forced save also drops the unique entries of the row as it
+-- is in Redis, which may differ from the writer's (stale) copy; a forced
+-- save keeps those it writes again.
 local function current_unique(row, p)
     local found = {}
     for _, e in ipairs(p.unique_fields or {}) do
@@ -178,8 +181,22 @@ local function current_unique(row, p)
     return found
 end
 
+-- The row's fields as the caller read them to compute unique entries.
+local function row_moved(row, p)
+    local checks = p.row_check or {}
+    if #checks == 0 then return false end
+    local fields = {}
+    for i, e in ipairs(checks) do fields[i] = e[1] end
+    local values = redis.call('HMGET', row, unpack(fields))
+    for i, e in ipairs(checks) do
+        if values[i] ~= e[2] then return true end
+    end
+    return false
+end
+
 -- Checks come before any write, so a failed plan writes nothing.
 local function check(ns, id, row, p)
+    if id and row_moved(row, p) then return {error = 'moved'} end
     if #p.race > 0 then
         local fields = {}
         for i, e in ipairs(p.race) do fields[i] = e[1] end
@@ -226,10 +243,13 @@ local function apply(p)
         if not e.owned then redis.call('HSET', ns .. ':' .. e[1] .. ':uidx', e[2], id) end
     end
     local removals = p.unique_del
-    if p.delete then
-        for _, e in ipairs(current_unique(row, p)) do table.insert(removals, e) end
-    end
+    for _, e in ipairs(p.unique_stored or {}) do table.insert(removals, e) end
+    for _, e in ipairs(current_unique(row, p)) do table.insert(removals, e) end
+    -- Entries this plan writes are never removed.
     local seen = {}
+    for _, e in ipairs(p.unique) do
+        seen[ns .. ':' .. e[1] .. ':uidx\0' .. e[2]] = true
+    end
     for _, e in ipairs(removals) do
         local key = ns .. ':' .. e[1] .. ':uidx'
         local name = key .. '\0' .. e[2]
