@@ -25,7 +25,7 @@ import redis
 from ._key_shapes import KeyShape
 from ._key_shapes import key_census
 from ._record import record_entries
-from ._registry import MODELS
+from ._registry import registered_models
 from ._replies import decode_row
 
 if TYPE_CHECKING:
@@ -86,16 +86,11 @@ def check(*models: type[Model], conn: redis.Redis | None = None) -> list[Problem
     found, model by model and by key; an empty list means the data is
     consistent.
     """
-    chosen = models or _registered()
+    chosen = models or tuple(registered_models())
     problems: list[Problem] = []
     for model in chosen:
         problems += _ModelCheck(model, conn or model._connection).run()
     return problems
-
-
-def _registered() -> tuple[type[Model], ...]:
-    unique = {id(m): m for m in MODELS.values() if "_meta" in vars(m)}
-    return tuple(unique.values())
 
 
 def _str(value: Any) -> str:
@@ -435,11 +430,11 @@ class _ModelCheck:
         key = self.keys.counter
         if not self.rows:
             return
-        raw = self.conn.get(key)
         try:
+            raw = self.conn.get(key)
             counter = int(_str(raw)) if raw is not None else 0
-        except ValueError:
-            self.report("wrong-type", key, f"expected an integer, got {raw!r}")
+        except (ValueError, redis.ResponseError) as exc:
+            self.report("wrong-type", key, f"expected an integer STRING: {exc}")
             return
         for id in sorted(self.rows, key=int):
             if int(id) > counter:
