@@ -45,7 +45,9 @@ def register_model(cls: type[Model]) -> None:
     for old in earlier:
         for key in [k for k, m in MODELS.items() if m is old]:
             del MODELS[key]
-        for refs in MODELS_REFERENCED.values():
+        for target, refs in list(MODELS_REFERENCED.items()):
             refs[:] = [r for r in refs if r[0] != old._namespace]
+            if not refs:
+                del MODELS_REFERENCED[target]
     MODELS[cls.__name__] = cls
     MODELS[cls._namespace] = cls

@@ -25,7 +25,7 @@ import redis
 from ._key_shapes import KeyShape
 from ._key_shapes import key_census
 from ._record import record_entries
-from ._registry import MODELS
+from ._registry import registered_models
 from ._replies import decode_row
 
 if TYPE_CHECKING:
@@ -86,16 +86,11 @@ def check(*models: type[Model], conn: redis.Redis | None = None) -> list[Problem
     found, model by model and by key; an empty list means the data is
     consistent.
     """
-    chosen = models or _registered()
+    chosen = models or tuple(registered_models())
     problems: list[Problem] = []
     for model in chosen:
         problems += _ModelCheck(model, conn or model._connection).run()
     return problems
-
-
-def _registered() -> tuple[type[Model], ...]:
-    unique = {id(m): m for m in MODELS.values() if "_meta" in vars(m)}
-    return tuple(unique.values())
 
 
 def _str(value: Any) -> str:
@@ -260,6 +255,8 @@ class _ModelCheck:
             key, raw = self.keys.legacy_index, legacy.get(id)
         else:
             key, raw = self.keys.entity(id), row.get("-index-data-")
+        if raw == record:
+            return  # what the writer writes, byte for byte
         want = set(record_entries(self.keys, id, record))
         if raw is None:
             if want:
@@ -284,13 +281,23 @@ class _ModelCheck:
     # -- index keys as they are -------------------------------------------------
 
     def _check_index_keys(self) -> None:
+        todo: list[tuple[str, KeyShape]] = []
         for key, shape in sorted(self.index_keys.items()):
-            partial = key in self.shared_keys
-            if partial and key not in self.expected and shape.suffix != "uidx":
-                continue
-            if partial and shape.suffix == "uidx" and key not in self.unique_keys:
-                continue
-            kind = _str(self.conn.type(key))
+            if key in self.shared_keys:
+                mine = self.unique_keys if shape.suffix == "uidx" else self.expected
+                if key not in mine:
+                    continue  # not one our rows use: the other model's
+            todo.append((key, shape))
+        for start in range(0, len(todo), _BLOCK):
+            self._check_key_block(todo[start : start + _BLOCK])
+
+    def _check_key_block(self, block: list[tuple[str, KeyShape]]) -> None:
+        pipe = self.conn.pipeline(transaction=False)
+        for key, _ in block:
+            pipe.type(key)
+        readable: list[tuple[str, KeyShape, str]] = []
+        for (key, shape), raw_kind in zip(block, pipe.execute(), strict=True):
+            kind = _str(raw_kind)
             want = "hash" if shape.suffix == "uidx" else self.key_kinds.get(key)
             allowed = {want} if want else {"set", "zset"}
             if shape.suffix in ("pre", "suf", "geo"):
@@ -300,25 +307,35 @@ class _ModelCheck:
                 self.report("wrong-type", key, f"expected a {wanted}, got {kind}")
                 self.key_kinds[key] = "wrong"
                 continue
-            if kind == "hash":
-                self._check_unique_key(key, partial)
+            readable.append((key, shape, kind))
+            read = {"set": pipe.smembers, "hash": pipe.hgetall}
+            if kind == "zset":
+                pipe.zrange(key, 0, -1, withscores=True)
             else:
-                self._check_members(key, shape, kind, partial)
-
-    def _members(self, key: str, kind: str) -> Iterable[tuple[str, float | None]]:
-        if kind == "set":
-            for member in self.conn.sscan_iter(key, count=1000):
-                yield _str(member), None
-        else:
-            for member, score in self.conn.zscan_iter(key, count=1000):
-                yield _str(member), float(score)
+                read[kind](key)
+        contents = pipe.execute() if readable else []
+        for (key, shape, kind), content in zip(readable, contents, strict=True):
+            partial = key in self.shared_keys
+            if kind == "hash":
+                self._check_unique_key(key, content.items(), partial)
+            else:
+                members: list[tuple[str, float | None]] = (
+                    [(_str(m), None) for m in content]
+                    if kind == "set"
+                    else [(_str(m), float(score)) for m, score in content]
+                )
+                self._check_members(key, shape, members, partial)
 
     def _check_members(
-        self, key: str, shape: KeyShape, kind: str, partial: bool
+        self,
+        key: str,
+        shape: KeyShape,
+        members: Iterable[tuple[str, float | None]],
+        partial: bool,
     ) -> None:
         expected = self.expected.get(key, {})
         geo: list[str] = []
-        for member, score in self._members(key, kind):
+        for member, score in members:
             affix = shape.suffix in ("pre", "suf")
             id = member.rpartition("\0")[2] if affix else member
             if partial and member not in expected:
@@ -359,8 +376,10 @@ class _ModelCheck:
                     f"({lon!r}, {lat!r})",
                 )
 
-    def _check_unique_key(self, key: str, partial: bool) -> None:
-        for raw_field, raw_id in self.conn.hscan_iter(key, count=1000):
+    def _check_unique_key(
+        self, key: str, items: Iterable[tuple[Any, Any]], partial: bool
+    ) -> None:
+        for raw_field, raw_id in items:
             value, id = _str(raw_field), _str(raw_id)
             entry = (key, value, id)
             self.unique_found.add((key, value))
@@ -411,11 +430,11 @@ class _ModelCheck:
         key = self.keys.counter
         if not self.rows:
             return
-        raw = self.conn.get(key)
         try:
+            raw = self.conn.get(key)
             counter = int(_str(raw)) if raw is not None else 0
-        except ValueError:
-            self.report("wrong-type", key, f"expected an integer, got {raw!r}")
+        except (ValueError, redis.ResponseError) as exc:
+            self.report("wrong-type", key, f"expected an integer STRING: {exc}")
             return
         for id in sorted(self.rows, key=int):
             if int(id) > counter:

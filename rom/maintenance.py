@@ -5,6 +5,8 @@ program drives them at its own pace (or hands them to :func:`show_progress`).
 They walk every SCAN page to the end, work with namespaces containing ``:``
 and with ``decode_responses=True`` clients, never go through the session,
 and are safe to re-run or to resume (``resume_from=progress.resume``).
+Each touches only its own model's keys, told by their whole shape
+(``rom._key_shapes``), not by the SCAN prefix alone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from typing import Any
 import redis
 
 from . import _scripts
-from ._key_shapes import KeyShape
 from ._key_shapes import key_census
 from ._key_shapes import scan_own_keys
 from ._keys import KeySpace
@@ -43,15 +44,6 @@ __all__ = [
 ]
 
 _RACE_RETRIES = 10
-
-
-def _scan_keys(
-    conn: redis.Redis, model: Any, count: int, cursor: int = 0
-) -> Iterator[tuple[list[tuple[str, KeyShape]], int]]:
-    """Yield each SCAN page of the model's own keys (with their shape) and
-    the cursor after it. Keys under ``<ns>:`` of another shape (those of a
-    model whose namespace extends ours, say) are left out."""
-    yield from scan_own_keys(conn, model._meta, count, cursor)
 
 
 # -- refresh_indices ----------------------------------------------------------
@@ -89,7 +81,7 @@ def _row_id_blocks(
     conn: redis.Redis, model: Any, block_size: int, start: int
 ) -> Iterator[tuple[list[str], int | None]]:
     block: list[str] = []
-    for page, cursor in _scan_keys(conn, model, block_size, start):
+    for page, cursor in scan_own_keys(conn, model._meta, block_size, start):
         block += [shape.id for _, shape in page if shape.kind == "row"]
         if len(block) >= block_size or cursor == 0:
             # SCAN cursor 0 means done: there is nothing left to resume.
@@ -299,7 +291,7 @@ def clean_unsafe_cols(*models: Any, block_size: int = 1000) -> tuple[int, int]:
     for model in models:
         conn = model._connection
         keys: KeySpace = model._meta.keys
-        for page, _ in _scan_keys(conn, model, max(int(block_size), 10)):
+        for page, _ in scan_own_keys(conn, model._meta, max(int(block_size), 10)):
             entries: list[_Entry] = [
                 (key, keys.entity(shape.id), "del", "", "")
                 for key, shape in page

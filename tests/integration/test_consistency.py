@@ -369,3 +369,14 @@ def test_every_column_kind_checks_clean(rom_redis: redis.Redis) -> None:
         ("missing-entry", "ck:owner:id:idx"),
         ("missing-entry", "ck:pet:motto:upper:idx"),
     ]
+
+
+def test_a_counter_that_is_not_a_number(
+    places: list[CkPlace], rom_redis: redis.Redis
+) -> None:
+    rom_redis.delete(f"{NS}:id:")
+    rom_redis.hset(f"{NS}:id:", "x", "1")
+    assert kinds(check(CkPlace)) == [("wrong-type", f"{NS}:id:")]
+    rom_redis.delete(f"{NS}:id:")
+    rom_redis.set(f"{NS}:id:", "many")
+    assert kinds(check(CkPlace)) == [("wrong-type", f"{NS}:id:")]

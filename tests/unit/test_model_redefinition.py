@@ -124,3 +124,16 @@ def test_a_redefinition_cannot_take_another_models_namespace(
     sys.modules.pop("rd_widgets")
     with pytest.raises(ORMError, match="Cannot have two models"):
         _import()
+
+
+def test_a_dropped_reference_is_forgotten(module_file: Path) -> None:
+    _import()
+    assert "RdOwner" in rom.MODELS_REFERENCED
+    module_file.write_text(
+        "import rom\n\n\nclass RdOwner(rom.Model):\n    name = rom.Text()\n\n\n"
+        "class RdWidget(rom.Model):\n    _namespace = 'rd:widget'\n"
+        "    size = rom.Integer(index=True)\n"
+    )
+    sys.modules.pop("rd_widgets")
+    _import()
+    assert "RdOwner" not in rom.MODELS_REFERENCED
