@@ -21,11 +21,12 @@ from ._meta import ModelInfo
 from .columns import NUMERIC_TYPES
 from .columns import Column
 from .columns import PrimaryKey
+from .columns import String
 from .exceptions import QueryError
 from .keygen import LOWERCASE_QUERY_KEYGENS
+from .keygen import affix_score
 from .keygen import dt2ts
 from .keygen import numeric_score
-from .keygen import prefix_score
 from .keygen import t2ts
 from .relations import _Reference
 from .relations import reference_id
@@ -62,11 +63,12 @@ _TOKEN_KEYGENS = frozenset(
     }
 )
 _NUMERIC_KEYGENS = frozenset({"_numeric_keygen", "_many_to_one_keygen"})
-_LUA_MAGIC = set("^$()%.[]*+-?")
-# "?" and "!" count UTF-8 characters, not bytes: "%?" and "%!" (never produced
-# by escaping, as both are always wildcards) are expanded by search.lua into
-# byte classes, which the JSON plan cannot carry.
-_WILDCARDS = {"?": "%?", "*": ".-", "+": ".+", "!": "%!"}
+# like() wildcards as search.lua's matcher numbers them.
+LIKE_ONE, LIKE_OPT, LIKE_STAR = 1, 2, 3
+_WILDCARDS = "?*+!"
+# The longest like() pattern, in characters: the matcher's work per candidate
+# token is at most (token characters) * (pattern items + 1) steps.
+MAX_LIKE_CHARS = 250
 
 
 # -- filter nodes (what search.lua evaluates) -------------------------------
@@ -108,15 +110,25 @@ class RangeFilter:
         return {"kind": "range", "key": self.key, "min": self.min, "max": self.max}
 
 
+LikeItem = str | int
+
+
 @dataclass(frozen=True, slots=True)
 class AffixFilter:
-    """Ids whose :pre/:suf token starts with ``prefix`` or matches ``pattern``."""
+    """Ids whose :pre/:suf token starts with ``prefix`` and matches ``pattern``.
+
+    ``pattern`` items are literal characters or the wildcard numbers
+    LIKE_ONE, LIKE_OPT and LIKE_STAR. ``extra`` holds more score windows to
+    scan besides ``start``..``end`` (tokens whose score was computed another
+    way, see ``affix_windows``).
+    """
 
     key: str
     start: str
     end: str
     prefix: str = ""
-    pattern: str | None = None
+    pattern: tuple[LikeItem, ...] | None = None
+    extra: tuple[tuple[str, str], ...] = ()
 
     def to_plan(self) -> dict[str, Any]:
         plan: dict[str, Any] = {
@@ -126,8 +138,10 @@ class AffixFilter:
             "end": self.end,
             "prefix": self.prefix,
         }
+        if self.extra:
+            plan["windows"] = [[self.start, self.end], *map(list, self.extra)]
         if self.pattern is not None:
-            plan["pattern"] = self.pattern
+            plan["pattern"] = list(self.pattern)
         return plan
 
 
@@ -411,10 +425,31 @@ def _affix_text(
     return col, _token_text(col, value)
 
 
-def _window(prefix: str) -> tuple[str, str]:
+def _raw_scored(col: Column[Any]) -> bool:
+    # A SIMPLE* index of a String column: :pre/:suf scores come from the bytes.
+    return isinstance(col, String) and col._keygen_name in SORTABLE_STRING_KEYGENS
+
+
+def _windows(
+    col: Column[Any], prefix: str
+) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Score windows holding every token that starts with ``prefix``.
+
+    Tokens of a String column's SIMPLE* index are scored by their latin-1
+    bytes (as rom 1.1.2 writes them); earlier releases of this library
+    scored them by their UTF-8, so that window is scanned too when it differs.
+    """
     if not prefix:
-        return "-inf", "+inf"
-    return prefix_score(prefix), "(" + prefix_score(prefix, next=True)
+        return "-inf", "+inf", ()
+    raw = _raw_scored(col)
+    start = affix_score(prefix, raw)
+    end = "(" + affix_score(prefix, raw, next=True)
+    if raw:
+        start2 = affix_score(prefix)
+        end2 = "(" + affix_score(prefix, next=True)
+        if (start2, end2) != (start, end):
+            return start, end, ((start2, end2),)
+    return start, end, ()
 
 
 def prefix_filter(info: ModelInfo, name: str, value: Any, *, suffix: bool) -> Filter:
@@ -424,36 +459,66 @@ def prefix_filter(info: ModelInfo, name: str, value: Any, *, suffix: bool) -> Fi
     if suffix:
         text = text[::-1]
     key = info.keys.suffix(col.attr) if suffix else info.keys.prefix(col.attr)
-    start, end = _window(text)
-    return AffixFilter(key, start, end, prefix=text)
+    start, end, extra = _windows(col, text)
+    return AffixFilter(key, start, end, prefix=text, extra=extra)
 
 
 def pattern_filter(info: ModelInfo, name: str, pattern: Any) -> Filter:
     """``like``: ``?`` 0-1, ``*`` 0+, ``+`` 1+, ``!`` exactly 1 character."""
     col, text = _affix_text(info, name, pattern, "like")
+    if len(text) > MAX_LIKE_CHARS:
+        raise QueryError(
+            f"{info.name}.{name}.like(): the pattern has {len(text)} characters, "
+            f"at most {MAX_LIKE_CHARS} are allowed; shorten it (e.g. "
+            f"{text[:20]!r}...)"
+        )
     literal = []
     for ch in text:
         if ch in _WILDCARDS:
             break
         literal.append(ch)
-    start, end = _window("".join(literal))
+    prefix = "".join(literal)
+    start, end, extra = _windows(col, prefix)
     return AffixFilter(
-        info.keys.prefix(col.attr), start, end, pattern=_lua_pattern(text)
+        info.keys.prefix(col.attr),
+        start,
+        end,
+        prefix=prefix,
+        pattern=like_items(text[len(prefix) :]),
+        extra=extra,
     )
 
 
-def _lua_pattern(text: str) -> str:
-    parts = ["^"]
+def like_items(text: str) -> tuple[LikeItem, ...]:
+    """The matcher form of a like() pattern, with equivalent wildcards merged.
+
+    Each run of wildcards becomes its ``!`` count of LIKE_ONE, then one
+    LIKE_STAR if it has a ``*`` or ``+``, else its ``?`` count of LIKE_OPT.
+    A trailing run keeps only its LIKE_ONE: a token may go on after a match.
+    """
+    items: list[LikeItem] = []
+    run = ""
+
+    def flush(trailing: bool) -> None:
+        ones = run.count("!") + run.count("+")
+        items.extend([LIKE_ONE] * ones)
+        if trailing:
+            return
+        if "*" in run or "+" in run:
+            items.append(LIKE_STAR)
+        else:
+            items.extend([LIKE_OPT] * run.count("?"))
+
     for ch in text:
         if ch in _WILDCARDS:
-            parts.append(_WILDCARDS[ch])
-        elif ch == "\0":
-            parts.append("%z")
-        elif ch in _LUA_MAGIC:
-            parts.append("%" + ch)
-        else:
-            parts.append(ch)
-    return "".join(parts)
+            run += ch
+            continue
+        if run:
+            flush(trailing=False)
+            run = ""
+        items.append(ch)
+    flush(trailing=True)
+    return tuple(items)
 
 
 def geo_filter(

@@ -30,40 +30,98 @@ local function is_set(key)
     return redis.call('TYPE', key).ok == 'set'
 end
 
--- like(): "%!" is one UTF-8 character and "%?" zero or one (see _search.py).
-local function utf8_pattern(pattern)
-    return (string.gsub(pattern, '%%(.)', function(c)
-        if c == '!' then return '[^\128-\191][\128-\191]*' end
-        if c == '?' then return '[^\128-\191]?[\128-\191]*' end
-        return '%' .. c
-    end))
+-- like(): the plan's pattern is a list whose items are one literal UTF-8
+-- character (a string) or a wildcard number: 1 = exactly one character,
+-- 2 = zero or one, 3 = zero or more. It is run by a set-of-states simulation
+-- (no backtracking): each character of a token advances every live pattern
+-- position at once, so a token of n characters costs at most
+-- n * (#pattern + 1) steps, whatever the pattern. The token matches as soon
+-- as the whole pattern is consumed (the token may go on after it).
+local ONE, OPT, STAR = 1, 2, 3
+
+local function like_match(token, pat)
+    local m = #pat
+    local mark = {}
+    local gen = 1
+    -- Add state i and the states reachable from it without a character
+    -- (skipping "?" and "*"); -1 once the end of the pattern is reached.
+    local function add(list, n, i)
+        while true do
+            if mark[i] == gen then return n end
+            mark[i] = gen
+            if i == m then return -1 end
+            n = n + 1
+            list[n] = i
+            local k = pat[i + 1]
+            if k ~= OPT and k ~= STAR then return n end
+            i = i + 1
+        end
+    end
+    local cur = {}
+    local n = add(cur, 0, 0)
+    if n < 0 then return true end
+    for ch in string.gmatch(token, '[^\128-\191]?[\128-\191]*') do
+        if ch ~= '' then
+            gen = gen + 1
+            local nxt, c = {}, 0
+            for s = 1, n do
+                local i = cur[s]
+                local k = pat[i + 1]
+                local j = nil
+                if k == STAR then
+                    j = i
+                elseif k == ONE or k == OPT or k == ch then
+                    j = i + 1
+                end
+                if j then
+                    c = add(nxt, c, j)
+                    if c < 0 then return true end
+                end
+            end
+            if c == 0 then return false end
+            cur, n = nxt, c
+        end
+    end
+    return false
+end
+
+-- The windows of a :pre/:suf filter: {start, end} pairs (usually one).
+local function windows(f)
+    if f.windows then return f.windows end
+    return {{f.start, f['end']}}
 end
 
 -- Ids of the members of a :pre/:suf window that match (member = token\0id).
 local function affix_ids(f)
-    local pattern = f.pattern and utf8_pattern(f.pattern)
+    local pattern = f.pattern
     local ids = {}
-    local offset = 0
-    while true do
-        local page = redis.call('ZRANGEBYSCORE', f.key, f.start, f['end'],
-                                'LIMIT', offset, 500)
-        for _, member in ipairs(page) do
-            -- The id follows the member's last NUL; the token precedes it.
-            local id = string.match(member, '%z([^%z]*)$')
-            local ok = false
-            if not id then
-                ok = false
-            elseif pattern then
-                ok = string.find(string.sub(member, 1, -#id - 2), pattern) ~= nil
-            else
-                ok = string.sub(member, 1, #f.prefix) == f.prefix
-                    and #f.prefix <= #member - #id - 1
+    for _, w in ipairs(windows(f)) do
+        local offset = 0
+        while true do
+            local page = redis.call('ZRANGEBYSCORE', f.key, w[1], w[2],
+                                    'LIMIT', offset, 500)
+            for _, member in ipairs(page) do
+                -- The id follows the member's last NUL; the token precedes it.
+                local id = string.match(member, '%z([^%z]*)$')
+                local ok = false
+                if not id then
+                    ok = false
+                else
+                    local token = string.sub(member, 1, -#id - 2)
+                    ok = #f.prefix <= #token
+                        and string.sub(token, 1, #f.prefix) == f.prefix
+                    if ok and pattern then
+                        -- The pattern follows the literal prefix just checked.
+                        ok = like_match(string.sub(token, #f.prefix + 1), pattern)
+                    end
+                end
+                if ok then ids[#ids + 1] = id end
             end
-            if ok then ids[#ids + 1] = id end
+            if #page < 500 then break end
+            offset = offset + 500
         end
-        if #page < 500 then return ids end
-        offset = offset + 500
     end
+    return ids
 end
 
 -- Materialise a filter as a ZSET of ids (scores meaningless) at `dest`.
@@ -112,7 +170,11 @@ local function estimate(f)
         if f.count and f.count < n then n = f.count end
         return n
     end
-    return redis.call('ZCOUNT', f.key, f.start, f['end'])
+    local n = 0
+    for _, w in ipairs(windows(f)) do
+        n = n + redis.call('ZCOUNT', f.key, w[1], w[2])
+    end
+    return n
 end
 
 -- The bound that excludes what `bound` includes: "5" <-> "(5".
