@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +50,7 @@ __all__ = [
     "order_for",
     "pattern_filter",
     "prefix_filter",
+    "range_bound",
 ]
 
 NOT_NULL = (None, None)
@@ -63,6 +66,14 @@ _TOKEN_KEYGENS = frozenset(
     }
 )
 _NUMERIC_KEYGENS = frozenset({"_numeric_keygen", "_many_to_one_keygen"})
+# The score syntax accepted for range endpoints: a subset of what Redis's
+# strtod-based parser takes, on which Python's float() agrees with it (no
+# NaN, whitespace, "_", hex or empty text).
+_REDIS_DOUBLE = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf(?:inity)?))\Z"
+)
+# The latitudes a geo index can hold (Web Mercator), as GEOADD/GEOSEARCH check.
+_GEO_LAT_LIMIT = 85.05112878
 # like() wildcards as search.lua's matcher numbers them.
 LIKE_ONE, LIKE_OPT, LIKE_STAR = 1, 2, 3
 _WILDCARDS = "?*+!"
@@ -269,6 +280,16 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
         )
     kind = _kind(col, name)
     where = f"{info.name}.{name}"
+    if value is None:
+        raise QueryError(
+            f"Sorry, we don't know how to filter {where} by None: entities "
+            "without a value have no index entry, so None cannot be searched"
+            + (
+                "; use NOT_NULL for every entity that has one"
+                if isinstance(col, _Reference)
+                else ""
+            )
+        )
     if value is NOT_NULL and not isinstance(col, _Reference):
         raise QueryError(
             f"Can only query for non-null column values on ManyToOne/OneToOne "
@@ -310,7 +331,7 @@ def _range(
             f"{where} is a token index (keygen {col._keygen_name}); it cannot "
             "answer a range: pass a value or a list of values"
         )
-    low, high = (_bound(where, col, v) for v in value)
+    low, high = (range_bound(where, col, v) for v in value)
     return RangeFilter(
         info.keys.index(name),
         "-inf" if low is None else low,
@@ -318,14 +339,20 @@ def _range(
     )
 
 
-def _bound(where: str, col: Column[Any], value: Any) -> str | None:
+def range_bound(where: str, col: Column[Any], value: Any) -> str | None:
+    """A range endpoint of ``col`` as Redis score syntax; None for an open end.
+
+    Raises QueryError for anything Redis would refuse or misread.
+    """
     if type(value) is int:  # the common case, which every check below passes
         return numeric_score(value)
     if value is None:
         return None
     if isinstance(value, str) and value.startswith("("):
-        inner = _bound(where, col, value[1:])
-        return None if inner is None else "(" + inner
+        inner = value[1:]
+        if not _REDIS_DOUBLE.match(inner):
+            raise _bad_bound(where, value)
+        return value
     if isinstance(col, _Reference) and not isinstance(value, (int, float, str)):
         value = int(reference_id(value))
     if isinstance(value, bool) or not isinstance(value, (*NUMERIC_TYPES, str)):
@@ -334,16 +361,23 @@ def _bound(where: str, col: Column[Any], value: Any) -> str | None:
             f"{type(value).__name__}: {value!r}"
         )
     if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            raise QueryError(
-                f"{where}: range endpoint {value!r} is not a number"
-            ) from None
-        return value
-    if isinstance(value, (datetime.date, datetime.time)):
-        return repr(dt2ts(value) if isinstance(value, datetime.date) else t2ts(value))
-    return numeric_score(value)
+        text = value
+    elif isinstance(value, (datetime.date, datetime.time)):
+        text = repr(dt2ts(value) if isinstance(value, datetime.date) else t2ts(value))
+    else:
+        text = numeric_score(value)
+    if not _REDIS_DOUBLE.match(text):
+        raise _bad_bound(where, value)
+    return text
+
+
+def _bad_bound(where: str, value: Any) -> QueryError:
+    return QueryError(
+        f"{where}: range endpoint {value!r} is not a number Redis accepts (NaN, "
+        "spaces, '_', hex and empty text are refused); pass an int, float, "
+        "Decimal, date or time, None for an open end, or text such as '5', "
+        "'-2.5e3', '(5' (exclusive) or '-inf'"
+    )
 
 
 def _token_text(col: Column[Any], value: Any) -> str:
@@ -542,14 +576,27 @@ def geo_filter(
         )
     if count is not None and (not isinstance(count, int) or count < 0):
         raise ValueError(f"near(): count must be a positive int, got {count!r}")
-    return GeoFilter(
-        info.keys.geo(name),
-        float(lon),
-        float(lat),
-        float(distance),
-        unit,
-        count or None,
-    )
+    try:
+        x, y, radius = float(lon), float(lat), float(distance)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"near() on {info.name}.{name}: lon, lat and distance must be "
+            f"numbers, got {lon!r}, {lat!r}, {distance!r}"
+        ) from None
+    # What GEOSEARCH accepts (NaN fails every comparison, so it is refused).
+    if not (-180 <= x <= 180 and -_GEO_LAT_LIMIT <= y <= _GEO_LAT_LIMIT):
+        raise ValueError(
+            f"near() on {info.name}.{name}: ({lon!r}, {lat!r}) is outside what "
+            f"Redis can search (lon -180..180, lat ±{_GEO_LAT_LIMIT})"
+        )
+    if not 0 <= radius < math.inf:
+        raise ValueError(
+            f"near() on {info.name}.{name}: distance must be a finite number "
+            f">= 0, got {distance!r}"
+        )
+    if count is not None and count >= LIMIT_CAP:
+        count = None  # more than any index holds: no limit
+    return GeoFilter(info.keys.geo(name), x, y, radius, unit, count or None)
 
 
 def order_for(info: ModelInfo, name: str) -> Order:
@@ -567,6 +614,19 @@ def order_for(info: ModelInfo, name: str) -> Order:
             "column with index=True or a string column with keygen=SIMPLE/SIMPLE_CI"
         )
     return Order(info.keys.index(attr), desc)
+
+
+# No ZSET holds this many members: a larger offset gives nothing and a larger
+# count is no limit. Capping keeps every number exact in Lua and within the
+# signed 64-bit integers Redis takes.
+LIMIT_CAP = 2**40
+
+
+def clamp_limit(offset: int, count: int | None) -> tuple[int, int | None]:
+    """``(offset, count)`` with numbers past LIMIT_CAP replaced by equivalents."""
+    if count is not None and count >= LIMIT_CAP:
+        count = None
+    return min(offset, LIMIT_CAP), count
 
 
 def check_limit(model: str, offset: Any, count: Any) -> tuple[int, int | None]:

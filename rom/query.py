@@ -31,6 +31,7 @@ from ._search import Order
 from ._search import RangeFilter
 from ._search import SearchPlan
 from ._search import check_limit
+from ._search import clamp_limit
 from ._search import filters_for
 from ._search import geo_filter
 from ._search import order_for
@@ -111,7 +112,7 @@ class Query(Generic[M]):
         self._model = model
         self._filters = tuple(filters)
         self._order_by = order_by
-        self._limit = limit
+        self._limit = None if limit is None else clamp_limit(*limit)
         self._select = select
 
     @property

@@ -129,9 +129,15 @@ local function materialise(f, dest)
     if f.kind == 'set' then
         redis.call('ZUNIONSTORE', dest, 1, f.key, 'WEIGHTS', 0)
     elseif f.kind == 'any' then
-        local args = {'ZUNIONSTORE', dest, #f.keys}
-        for _, k in ipairs(f.keys) do args[#args + 1] = k end
-        redis.call(unpack(args))
+        -- In chunks: unpack() takes at most a few thousand values, and an
+        -- OR-list may name more keys than that.
+        redis.call('DEL', dest)
+        for i = 1, #f.keys, 500 do
+            local args = {'ZUNIONSTORE', dest, 0, dest}
+            for j = i, math.min(i + 499, #f.keys) do args[#args + 1] = f.keys[j] end
+            args[3] = #args - 3
+            redis.call(unpack(args))
+        end
     elseif f.kind == 'range' then
         redis.call('ZRANGESTORE', dest, f.key, f.min, f.max, 'BYSCORE')
     elseif f.kind == 'geo' then
