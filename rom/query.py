@@ -460,7 +460,8 @@ class Query(Generic[M]):
         every = range(last, 0, -1) if desc else range(1, last + 1)
         for start in range(0, len(every), blocksize):
             ids = list(every[start : start + blocksize])
-            for entity in self._model.get(ids):
+            found = self._selected_rows(ids) if self._select else self._model.get(ids)
+            for item in found:
                 if offset:
                     offset -= 1
                     continue
@@ -468,15 +469,22 @@ class Query(Generic[M]):
                     if remaining == 0:
                         return
                     remaining -= 1
-                yield self._selected_entity(entity) if self._select else entity
+                yield item
 
-    def _selected_entity(self, entity: Any) -> Any:
+    def _selected_rows(self, ids: list[int]) -> list[Any]:
+        # select() reads what is stored, not the session's (maybe unsaved)
+        # entities: one HMGET per id, in one transaction, missing rows dropped.
         select = self._select
         assert select is not None
-        make = select.make
-        if select.decode:
-            return make([getattr(entity, c) for c in select.columns])
-        return make([entity._last.get(c) for c in select.columns])
+        keys = self._model._meta.keys
+        pipe = self._model._connection.pipeline(transaction=True)
+        for i in ids:
+            pipe.hmget(keys.entity(i), list(select.fields))
+        return [
+            self._selected([i, *values])
+            for i, values in zip(ids, pipe.execute(), strict=True)
+            if any(v is not None for v in values)
+        ]
 
 
 def affix_excluding(
