@@ -74,11 +74,9 @@ _REDIS_DOUBLE = re.compile(
 )
 # The latitudes a geo index can hold (Web Mercator), as GEOADD/GEOSEARCH check.
 _GEO_LAT_LIMIT = 85.05112878
-# like() wildcards as search.lua's matcher numbers them.
-LIKE_ONE, LIKE_OPT, LIKE_STAR = 1, 2, 3
 _WILDCARDS = "?*+!"
 # The longest like() pattern, in characters: the matcher's work per candidate
-# token is at most (token characters) * (pattern items + 1) steps.
+# token is at most (token characters + 1) * (pattern items) steps.
 MAX_LIKE_CHARS = 250
 
 
@@ -121,15 +119,18 @@ class RangeFilter:
         return {"kind": "range", "key": self.key, "min": self.min, "max": self.max}
 
 
-LikeItem = str | int
+# One item of a like() pattern for search.lua: a run of literal text, or a
+# gap of (at least, at most) characters, at most -1 meaning no limit.
+LikeItem = str | tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
 class AffixFilter:
     """Ids whose :pre/:suf token starts with ``prefix`` and matches ``pattern``.
 
-    ``pattern`` items are literal characters or the wildcard numbers
-    LIKE_ONE, LIKE_OPT and LIKE_STAR. ``extra`` holds more score windows to
+    ``pattern`` holds what follows ``prefix``: runs of literal text and gaps
+    of (at least, at most) characters (see ``like_items``). ``extra`` holds
+    more score windows to
     scan besides ``start``..``end`` (tokens whose score was computed another
     way, see ``affix_windows``).
     """
@@ -524,34 +525,41 @@ def pattern_filter(info: ModelInfo, name: str, pattern: Any) -> Filter:
 
 
 def like_items(text: str) -> tuple[LikeItem, ...]:
-    """The matcher form of a like() pattern, with equivalent wildcards merged.
+    """The matcher form of a like() pattern: literal runs and gaps.
 
-    Each run of wildcards becomes its ``!`` count of LIKE_ONE, then one
-    LIKE_STAR if it has a ``*`` or ``+``, else its ``?`` count of LIKE_OPT.
-    A trailing run keeps only its LIKE_ONE: a token may go on after a match.
+    Each run of wildcards becomes one gap ``(least, most)`` in characters:
+    ``!`` and ``+`` add one to both, ``?`` one to ``most``, and ``*`` or
+    ``+`` make ``most`` unlimited (-1). A trailing gap only needs its
+    ``least`` characters (a token may go on after a match), and is dropped
+    when that is 0.
     """
     items: list[LikeItem] = []
+    literal = ""
     run = ""
 
-    def flush(trailing: bool) -> None:
-        ones = run.count("!") + run.count("+")
-        items.extend([LIKE_ONE] * ones)
+    def gap(trailing: bool) -> None:
+        least = run.count("!") + run.count("+")
+        most = -1 if ("*" in run or "+" in run) else least + run.count("?")
         if trailing:
-            return
-        if "*" in run or "+" in run:
-            items.append(LIKE_STAR)
-        else:
-            items.extend([LIKE_OPT] * run.count("?"))
+            if least:
+                items.append((least, least))
+        elif most:
+            items.append((least, most))
 
     for ch in text:
         if ch in _WILDCARDS:
+            if literal:
+                items.append(literal)
+                literal = ""
             run += ch
             continue
         if run:
-            flush(trailing=False)
+            gap(trailing=False)
             run = ""
-        items.append(ch)
-    flush(trailing=True)
+        literal += ch
+    if literal:
+        items.append(literal)
+    gap(trailing=True)
     return tuple(items)
 
 

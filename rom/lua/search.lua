@@ -30,59 +30,97 @@ local function is_set(key)
     return redis.call('TYPE', key).ok == 'set'
 end
 
--- like(): the plan's pattern is a list whose items are one literal UTF-8
--- character (a string) or a wildcard number: 1 = exactly one character,
--- 2 = zero or one, 3 = zero or more. It is run by a set-of-states simulation
--- (no backtracking): each character of a token advances every live pattern
--- position at once, so a token of n characters costs at most
--- n * (#pattern + 1) steps, whatever the pattern. The token matches as soon
--- as the whole pattern is consumed (the token may go on after it).
-local ONE, OPT, STAR = 1, 2, 3
+-- like(): the plan's pattern is what follows the literal prefix, a list of
+-- literal runs (strings) and gaps {least, most} counted in UTF-8 characters
+-- (most = -1: no limit). It is matched without backtracking by tracking
+-- the set of token positions (characters consumed) that the items so far
+-- can reach, item by item: a literal run keeps the positions where the
+-- token continues with it (found with plain string.find/string.sub), a gap
+-- widens each position into a range. Each item costs at most O(token
+-- characters), so a token costs at most (characters + 1) * #items steps,
+-- whatever the pattern. The token matches when a position survives every
+-- item (it may go on after the match).
 
-local function like_match(token, pat)
-    local m = #pat
-    local mark = {}
-    local gen = 1
-    -- Add state i and the states reachable from it without a character
-    -- (skipping "?" and "*"); -1 once the end of the pattern is reached.
-    local function add(list, n, i)
-        while true do
-            if mark[i] == gen then return n end
-            mark[i] = gen
-            if i == m then return -1 end
-            n = n + 1
-            list[n] = i
-            local k = pat[i + 1]
-            if k ~= OPT and k ~= STAR then return n end
-            i = i + 1
-        end
-    end
-    local cur = {}
-    local n = add(cur, 0, 0)
-    if n < 0 then return true end
+-- A token's character positions: byte offset of position p (p characters
+-- consumed) and back; nil tables for ASCII, where both are p + 1.
+local function char_offsets(token)
+    if not string.find(token, '[\128-\255]') then return nil, nil, #token end
+    local off, at = {}, {}
+    local n, b = 0, 1
     for ch in string.gmatch(token, '[^\128-\191]?[\128-\191]*') do
         if ch ~= '' then
-            gen = gen + 1
-            local nxt, c = {}, 0
-            for s = 1, n do
-                local i = cur[s]
-                local k = pat[i + 1]
-                local j = nil
-                if k == STAR then
-                    j = i
-                elseif k == ONE or k == OPT or k == ch then
-                    j = i + 1
-                end
-                if j then
-                    c = add(nxt, c, j)
-                    if c < 0 then return true end
-                end
-            end
-            if c == 0 then return false end
-            cur, n = nxt, c
+            off[n] = b
+            at[b] = n
+            n = n + 1
+            b = b + #ch
         end
     end
-    return false
+    off[n] = b
+    at[b] = n
+    return off, at, n
+end
+
+-- Each item once per query: literal runs with their length in characters.
+local function compile_like(items)
+    local out = {}
+    for i, item in ipairs(items) do
+        if type(item) == 'string' then
+            local _, chars = string.gsub(item, '[^\128-\191]', '')
+            out[i] = {lit = item, chars = chars}
+        else
+            out[i] = {least = item[1], most = item[2]}
+        end
+    end
+    return out
+end
+
+local function like_match(token, items)
+    local off, at, n = char_offsets(token)
+    -- Reachable positions: all of dense..n when dense, else the sorted list.
+    local dense, list = nil, {0}
+    for _, item in ipairs(items) do
+        local new = {}
+        if item.lit then
+            local lit, len = item.lit, #item.lit
+            if dense then
+                local init = off and off[dense] or dense + 1
+                while true do
+                    local s = string.find(token, lit, init, true)
+                    if not s then break end
+                    local p = s - 1
+                    if off then p = at[s] end
+                    if p then new[#new + 1] = p + item.chars end
+                    init = s + 1
+                end
+            else
+                for _, p in ipairs(list) do
+                    local b = off and off[p] or p + 1
+                    if string.sub(token, b, b + len - 1) == lit then
+                        new[#new + 1] = p + item.chars
+                    end
+                end
+            end
+            dense, list = nil, new
+        elseif dense then
+            -- Every position from dense on, widened: every one from dense + least.
+            dense = dense + item.least
+            if dense > n then return false end
+        elseif item.most < 0 then
+            dense, list = list[1] + item.least, nil
+            if dense > n then return false end
+        else
+            local last = -1
+            for _, p in ipairs(list) do
+                local lo = math.max(p + item.least, last + 1)
+                local hi = math.min(p + item.most, n)
+                for x = lo, hi do new[#new + 1] = x end
+                if hi > last then last = hi end
+            end
+            list = new
+        end
+        if list and #list == 0 then return false end
+    end
+    return true
 end
 
 -- The windows of a :pre/:suf filter: {start, end} pairs (usually one).
@@ -93,7 +131,7 @@ end
 
 -- Ids of the members of a :pre/:suf window that match (member = token\0id).
 local function affix_ids(f)
-    local pattern = f.pattern
+    local pattern = f.pattern and compile_like(f.pattern)
     local ids = {}
     for _, w in ipairs(windows(f)) do
         local offset = 0
