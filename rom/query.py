@@ -23,6 +23,7 @@ from ._replies import reply_row
 from ._replies import text
 from ._replies import text_or_none
 from ._search import ALLOWED_DIST
+from ._search import LIMIT_CAP
 from ._search import NOT_NULL
 from ._search import Filter
 from ._search import GeoFilter
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["ALLOWED_DIST", "NOT_NULL", "NUMERIC_TYPES", "Query"]
 
 M = TypeVar("M", bound="Model")
+# The longest TTL given to a cached result, in seconds (about 68 years).
+MAX_TTL = 2**31 - 1
 Make = Callable[[list[Any]], Any]
 Factory = Callable[[Sequence[str]], Make]
 
@@ -346,9 +349,10 @@ class Query(Generic[M]):
         if self._probe:
             yield from self._iter_probe(pagesize)
             return
-        key = self.cached_result(max(int(timeout), 1), _checked=False)
+        timeout = min(max(int(timeout), 1), MAX_TTL)
+        key = self.cached_result(timeout, _checked=False)
         try:
-            yield from self._pages(key, int(timeout), max(int(pagesize), 1))
+            yield from self._pages(key, timeout, min(max(int(pagesize), 1), LIMIT_CAP))
         finally:
             self._model._connection.delete(key)
 
@@ -387,6 +391,9 @@ class Query(Generic[M]):
             ) from None
         if timeout < 1:
             raise QueryError(f"cached_result() timeout must be >= 1, got {timeout}")
+        # Redis refuses TTLs past its 64-bit millisecond clock; ~68 years
+        # is "never" for a cached result.
+        timeout = min(timeout, MAX_TTL)
         if self._probe:
             raise QueryError(
                 f"cached_result() of {self._model.__name__}.query ordered by "

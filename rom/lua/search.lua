@@ -4,6 +4,9 @@
 -- ARGV[1]     JSON SearchPlan (rom/_search.py SearchPlan.to_json):
 --             {temp, ttl, filters: [...], order: {key, desc} | false,
 --              offset, count (-1 = all), mode, fields, row_prefix}
+--             an affix filter is {kind = "affix", key, start, end, prefix,
+--              windows = {{start, end}, ...} (optional, replaces start/end),
+--              pattern = like() items (optional, see like_match)}
 -- returns     mode "ids":    {id, ...}
 --             mode "rows":   {{id, field, value, ...}, ...} (missing rows dropped)
 --             mode "select": {{id, value|false, ...}, ...} (the plan's fields)

@@ -216,3 +216,18 @@ def test_near_checks_what_geosearch_refuses(
     QiPlace(lon=1.0, lat=1.0).save()
     near = QiPlace.query.near("where", 1.0, 1.0, 1, "km", count=2**70)
     assert [p.lon for p in near.all()] == [1.0]
+
+
+def test_huge_timeouts_and_page_sizes_work(items: list[QiItem]) -> None:
+    """cached_result/iter_result take any timeout >= 1 and any page size."""
+    query = QiItem.query.filter(n=(2, 4)).order_by("n")
+    assert [e.n for e in query.iter_result(timeout=10**20, pagesize=10**20)] == [
+        2,
+        3,
+        4,
+    ]
+    key = query.cached_result(10**20)
+    conn = QiItem._connection
+    assert conn.zcard(key) == 3
+    assert 0 < conn.ttl(key) <= 2**31 - 1
+    conn.delete(key)
