@@ -156,3 +156,22 @@ def test_on_delete_finds_referrers_by_primary_key(rom_redis: redis.Redis) -> Non
     assert left.keeper is None
     assert left.owner.oid == owners[0].oid
     assert rom_redis.exists(f"CpPet:{pets[1].pid}", f"CpPet:{pets[2].pid}") == 0
+
+
+def test_query_delete_applies_on_delete_by_primary_key(
+    rom_redis: redis.Redis,
+) -> None:
+    """Query.delete() on owners cascades to pets found by the owners' pks."""
+    owners = [CpOwner(id=5 - i, name=f"o{i}") for i in range(3)]
+    rom.session.commit()
+    CpPet(id=owners[2].oid, owner=owners[0])
+    CpPet(id=owners[0].oid, owner=owners[2], keeper=owners[0])
+    rom.session.commit()
+    rom.session.rollback()
+    CpOwner.query.filter(oid=(owners[0].oid, owners[0].oid)).delete()
+    rom.session.rollback()
+    assert sorted(o.oid for o in CpOwner.query.all()) == [owners[1].oid, owners[2].oid]
+    # The pet owned by owner 0 is gone; the other lost its keeper only.
+    (left,) = CpPet.query.all()
+    assert left.owner.oid == owners[2].oid
+    assert left.keeper is None
