@@ -17,10 +17,10 @@ from ._replies import decode_row
 from ._replies import reply_row
 from ._replies import text
 from ._search import RangeFilter
+from ._search import range_bound
 from .columns import Column
 from .columns import IndexOnly
 from .exceptions import QueryError
-from .keygen import numeric_score
 from .query import Query
 from .relations import _Reference
 from .relations import reference_id
@@ -166,6 +166,12 @@ def _by_index(model: type[M], base: str, attr: str, value: Any, limit: Any) -> l
             f"Cannot query on a column without an index: {model.__name__}."
             f"{base} (declare it with index=True)"
         )
+    where = f"{model.__name__}.{attr}"
+    if value is None:
+        raise QueryError(
+            f"{model.__name__}.get_by({attr}=None): entities without a value "
+            "have no index entry, so None cannot be searched"
+        )
     if isinstance(col, _Reference) and not isinstance(value, tuple):
         value = int(reference_id(col.validate(value)))
     if isinstance(value, tuple):
@@ -175,8 +181,8 @@ def _by_index(model: type[M], base: str, attr: str, value: Any, limit: Any) -> l
     else:
         query = model.query.filter(**{attr: value})
         return (query.limit(*limit) if limit else query).all()
-    lo = "-inf" if low is None else numeric_score(low)
-    hi = "inf" if high is None else numeric_score(high)
+    lo = range_bound(where, col, low) or "-inf"
+    hi = range_bound(where, col, high) or "+inf"
     offset, count = limit if limit else (0, -1)
     if offset < 0:  # what ZRANGEBYSCORE ... LIMIT gives a negative offset
         return []

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +23,12 @@ from ._meta import ModelInfo
 from .columns import NUMERIC_TYPES
 from .columns import Column
 from .columns import PrimaryKey
+from .columns import String
 from .exceptions import QueryError
 from .keygen import LOWERCASE_QUERY_KEYGENS
+from .keygen import affix_score
 from .keygen import dt2ts
 from .keygen import numeric_score
-from .keygen import prefix_score
 from .keygen import t2ts
 from .relations import _Reference
 from .relations import reference_id
@@ -47,6 +50,7 @@ __all__ = [
     "order_for",
     "pattern_filter",
     "prefix_filter",
+    "range_bound",
 ]
 
 NOT_NULL = (None, None)
@@ -62,11 +66,18 @@ _TOKEN_KEYGENS = frozenset(
     }
 )
 _NUMERIC_KEYGENS = frozenset({"_numeric_keygen", "_many_to_one_keygen"})
-_LUA_MAGIC = set("^$()%.[]*+-?")
-# "?" and "!" count UTF-8 characters, not bytes: "%?" and "%!" (never produced
-# by escaping, as both are always wildcards) are expanded by search.lua into
-# byte classes, which the JSON plan cannot carry.
-_WILDCARDS = {"?": "%?", "*": ".-", "+": ".+", "!": "%!"}
+# The score syntax accepted for range endpoints: a subset of what Redis's
+# strtod-based parser takes, on which Python's float() agrees with it (no
+# NaN, whitespace, "_", hex or empty text).
+_REDIS_DOUBLE = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf(?:inity)?))\Z"
+)
+# The latitudes a geo index can hold (Web Mercator), as GEOADD/GEOSEARCH check.
+_GEO_LAT_LIMIT = 85.05112878
+_WILDCARDS = "?*+!"
+# The longest like() pattern, in characters: the matcher's work per candidate
+# token is at most (token characters + 1) * (pattern items) steps.
+MAX_LIKE_CHARS = 250
 
 
 # -- filter nodes (what search.lua evaluates) -------------------------------
@@ -108,15 +119,28 @@ class RangeFilter:
         return {"kind": "range", "key": self.key, "min": self.min, "max": self.max}
 
 
+# One item of a like() pattern for search.lua: a run of literal text, or a
+# gap of (at least, at most) characters, at most -1 meaning no limit.
+LikeItem = str | tuple[int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class AffixFilter:
-    """Ids whose :pre/:suf token starts with ``prefix`` or matches ``pattern``."""
+    """Ids whose :pre/:suf token starts with ``prefix`` and matches ``pattern``.
+
+    ``pattern`` holds what follows ``prefix``: runs of literal text and gaps
+    of (at least, at most) characters (see ``like_items``). ``extra`` holds
+    more score windows to
+    scan besides ``start``..``end`` (tokens whose score was computed another
+    way, see ``affix_windows``).
+    """
 
     key: str
     start: str
     end: str
     prefix: str = ""
-    pattern: str | None = None
+    pattern: tuple[LikeItem, ...] | None = None
+    extra: tuple[tuple[str, str], ...] = ()
 
     def to_plan(self) -> dict[str, Any]:
         plan: dict[str, Any] = {
@@ -126,8 +150,10 @@ class AffixFilter:
             "end": self.end,
             "prefix": self.prefix,
         }
+        if self.extra:
+            plan["windows"] = [[self.start, self.end], *map(list, self.extra)]
         if self.pattern is not None:
-            plan["pattern"] = self.pattern
+            plan["pattern"] = list(self.pattern)
         return plan
 
 
@@ -255,6 +281,16 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
         )
     kind = _kind(col, name)
     where = f"{info.name}.{name}"
+    if value is None:
+        raise QueryError(
+            f"Sorry, we don't know how to filter {where} by None: entities "
+            "without a value have no index entry, so None cannot be searched"
+            + (
+                "; use NOT_NULL for every entity that has one"
+                if isinstance(col, _Reference)
+                else ""
+            )
+        )
     if value is NOT_NULL and not isinstance(col, _Reference):
         raise QueryError(
             f"Can only query for non-null column values on ManyToOne/OneToOne "
@@ -296,7 +332,7 @@ def _range(
             f"{where} is a token index (keygen {col._keygen_name}); it cannot "
             "answer a range: pass a value or a list of values"
         )
-    low, high = (_bound(where, col, v) for v in value)
+    low, high = (range_bound(where, col, v) for v in value)
     return RangeFilter(
         info.keys.index(name),
         "-inf" if low is None else low,
@@ -304,14 +340,20 @@ def _range(
     )
 
 
-def _bound(where: str, col: Column[Any], value: Any) -> str | None:
+def range_bound(where: str, col: Column[Any], value: Any) -> str | None:
+    """A range endpoint of ``col`` as Redis score syntax; None for an open end.
+
+    Raises QueryError for anything Redis would refuse or misread.
+    """
     if type(value) is int:  # the common case, which every check below passes
         return numeric_score(value)
     if value is None:
         return None
     if isinstance(value, str) and value.startswith("("):
-        inner = _bound(where, col, value[1:])
-        return None if inner is None else "(" + inner
+        inner = value[1:]
+        if not _REDIS_DOUBLE.match(inner):
+            raise _bad_bound(where, value)
+        return value
     if isinstance(col, _Reference) and not isinstance(value, (int, float, str)):
         value = int(reference_id(value))
     if isinstance(value, bool) or not isinstance(value, (*NUMERIC_TYPES, str)):
@@ -320,16 +362,23 @@ def _bound(where: str, col: Column[Any], value: Any) -> str | None:
             f"{type(value).__name__}: {value!r}"
         )
     if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            raise QueryError(
-                f"{where}: range endpoint {value!r} is not a number"
-            ) from None
-        return value
-    if isinstance(value, (datetime.date, datetime.time)):
-        return repr(dt2ts(value) if isinstance(value, datetime.date) else t2ts(value))
-    return numeric_score(value)
+        text = value
+    elif isinstance(value, (datetime.date, datetime.time)):
+        text = repr(dt2ts(value) if isinstance(value, datetime.date) else t2ts(value))
+    else:
+        text = numeric_score(value)
+    if not _REDIS_DOUBLE.match(text):
+        raise _bad_bound(where, value)
+    return text
+
+
+def _bad_bound(where: str, value: Any) -> QueryError:
+    return QueryError(
+        f"{where}: range endpoint {value!r} is not a number Redis accepts (NaN, "
+        "spaces, '_', hex and empty text are refused); pass an int, float, "
+        "Decimal, date or time, None for an open end, or text such as '5', "
+        "'-2.5e3', '(5' (exclusive) or '-inf'"
+    )
 
 
 def _token_text(col: Column[Any], value: Any) -> str:
@@ -411,10 +460,31 @@ def _affix_text(
     return col, _token_text(col, value)
 
 
-def _window(prefix: str) -> tuple[str, str]:
+def _raw_scored(col: Column[Any]) -> bool:
+    # A SIMPLE* index of a String column: :pre/:suf scores come from the bytes.
+    return isinstance(col, String) and col._keygen_name in SORTABLE_STRING_KEYGENS
+
+
+def _windows(
+    col: Column[Any], prefix: str
+) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Score windows holding every token that starts with ``prefix``.
+
+    Tokens of a String column's SIMPLE* index are scored by their latin-1
+    bytes (as rom 1.1.2 writes them); earlier releases of this library
+    scored them by their UTF-8, so that window is scanned too when it differs.
+    """
     if not prefix:
-        return "-inf", "+inf"
-    return prefix_score(prefix), "(" + prefix_score(prefix, next=True)
+        return "-inf", "+inf", ()
+    raw = _raw_scored(col)
+    start = affix_score(prefix, raw)
+    end = "(" + affix_score(prefix, raw, next=True)
+    if raw:
+        start2 = affix_score(prefix)
+        end2 = "(" + affix_score(prefix, next=True)
+        if (start2, end2) != (start, end):
+            return start, end, ((start2, end2),)
+    return start, end, ()
 
 
 def prefix_filter(info: ModelInfo, name: str, value: Any, *, suffix: bool) -> Filter:
@@ -424,36 +494,73 @@ def prefix_filter(info: ModelInfo, name: str, value: Any, *, suffix: bool) -> Fi
     if suffix:
         text = text[::-1]
     key = info.keys.suffix(col.attr) if suffix else info.keys.prefix(col.attr)
-    start, end = _window(text)
-    return AffixFilter(key, start, end, prefix=text)
+    start, end, extra = _windows(col, text)
+    return AffixFilter(key, start, end, prefix=text, extra=extra)
 
 
 def pattern_filter(info: ModelInfo, name: str, pattern: Any) -> Filter:
     """``like``: ``?`` 0-1, ``*`` 0+, ``+`` 1+, ``!`` exactly 1 character."""
     col, text = _affix_text(info, name, pattern, "like")
+    if len(text) > MAX_LIKE_CHARS:
+        raise QueryError(
+            f"{info.name}.{name}.like(): the pattern has {len(text)} characters, "
+            f"at most {MAX_LIKE_CHARS} are allowed; shorten it (e.g. "
+            f"{text[:20]!r}...)"
+        )
     literal = []
     for ch in text:
         if ch in _WILDCARDS:
             break
         literal.append(ch)
-    start, end = _window("".join(literal))
+    prefix = "".join(literal)
+    start, end, extra = _windows(col, prefix)
     return AffixFilter(
-        info.keys.prefix(col.attr), start, end, pattern=_lua_pattern(text)
+        info.keys.prefix(col.attr),
+        start,
+        end,
+        prefix=prefix,
+        pattern=like_items(text[len(prefix) :]),
+        extra=extra,
     )
 
 
-def _lua_pattern(text: str) -> str:
-    parts = ["^"]
+def like_items(text: str) -> tuple[LikeItem, ...]:
+    """The matcher form of a like() pattern: literal runs and gaps.
+
+    Each run of wildcards becomes one gap ``(least, most)`` in characters:
+    ``!`` and ``+`` add one to both, ``?`` one to ``most``, and ``*`` or
+    ``+`` make ``most`` unlimited (-1). A trailing gap only needs its
+    ``least`` characters (a token may go on after a match), and is dropped
+    when that is 0.
+    """
+    items: list[LikeItem] = []
+    literal = ""
+    run = ""
+
+    def gap(trailing: bool) -> None:
+        least = run.count("!") + run.count("+")
+        most = -1 if ("*" in run or "+" in run) else least + run.count("?")
+        if trailing:
+            if least:
+                items.append((least, least))
+        elif most:
+            items.append((least, most))
+
     for ch in text:
         if ch in _WILDCARDS:
-            parts.append(_WILDCARDS[ch])
-        elif ch == "\0":
-            parts.append("%z")
-        elif ch in _LUA_MAGIC:
-            parts.append("%" + ch)
-        else:
-            parts.append(ch)
-    return "".join(parts)
+            if literal:
+                items.append(literal)
+                literal = ""
+            run += ch
+            continue
+        if run:
+            gap(trailing=False)
+            run = ""
+        literal += ch
+    if literal:
+        items.append(literal)
+    gap(trailing=True)
+    return tuple(items)
 
 
 def geo_filter(
@@ -477,14 +584,27 @@ def geo_filter(
         )
     if count is not None and (not isinstance(count, int) or count < 0):
         raise ValueError(f"near(): count must be a positive int, got {count!r}")
-    return GeoFilter(
-        info.keys.geo(name),
-        float(lon),
-        float(lat),
-        float(distance),
-        unit,
-        count or None,
-    )
+    try:
+        x, y, radius = float(lon), float(lat), float(distance)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"near() on {info.name}.{name}: lon, lat and distance must be "
+            f"numbers, got {lon!r}, {lat!r}, {distance!r}"
+        ) from None
+    # What GEOSEARCH accepts (NaN fails every comparison, so it is refused).
+    if not (-180 <= x <= 180 and -_GEO_LAT_LIMIT <= y <= _GEO_LAT_LIMIT):
+        raise ValueError(
+            f"near() on {info.name}.{name}: ({lon!r}, {lat!r}) is outside what "
+            f"Redis can search (lon -180..180, lat ±{_GEO_LAT_LIMIT})"
+        )
+    if not 0 <= radius < math.inf:
+        raise ValueError(
+            f"near() on {info.name}.{name}: distance must be a finite number "
+            f">= 0, got {distance!r}"
+        )
+    if count is not None and count >= LIMIT_CAP:
+        count = None  # more than any index holds: no limit
+    return GeoFilter(info.keys.geo(name), x, y, radius, unit, count or None)
 
 
 def order_for(info: ModelInfo, name: str) -> Order:
@@ -502,6 +622,19 @@ def order_for(info: ModelInfo, name: str) -> Order:
             "column with index=True or a string column with keygen=SIMPLE/SIMPLE_CI"
         )
     return Order(info.keys.index(attr), desc)
+
+
+# No ZSET holds this many members: a larger offset gives nothing and a larger
+# count is no limit. Capping keeps every number exact in Lua and within the
+# signed 64-bit integers Redis takes.
+LIMIT_CAP = 2**40
+
+
+def clamp_limit(offset: int, count: int | None) -> tuple[int, int | None]:
+    """``(offset, count)`` with numbers past LIMIT_CAP replaced by equivalents."""
+    if count is not None and count >= LIMIT_CAP:
+        count = None
+    return min(offset, LIMIT_CAP), count
 
 
 def check_limit(model: str, offset: Any, count: Any) -> tuple[int, int | None]:

@@ -26,8 +26,8 @@ from .columns import IndexOnly
 from .columns import PrimaryKey
 from .exceptions import ColumnError
 from .exceptions import InvalidColumnValue
+from .keygen import affix_score
 from .keygen import encode_unique_constraint
-from .keygen import prefix_score
 from .keygen import reverse_token
 
 __all__ = [
@@ -279,9 +279,10 @@ def _add_keygen_output(
     if isinstance(output, dict):
         _add_scored(entries, info, col, output)
         if col.prefix or col.suffix:
-            text = _sortable_text(col, data.get(attr))
+            value = data.get(attr)
+            text = _sortable_text(col, value)
             if text is not None:
-                _add_affixes(entries, col, [text])
+                _add_affixes(entries, col, [text], raw=isinstance(value, bytes))
         return
     if not isinstance(output, (list, tuple, set, frozenset)):
         raise ColumnError(
@@ -361,14 +362,21 @@ def _sortable_text(col: Column[Any], value: Any) -> str | None:
 
 
 def _add_affixes(
-    entries: IndexEntries, col: Column[Any], tokens: Iterable[str]
+    entries: IndexEntries,
+    col: Column[Any],
+    tokens: Iterable[str],
+    *,
+    raw: bool = False,
 ) -> None:
+    # ``raw``: the tokens are bytes values decoded as latin-1 (a SIMPLE* index
+    # of a String column); as in rom 1.1.2 their prefix and suffix scores
+    # come from those bytes, not from the UTF-8 of the stored text.
     for token in tokens:
         if col.prefix:
-            entries.prefix.append((col.attr, token, prefix_score(token)))
+            entries.prefix.append((col.attr, token, affix_score(token, raw)))
         if col.suffix:
             rev = str(reverse_token(token))
-            entries.suffix.append((col.attr, rev, prefix_score(rev)))
+            entries.suffix.append((col.attr, rev, affix_score(rev, raw)))
 
 
 # -- uniqueness -----------------------------------------------------------

@@ -20,7 +20,8 @@ __all__ = [
     "Suffix",
 ]
 
-# The characters that are not literal in a like() pattern's Lua form.
+# The Lua pattern characters of rom 1.1.2's like() (kept as public API; like()
+# no longer builds Lua patterns, so every one of them is literal there).
 SPECIAL = re.compile(r"[-().%\[\]^$*+?]")
 
 

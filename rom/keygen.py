@@ -38,6 +38,7 @@ __all__ = [
     "Score",
     "ScoredKeys",
     "Token",
+    "affix_score",
     "boolean_keygen",
     "dt2ts",
     "encode_unique_constraint",
@@ -180,6 +181,22 @@ def _head_score(head: bytes, next: bool) -> str:
 # starting with U+0100 or higher, so empty-prefix patterns missed them. It only
 # bounds queries and is never stored, so the fix changes no data.
 MAX_PREFIX_SCORE: str = prefix_score(b"\xff" * _PREFIX_BYTES, next=True)
+
+
+def affix_score(token: str, raw: bool = False, next: bool = False) -> str:
+    """Return the score of a :pre/:suf ``token`` (or of a prefix of one).
+
+    With ``raw`` the token is bytes decoded as latin-1 (a SIMPLE* index of a
+    String column): rom 1.1.2 scored such tokens by those bytes, not by the
+    UTF-8 of the text. Text that is not latin-1 cannot come from bytes and
+    is scored by its UTF-8.
+    """
+    if raw:
+        try:
+            return prefix_score(token.encode("latin-1"), next)
+        except UnicodeEncodeError:
+            pass
+    return prefix_score(token, next)
 
 
 def to_score(v: object, exclusive: bool = False) -> str:

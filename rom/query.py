@@ -23,6 +23,7 @@ from ._replies import reply_row
 from ._replies import text
 from ._replies import text_or_none
 from ._search import ALLOWED_DIST
+from ._search import LIMIT_CAP
 from ._search import NOT_NULL
 from ._search import Filter
 from ._search import GeoFilter
@@ -31,6 +32,7 @@ from ._search import Order
 from ._search import RangeFilter
 from ._search import SearchPlan
 from ._search import check_limit
+from ._search import clamp_limit
 from ._search import filters_for
 from ._search import geo_filter
 from ._search import order_for
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["ALLOWED_DIST", "NOT_NULL", "NUMERIC_TYPES", "Query"]
 
 M = TypeVar("M", bound="Model")
+# The longest TTL given to a cached result, in seconds (about 68 years).
+MAX_TTL = 2**31 - 1
 Make = Callable[[list[Any]], Any]
 Factory = Callable[[Sequence[str]], Make]
 
@@ -111,7 +115,7 @@ class Query(Generic[M]):
         self._model = model
         self._filters = tuple(filters)
         self._order_by = order_by
-        self._limit = limit
+        self._limit = None if limit is None else clamp_limit(*limit)
         self._select = select
 
     @property
@@ -345,9 +349,10 @@ class Query(Generic[M]):
         if self._probe:
             yield from self._iter_probe(pagesize)
             return
-        key = self.cached_result(max(int(timeout), 1), _checked=False)
+        timeout = min(max(int(timeout), 1), MAX_TTL)
+        key = self.cached_result(timeout, _checked=False)
         try:
-            yield from self._pages(key, int(timeout), max(int(pagesize), 1))
+            yield from self._pages(key, timeout, min(max(int(pagesize), 1), LIMIT_CAP))
         finally:
             self._model._connection.delete(key)
 
@@ -386,6 +391,9 @@ class Query(Generic[M]):
             ) from None
         if timeout < 1:
             raise QueryError(f"cached_result() timeout must be >= 1, got {timeout}")
+        # Redis refuses TTLs past its 64-bit millisecond clock; ~68 years
+        # is "never" for a cached result.
+        timeout = min(timeout, MAX_TTL)
         if self._probe:
             raise QueryError(
                 f"cached_result() of {self._model.__name__}.query ordered by "
@@ -459,7 +467,8 @@ class Query(Generic[M]):
         every = range(last, 0, -1) if desc else range(1, last + 1)
         for start in range(0, len(every), blocksize):
             ids = list(every[start : start + blocksize])
-            for entity in self._model.get(ids):
+            found = self._selected_rows(ids) if self._select else self._model.get(ids)
+            for item in found:
                 if offset:
                     offset -= 1
                     continue
@@ -467,15 +476,22 @@ class Query(Generic[M]):
                     if remaining == 0:
                         return
                     remaining -= 1
-                yield self._selected_entity(entity) if self._select else entity
+                yield item
 
-    def _selected_entity(self, entity: Any) -> Any:
+    def _selected_rows(self, ids: list[int]) -> list[Any]:
+        # select() reads what is stored, not the session's (maybe unsaved)
+        # entities: one HMGET per id, in one transaction, missing rows dropped.
         select = self._select
         assert select is not None
-        make = select.make
-        if select.decode:
-            return make([getattr(entity, c) for c in select.columns])
-        return make([entity._last.get(c) for c in select.columns])
+        keys = self._model._meta.keys
+        pipe = self._model._connection.pipeline(transaction=True)
+        for i in ids:
+            pipe.hmget(keys.entity(i), list(select.fields))
+        return [
+            self._selected([i, *values])
+            for i, values in zip(ids, pipe.execute(), strict=True)
+            if any(v is not None for v in values)
+        ]
 
 
 def affix_excluding(

@@ -4,6 +4,9 @@
 -- ARGV[1]     JSON SearchPlan (rom/_search.py SearchPlan.to_json):
 --             {temp, ttl, filters: [...], order: {key, desc} | false,
 --              offset, count (-1 = all), mode, fields, row_prefix}
+--             an affix filter is {kind = "affix", key, start, end, prefix,
+--              windows = {{start, end}, ...} (optional, replaces start/end),
+--              pattern = like() items (optional, see like_match)}
 -- returns     mode "ids":    {id, ...}
 --             mode "rows":   {{id, field, value, ...}, ...} (missing rows dropped)
 --             mode "select": {{id, value|false, ...}, ...} (the plan's fields)
@@ -30,40 +33,136 @@ local function is_set(key)
     return redis.call('TYPE', key).ok == 'set'
 end
 
--- like(): "%!" is one UTF-8 character and "%?" zero or one (see _search.py).
-local function utf8_pattern(pattern)
-    return (string.gsub(pattern, '%%(.)', function(c)
-        if c == '!' then return '[^\128-\191][\128-\191]*' end
-        if c == '?' then return '[^\128-\191]?[\128-\191]*' end
-        return '%' .. c
-    end))
+-- like(): the plan's pattern is what follows the literal prefix, a list of
+-- literal runs (strings) and gaps {least, most} counted in UTF-8 characters
+-- (most = -1: no limit). It is matched without backtracking by tracking
+-- the set of token positions (characters consumed) that the items so far
+-- can reach, item by item: a literal run keeps the positions where the
+-- token continues with it (found with plain string.find/string.sub), a gap
+-- widens each position into a range. Each item costs at most O(token
+-- characters), so a token costs at most (characters + 1) * #items steps,
+-- whatever the pattern. The token matches when a position survives every
+-- item (it may go on after the match).
+
+-- A token's character positions: byte offset of position p (p characters
+-- consumed) and back; nil tables for ASCII, where both are p + 1.
+local function char_offsets(token)
+    if not string.find(token, '[\128-\255]') then return nil, nil, #token end
+    local off, at = {}, {}
+    local n, b = 0, 1
+    for ch in string.gmatch(token, '[^\128-\191]?[\128-\191]*') do
+        if ch ~= '' then
+            off[n] = b
+            at[b] = n
+            n = n + 1
+            b = b + #ch
+        end
+    end
+    off[n] = b
+    at[b] = n
+    return off, at, n
+end
+
+-- Each item once per query: literal runs with their length in characters.
+local function compile_like(items)
+    local out = {}
+    for i, item in ipairs(items) do
+        if type(item) == 'string' then
+            local _, chars = string.gsub(item, '[^\128-\191]', '')
+            out[i] = {lit = item, chars = chars}
+        else
+            out[i] = {least = item[1], most = item[2]}
+        end
+    end
+    return out
+end
+
+local function like_match(token, items)
+    local off, at, n = char_offsets(token)
+    -- Reachable positions: all of dense..n when dense, else the sorted list.
+    local dense, list = nil, {0}
+    for _, item in ipairs(items) do
+        local new = {}
+        if item.lit then
+            local lit, len = item.lit, #item.lit
+            if dense then
+                local init = off and off[dense] or dense + 1
+                while true do
+                    local s = string.find(token, lit, init, true)
+                    if not s then break end
+                    local p = s - 1
+                    if off then p = at[s] end
+                    if p then new[#new + 1] = p + item.chars end
+                    init = s + 1
+                end
+            else
+                for _, p in ipairs(list) do
+                    local b = off and off[p] or p + 1
+                    if string.sub(token, b, b + len - 1) == lit then
+                        new[#new + 1] = p + item.chars
+                    end
+                end
+            end
+            dense, list = nil, new
+        elseif dense then
+            -- Every position from dense on, widened: every one from dense + least.
+            dense = dense + item.least
+            if dense > n then return false end
+        elseif item.most < 0 then
+            dense, list = list[1] + item.least, nil
+            if dense > n then return false end
+        else
+            local last = -1
+            for _, p in ipairs(list) do
+                local lo = math.max(p + item.least, last + 1)
+                local hi = math.min(p + item.most, n)
+                for x = lo, hi do new[#new + 1] = x end
+                if hi > last then last = hi end
+            end
+            list = new
+        end
+        if list and #list == 0 then return false end
+    end
+    return true
+end
+
+-- The windows of a :pre/:suf filter: {start, end} pairs (usually one).
+local function windows(f)
+    if f.windows then return f.windows end
+    return {{f.start, f['end']}}
 end
 
 -- Ids of the members of a :pre/:suf window that match (member = token\0id).
 local function affix_ids(f)
-    local pattern = f.pattern and utf8_pattern(f.pattern)
+    local pattern = f.pattern and compile_like(f.pattern)
     local ids = {}
-    local offset = 0
-    while true do
-        local page = redis.call('ZRANGEBYSCORE', f.key, f.start, f['end'],
-                                'LIMIT', offset, 500)
-        for _, member in ipairs(page) do
-            -- The id follows the member's last NUL; the token precedes it.
-            local id = string.match(member, '%z([^%z]*)$')
-            local ok = false
-            if not id then
-                ok = false
-            elseif pattern then
-                ok = string.find(string.sub(member, 1, -#id - 2), pattern) ~= nil
-            else
-                ok = string.sub(member, 1, #f.prefix) == f.prefix
-                    and #f.prefix <= #member - #id - 1
+    for _, w in ipairs(windows(f)) do
+        local offset = 0
+        while true do
+            local page = redis.call('ZRANGEBYSCORE', f.key, w[1], w[2],
+                                    'LIMIT', offset, 500)
+            for _, member in ipairs(page) do
+                -- The id follows the member's last NUL; the token precedes it.
+                local id = string.match(member, '%z([^%z]*)$')
+                local ok = false
+                if not id then
+                    ok = false
+                else
+                    local token = string.sub(member, 1, -#id - 2)
+                    ok = #f.prefix <= #token
+                        and string.sub(token, 1, #f.prefix) == f.prefix
+                    if ok and pattern then
+                        -- The pattern follows the literal prefix just checked.
+                        ok = like_match(string.sub(token, #f.prefix + 1), pattern)
+                    end
+                end
+                if ok then ids[#ids + 1] = id end
             end
-            if ok then ids[#ids + 1] = id end
+            if #page < 500 then break end
+            offset = offset + 500
         end
-        if #page < 500 then return ids end
-        offset = offset + 500
     end
+    return ids
 end
 
 -- Materialise a filter as a ZSET of ids (scores meaningless) at `dest`.
@@ -71,9 +170,15 @@ local function materialise(f, dest)
     if f.kind == 'set' then
         redis.call('ZUNIONSTORE', dest, 1, f.key, 'WEIGHTS', 0)
     elseif f.kind == 'any' then
-        local args = {'ZUNIONSTORE', dest, #f.keys}
-        for _, k in ipairs(f.keys) do args[#args + 1] = k end
-        redis.call(unpack(args))
+        -- In chunks: unpack() takes at most a few thousand values, and an
+        -- OR-list may name more keys than that.
+        redis.call('DEL', dest)
+        for i = 1, #f.keys, 500 do
+            local args = {'ZUNIONSTORE', dest, 0, dest}
+            for j = i, math.min(i + 499, #f.keys) do args[#args + 1] = f.keys[j] end
+            args[3] = #args - 3
+            redis.call(unpack(args))
+        end
     elseif f.kind == 'range' then
         redis.call('ZRANGESTORE', dest, f.key, f.min, f.max, 'BYSCORE')
     elseif f.kind == 'geo' then
@@ -112,7 +217,11 @@ local function estimate(f)
         if f.count and f.count < n then n = f.count end
         return n
     end
-    return redis.call('ZCOUNT', f.key, f.start, f['end'])
+    local n = 0
+    for _, w in ipairs(windows(f)) do
+        n = n + redis.call('ZCOUNT', f.key, w[1], w[2])
+    end
+    return n
 end
 
 -- The bound that excludes what `bound` includes: "5" <-> "(5".

@@ -314,31 +314,42 @@ class TestPrefixSuffix:
 
 class TestLikePatterns:
     @pytest.mark.parametrize(
-        ("pattern", "lua"),
+        ("pattern", "prefix", "items"),
         [
-            ("abc", "^abc"),
-            ("a.c", "^a%.c"),
-            ("x-y", "^x%-y"),
-            ("^$()%.[]-", "^%^%$%(%)%%%.%[%]%-"),
-            ("h?llo", "^h%?llo"),
-            ("*orld", "^.-orld"),
-            ("th+e", "^th.+e"),
-            ("b!g", "^b%!g"),
-            ("50%+", "^50%%.+"),
-            ("x\0y", "^x%zy"),
-            ("a:b/c", "^a:b/c"),
-            ("café", "^café"),
+            ("abc", "abc", ()),
+            ("a.c", "a.c", ()),
+            ("^$()%.[]-", "^$()%.[]-", ()),
+            ("h?llo", "h", ((0, 1), "llo")),
+            ("*orld", "", ((0, -1), "orld")),
+            ("th+e", "th", ((1, -1), "e")),
+            ("b!g", "b", ((1, 1), "g")),
+            ("50%+", "50%", ((1, 1),)),
+            ("x\0y?z", "x\0y", ((0, 1), "z")),
+            ("a*?*b", "a", ((0, -1), "b")),
+            ("a?!?b", "a", ((1, 3), "b")),
+            ("a*??", "a", ()),
+            ("a!?!", "a", ((2, 2),)),
+            ("café!é", "café", ((1, 1), "é")),
+            ("*a*a*ab", "", ((0, -1), "a", (0, -1), "a", (0, -1), "ab")),
         ],
     )
-    def test_lua_pattern(self, pattern: str, lua: str) -> None:
-        """Wildcards become Lua, NUL %z, every other magic character is escaped."""
+    def test_pattern_items(
+        self, pattern: str, prefix: str, items: tuple[object, ...]
+    ) -> None:
+        """The literal prefix is checked as is, the rest is matcher items.
+
+        Literal runs stay whole, each run of wildcards becomes one gap of
+        (least, most) characters (-1: no limit), and a trailing gap keeps
+        only its least.
+        """
         found = pattern_filter(INFO, "tag", pattern)
         assert isinstance(found, AffixFilter)
-        assert found.pattern == lua
+        assert (found.prefix, found.pattern) == (prefix, items)
 
     def test_full_text_patterns_are_lowercased(self) -> None:
         """A FULL_TEXT pattern is lowercased like the words it matches."""
-        assert pattern_filter(INFO, "body", "AB*C").pattern == "^ab.-c"
+        found = pattern_filter(INFO, "body", "AB*C")
+        assert (found.prefix, found.pattern) == ("ab", ((0, -1), "c"))
 
     @pytest.mark.parametrize(
         ("pattern", "literal"),
