@@ -221,7 +221,7 @@ def _warn_unsortable_affixes(model: str, col: Column[Any]) -> None:
 
 
 def build_model_info(cls: type) -> ModelInfo:
-    """Check a new model class and return its ModelInfo (SPEC 3.1)."""
+    """Check a new model class and return its ModelInfo."""
     namespace = _namespace(cls)
     columns = _own_columns(cls)
     _bind_inherited(cls, columns)

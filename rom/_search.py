@@ -307,7 +307,7 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
         and isinstance(value, NUMERIC_TYPES)
         and not isinstance(value, bool)
     ):
-        # A number on a sub-key or custom keygen is equality on its ZSET (SPEC 5.2).
+        # A number on a sub-key or custom keygen is equality on its ZSET.
         return [_range(info, col, name, kind, (value, value))]
     if kind in ("numeric", "sortable"):
         raise QueryError(

@@ -290,7 +290,7 @@ def _add_keygen_output(
             "sequence of keys; a keygen returns a list/set of tokens or a dict"
         )
     tokens = sorted({_token_text(info.name, attr, t) for t in output})
-    # SPEC 6.4: every token gets its SET, prefix/suffix entries come on top;
+    # Every token gets its SET, prefix/suffix entries come on top;
     # a prefix- or suffix-only column (e.g. Integer(prefix=True)) too.
     entries.tokens += [f"{attr}:{t}" for t in tokens]
     _add_affixes(entries, col, tokens)

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .model import Model
 
 __all__ = [
-    "MODELS",  # rom 1.1.2 kept the registries in rom.columns (SPEC 1.2)
+    "MODELS",  # rom 1.1.2 kept the registries in rom.columns
     "MODELS_REFERENCED",
     "NULL",
     "NUMERIC_TYPES",
@@ -163,7 +163,7 @@ class Column(Generic[T]):
         self._reads_entity = False
         self._init_keygen(keygen, keygen2)
 
-    # -- declaration checks (SPEC 2.1, in rom's order) -----------------------
+    # -- declaration checks, made in the order rom 1.1.2 makes them ----------
 
     def _init_keygen(
         self,
@@ -251,7 +251,7 @@ class Column(Generic[T]):
     @classmethod
     def _is_integer(cls) -> bool:
         # Every allowed type must be an int: Float allows (float, int) and is
-        # not unique-able (SPEC 2.1).
+        # not unique-able.
         return bool(cls._allowed) and all(issubclass(t, int) for t in cls._allowed)
 
     # -- descriptor protocol ------------------------------------------------
@@ -350,7 +350,7 @@ class Column(Generic[T]):
             ) from None
 
 
-# rom 1.1.2's name for the base class (SPEC 1.2), which user code may test.
+# rom 1.1.2's name for the base class, which user code may test.
 _Column = Column
 
 

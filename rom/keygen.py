@@ -52,7 +52,7 @@ __all__ = [
     "ts2t",
 ]
 
-# --- what a keygen returns (SPEC 6.4) ---------------------------------------
+# --- what a keygen returns --------------------------------------------------
 
 Token: TypeAlias = str | bytes
 """One index token; bytes are UTF-8-decoded when the key name is built."""
@@ -77,7 +77,7 @@ Keygen: TypeAlias = Callable[[Any], KeygenResult]
 Keygen2: TypeAlias = Callable[[str, Mapping[str, Any]], KeygenResult]
 """A keygen2: called with the attribute name and the entity's whole data."""
 
-# --- time helpers (SPEC 2.3, 6.3) -------------------------------------------
+# --- time helpers -----------------------------------------------------------
 
 EPOCH = datetime.datetime(1970, 1, 1)
 _EPOCH_DATE = datetime.date(1970, 1, 1)
@@ -139,7 +139,7 @@ def ts2t(f: float) -> datetime.time:
     return (datetime.datetime.min + delta).time()
 
 
-# --- scores (SPEC 6.4, 7.6, 7.7) --------------------------------------------
+# --- scores -----------------------------------------------------------------
 
 _PREFIX_BYTES = 7
 # Digit 0 marks the end of the string, bytes are digits 1..256 (so b"\0" sorts
@@ -267,7 +267,7 @@ def _boolean_keygen(v: object) -> list[str]:
 numeric_keygen = _numeric_keygen
 boolean_keygen = _boolean_keygen
 
-# --- public keygens (SPEC 6.4); queries pick lowercasing by __name__ -------
+# --- public keygens; queries pick lowercasing by __name__ -------------------
 
 
 def _as_text(v: object) -> str:

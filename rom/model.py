@@ -376,7 +376,7 @@ class Model:
 
         ``txn_model.txn_attr`` is set to 1 in the same step; a transaction
         already marked is refused, as is an amount above ``self.attr``
-        (``ValueError``, nothing written). See SPEC 3.8.
+        (``ValueError``, nothing written).
         """
         transfer_amount(
             self,
