@@ -16,6 +16,7 @@ from ._persist import disable_lua_writes
 from ._persist import enable_lua_writes
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
+from ._user_script import script_load
 from .columns import Boolean
 from .columns import Column
 from .columns import Date
@@ -74,6 +75,7 @@ VERSION = "1.1.2"
 _prefix_score = prefix_score
 _encode_unique_constraint = encode_unique_constraint
 _connect = connection_for
+_script_load = script_load
 
 # The 2013 names (DESIGN 4): switch the write path; Lua is the default.
 _enable_lua_writes = enable_lua_writes
