@@ -18,8 +18,8 @@ def _version() -> str:
 
 
 project = "rom"
-author = "the rom authors"
-copyright = "the rom authors; LGPL 2.1 or 3"
+author = "rom contributors"
+copyright = "rom contributors; LGPL 2.1 or 3"
 release = _version()
 version = ".".join(release.split(".")[:2])
 

@@ -16,6 +16,7 @@ from ._persist import disable_lua_writes
 from ._persist import enable_lua_writes
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
+from ._user_script import script_load
 from .columns import Boolean
 from .columns import Column
 from .columns import Date
@@ -68,14 +69,17 @@ from .relations import OneToOne
 from .util import ClassProperty
 from .util import session
 
-VERSION = "1.1.2"
+# The package version: 2.x implements rom 1.1.2's API and data layout.
+VERSION = "2.0.0"
+__version__ = VERSION
 
 # rom 1.1.2 imported these private helpers into the package namespace.
 _prefix_score = prefix_score
 _encode_unique_constraint = encode_unique_constraint
 _connect = connection_for
+_script_load = script_load
 
-# The 2013 names (DESIGN 4): switch the write path; Lua is the default.
+# The 2013 names of the write-path switch; Lua writes are the default.
 _enable_lua_writes = enable_lua_writes
 _disable_lua_writes = disable_lua_writes
 
@@ -152,6 +156,7 @@ __all__ = [
     "Time",
     "UniqueKeyViolation",
     "UnsafeColumn",
+    "__version__",
     "columns",
     "exceptions",
     "index",

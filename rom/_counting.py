@@ -1,8 +1,8 @@
 """Counting the round trips and commands a redis-py client sends.
 
 ``counting_client(url)`` makes a client whose connections report to a
-:class:`CallCounter`; rom's tests assert the round-trip budgets of DESIGN
-section 3 with it. Re-exported by :mod:`rom.testing`, the public home.
+:class:`CallCounter`; rom's tests assert with it how many round trips each
+operation costs. Re-exported by :mod:`rom.testing`, the public home.
 """
 
 from __future__ import annotations
@@ -199,14 +199,26 @@ class _CountingMixin(AbstractConnection):
         finally:
             self._quiet -= 1
 
-    def connect_check_health(
-        self, check_health: bool = True, retry_socket_connect: bool = True
-    ) -> None:
-        if self._sock is None and not self._quiet:
+    # Connection hooks: these three exist (with these signatures) in every
+    # redis-py from 4.6 on; connect() and connect_check_health() do not.
+    def _connect(self) -> Any:
+        sock = super()._connect()  # type: ignore[safe-super,no-untyped-call]
+        if not self._quiet:
             self.counter._add_connect()
+        return sock
+
+    def on_connect(self) -> None:
         self._quiet += 1
         try:
-            super().connect_check_health(check_health, retry_socket_connect)
+            super().on_connect()  # type: ignore[no-untyped-call]
+        finally:
+            self._quiet -= 1
+
+    def on_connect_check_health(self, check_health: bool = True) -> None:
+        # redis-py >= 6 runs the handshake here instead of in on_connect.
+        self._quiet += 1
+        try:
+            super().on_connect_check_health(check_health)
         finally:
             self._quiet -= 1
 

