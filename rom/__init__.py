@@ -42,6 +42,7 @@ from .exceptions import ORMError
 from .exceptions import QueryError
 from .exceptions import RestrictError
 from .exceptions import UniqueKeyViolation
+from .exceptions import WriteOutcomeUnknown
 from .index import GeoIndex
 from .index import Pattern
 from .index import Prefix
@@ -152,6 +153,7 @@ __all__ = [
     "Time",
     "UniqueKeyViolation",
     "UnsafeColumn",
+    "WriteOutcomeUnknown",
     "columns",
     "exceptions",
     "index",
