@@ -213,9 +213,10 @@ def _refused(chunk: Batch, exc: ResponseError) -> ResponseError:
     # A Redis error for the whole request (the script is refused before its
     # first write, as with OOM): nothing of this request was written.
     what = "saving" if not chunk[0][1].delete else "deleting"
+    these = "this entity" if len(chunk) == 1 else "these entities"
     message = (
-        f"{exc} (while {what} {_names(chunk)}; nothing of these entities was "
-        "written, entities written before them are saved"
+        f"{exc} (while {what} {_names(chunk)}; nothing of {these} was "
+        "written, entities written before in the same save are saved"
     )
     if str(exc).startswith("OOM"):
         message += "; free memory in Redis or raise maxmemory, then save again"
