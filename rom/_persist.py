@@ -60,7 +60,7 @@ SEND_ATTEMPTS = 5
 # (row fields plus index and unique entries, see _work): a bounded call
 # keeps Redis answering other clients (benchmarks/script_time.py).
 CHUNK_ENTITIES = 500
-CHUNK_WORK = 10_000
+CHUNK_WORK = 5_000
 # What a settled (fenced) request's record holds when it never ran.
 _FENCED = '"fenced"'
 

@@ -142,11 +142,20 @@ def test_oom_refuses_the_write_whole(
 # -- timeouts on a big commit ------------------------------------------------------
 
 
+@pytest.mark.parametrize("one_call", [False, True])
 def test_small_socket_timeout_on_a_big_commit(
-    server: RedisServer, direct: redis.Redis
+    server: RedisServer,
+    direct: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    one_call: bool,
 ) -> None:
     """5,000 entities with socket_timeout=0.2: no duplicate rows; the commit
-    succeeds, or raises WriteOutcomeUnknown and the next commit settles."""
+    succeeds, or raises WriteOutcomeUnknown and the next commit settles.
+    ``one_call`` lifts the chunk bounds: the script outlasts the timeout,
+    and redis-py's and rom's re-sends are answered from the record."""
+    if one_call:
+        monkeypatch.setattr(_persist, "CHUNK_ENTITIES", 10**9)
+        monkeypatch.setattr(_persist, "CHUNK_WORK", 10**9)
     client = server.client(socket_timeout=0.2)
     with use_connection(client):
         items = [
@@ -165,6 +174,9 @@ def test_small_socket_timeout_on_a_big_commit(
     assert sorted(item.id for item in items) == list(range(1, 5001))
     assert direct.scard("WfItem:tag:common:idx") == 5000
     assert direct.hlen("WfItem:email:uidx") == 5000
+    if one_call:  # the timeout did happen: the write was sent more than once
+        stats = direct.info("commandstats")["cmdstat_evalsha"]
+        assert int(stats["calls"]) - int(stats["failed_calls"]) > 1
 
 
 # -- a stalled and a killed server ---------------------------------------------
