@@ -78,7 +78,13 @@ class KeySpace:
 
     def is_write_record(self, key: str) -> bool:
         """True if ``key`` is a write record of this namespace."""
-        return key.startswith(f"{self.namespace}::write:")
+        prefix = f"{self.namespace}::write:"
+        token = key[len(prefix) :]
+        return (
+            key.startswith(prefix)
+            and len(token) == 32
+            and all(c in "0123456789abcdef" for c in token)
+        )
 
     def temp(self) -> str:
         """A fresh temporary query key: ``<ns>:<uuid4>``."""

@@ -11,7 +11,8 @@ from typing import Any
 
 from ._keys import KeySpace
 from ._registry import MODELS
-from ._registry import MODELS_REFERENCED
+from ._registry import registered_models
+from ._registry import same_definition
 from .columns import Column
 from .columns import IndexOnly
 from .columns import PrimaryKey
@@ -58,11 +59,6 @@ class ModelInfo:
     plain_unique: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
-    def is_referenced(self) -> bool:
-        """True if a ManyToOne/OneToOne of some model points at this one."""
-        return any(key in MODELS_REFERENCED for key in (self.name, self.namespace))
-
-    @property
     def has_relations(self) -> bool:
         """True if the model references another model."""
         return any(isinstance(c, _OwnedReference) for c in self.references)
@@ -102,13 +98,39 @@ def _namespace(cls: type) -> str:
             f"{type(namespace).__name__}: {namespace!r}"
         )
     for key in (cls.__name__, namespace):
-        if key in MODELS:
+        other = MODELS.get(key)
+        if other is not None and not same_definition(other, cls):
             raise ORMError(
                 f"Cannot have two models with the same name {cls.__name__!r} or "
                 f"namespace {namespace!r}: {key!r} is already used by "
-                f"{MODELS[key].__module__}.{MODELS[key].__name__}"
+                f"{other.__module__}.{other.__qualname__}"
             )
+    _check_overlap(cls, namespace)
     return namespace
+
+
+def _check_overlap(cls: type, namespace: str) -> None:
+    # Every key is "<ns>:...": with namespaces "a" and "a:b", a's index key
+    # "a:b:x:idx" (token x of a column b) is also b's index of a column x,
+    # and a's SCAN of "a:*" returns all of b's keys.
+    for other in registered_models():
+        theirs = other._namespace
+        if same_definition(other, cls) or theirs == namespace:
+            continue
+        if namespace.startswith(theirs + ":") or theirs.startswith(namespace + ":"):
+            suggestion = (
+                namespace.replace(":", "_")
+                if ":" in namespace
+                else namespace + "_model"
+            )
+            raise ORMError(
+                f"{cls.__name__} cannot use namespace {namespace!r}: it shares keys "
+                f"with {other.__module__}.{other.__qualname__}, whose namespace is "
+                f"{theirs!r} (one namespace followed by ':' begins the other, so "
+                "index keys of one model would be read and written as the "
+                f"other's). Give {cls.__name__} a namespace that neither begins "
+                f"nor extends another model's, e.g. _namespace = {suggestion!r}"
+            )
 
 
 def _primary_key(cls: type, columns: dict[str, AnyColumn]) -> str:

@@ -5,6 +5,8 @@ program drives them at its own pace (or hands them to :func:`show_progress`).
 They walk every SCAN page to the end, work with namespaces containing ``:``
 and with ``decode_responses=True`` clients, never go through the session,
 and are safe to re-run or to resume (``resume_from=progress.resume``).
+Each touches only its own model's keys, told by their whole shape
+(``rom._key_shapes``), not by the SCAN prefix alone.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any
 import redis
 
 from . import _scripts
+from ._key_shapes import key_census
+from ._key_shapes import scan_own_keys
 from ._keys import KeySpace
 from ._persist import Batch
 from ._persist import write_batch
 from ._progress import Progress
 from ._progress import show_progress
 from ._record import record_entries
-from ._registry import MODELS
+from ._registry import registered_models
 from ._replies import decode_row
 from ._replies import text
 from .exceptions import DataRaceError
@@ -40,38 +44,6 @@ __all__ = [
 ]
 
 _RACE_RETRIES = 10
-
-
-def _all_models() -> list[Any]:
-    # Each model once (MODELS has it under its name and its namespace), and
-    # not the base Model.
-    return list({id(m): m for m in MODELS.values() if "_meta" in vars(m)}.values())
-
-
-def _foreign_prefixes(model: Any) -> tuple[str, ...]:
-    # Keys of a model whose namespace extends ours ("a:b" under "a") match
-    # our SCAN pattern too; they are theirs.
-    mine = model._meta.keys.row_prefix
-    return tuple(
-        m._meta.keys.row_prefix
-        for m in _all_models()
-        if m._meta.keys.row_prefix.startswith(mine) and m is not model
-    )
-
-
-def _scan_keys(
-    conn: redis.Redis, model: Any, count: int, cursor: int = 0
-) -> Iterator[tuple[list[str], int]]:
-    """Yield each SCAN page of the model's keys and the cursor after it."""
-    keys: KeySpace = model._meta.keys
-    foreign = _foreign_prefixes(model)
-    while True:
-        cursor, page = conn.scan(cursor, match=keys.scan_pattern, count=count)
-        cursor = int(cursor)
-        names = [text(k) for k in page]
-        yield [k for k in names if not k.startswith(foreign)], cursor
-        if cursor == 0:
-            return
 
 
 # -- refresh_indices ----------------------------------------------------------
@@ -108,10 +80,9 @@ def refresh_indices(
 def _row_id_blocks(
     conn: redis.Redis, model: Any, block_size: int, start: int
 ) -> Iterator[tuple[list[str], int | None]]:
-    keys = model._meta.keys
     block: list[str] = []
-    for page, cursor in _scan_keys(conn, model, block_size, start):
-        block += [i for i in map(keys.row_id, page) if i is not None]
+    for page, cursor in scan_own_keys(conn, model._meta, block_size, start):
+        block += [shape.id for _, shape in page if shape.kind == "row"]
         if len(block) >= block_size or cursor == 0:
             # SCAN cursor 0 means done: there is nothing left to resume.
             yield list(dict.fromkeys(block)), cursor or None
@@ -160,7 +131,7 @@ def refresh_all_indexes(**kwargs: Any) -> None:
     Each model is done once, even though it is registered under its name
     and its namespace; keyword arguments go to :func:`show_progress`.
     """
-    for model in _all_models():
+    for model in registered_models():
         print(f"updating {model._namespace}", file=kwargs.get("file") or sys.stdout)
         show_progress(refresh_indices(model), **kwargs)
 
@@ -179,11 +150,21 @@ def clean_old_index(
     exists are removed, each only if its row is still missing at that
     moment. ``force_hscan=None`` probes the legacy records by id instead of
     HSCAN. ``Progress.removed`` counts what was removed.
+
+    Only the model's own keys are touched: a key under ``<ns>:`` is the
+    model's if its whole shape is (an index key names a declared column),
+    and keys under a namespace ``<ns>:<x>`` that holds another model's rows,
+    counter or legacy records are left alone even when they have that shape.
     """
     block_size = max(int(block_size), 10)
     conn = model._connection
     keys: KeySpace = model._meta.keys
-    index_keys = _index_keys(conn, model, block_size)
+    # Keys that may also be another model's (under its namespace "<ns>:<x>",
+    # which rom 1.1.2 allowed) are left alone: their members may name that
+    # model's rows.
+    census = key_census(conn, model._meta, max(block_size, 1000))
+    index_keys = {key: s.suffix for key, s in census.own if s.kind == "index"}
+    shared = tuple(f"{namespace}:" for namespace in census.nested)
     sizes = _sizes(conn, [keys.legacy_index, *index_keys])
     if force_hscan is None:
         sizes[keys.legacy_index] = int(conn.get(keys.counter) or 0)
@@ -195,6 +176,8 @@ def clean_old_index(
         else _hscan(conn, keys.legacy_index, block_size)
     )
     for count, entries in _legacy_pages(keys, legacy):
+        if shared:
+            entries = [e for e in entries if not e[0].startswith(shared)]
         removed += _clean(conn, entries)
         done += count
         yield Progress(done, max(total, done), None, removed)
@@ -216,28 +199,6 @@ def _clean(conn: redis.Redis, entries: list[_Entry]) -> int:
     keys = [name for key, row, *_ in entries for name in (key, row)]
     args = [arg for *_, op, member, expect in entries for arg in (op, member, expect)]
     return _scripts.clean_orphans(conn, keys, args)
-
-
-def _declared_names(model: Any) -> set[str]:
-    info = model._meta
-    names = {c.attr for c in info.indexed} | {c.attr for c in info.unique}
-    return names | {":".join(g) for g in info.unique_together} | set(info.geo)
-
-
-def _index_keys(conn: redis.Redis, model: Any, block_size: int) -> dict[str, str]:
-    keys: KeySpace = model._meta.keys
-    names = _declared_names(model)
-    found: dict[str, str] = {}
-    for page, _ in _scan_keys(conn, model, max(block_size, 1000)):
-        for key in page:
-            parts = keys.index_parts(key)
-            if parts is None:
-                continue
-            name, kind = parts
-            base = name if kind in ("uidx", "geo") else name.split(":")[0]
-            if base in names:
-                found[key] = kind
-    return found
 
 
 def _sizes(conn: redis.Redis, keys: list[str]) -> dict[str, int]:
@@ -330,12 +291,12 @@ def clean_unsafe_cols(*models: Any, block_size: int = 1000) -> tuple[int, int]:
     for model in models:
         conn = model._connection
         keys: KeySpace = model._meta.keys
-        for page, _ in _scan_keys(conn, model, max(int(block_size), 10)):
-            entries: list[_Entry] = []
-            for key in page:
-                parts = keys.unsafe_parts(key)
-                if parts is not None:
-                    entries.append((key, keys.entity(parts[0]), "del", "", ""))
+        for page, _ in scan_own_keys(conn, model._meta, max(int(block_size), 10)):
+            entries: list[_Entry] = [
+                (key, keys.entity(shape.id), "del", "", "")
+                for key, shape in page
+                if shape.kind == "unsafe"
+            ]
             examined += len(entries)
             deleted += _clean(conn, entries)
     return examined, deleted

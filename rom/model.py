@@ -18,7 +18,7 @@ from ._meta import ModelInfo
 from ._meta import build_model_info
 from ._on_delete import delete_with_policies
 from ._persist import save_entities
-from ._registry import MODELS
+from ._registry import register_model
 from ._replies import decode_row
 from ._transfer import transfer as transfer_amount
 from ._unsafe import UnsafeHandle
@@ -34,11 +34,10 @@ from .exceptions import EntityDeletedError
 from .exceptions import InvalidColumnValue
 from .exceptions import InvalidOperation
 from .exceptions import MissingColumn
-from .exceptions import ORMError
 from .query import Query
 from .query import affix_excluding
 from .relations import SKIP_ON_DELETE
-from .relations import OneToMany
+from .relations import check_related_models
 from .relations import register_references
 from .session import session
 
@@ -101,8 +100,7 @@ class Model:
         cls._pkey = info.pk
         cls._columns = info.columns
         cls._set_compat_attributes(info)
-        MODELS[cls.__name__] = cls
-        MODELS[info.namespace] = cls
+        register_model(cls)
         register_references(info.namespace, info.columns)
 
     @classmethod
@@ -130,14 +128,10 @@ class Model:
         info = self._meta
         self._check_kwargs(kwargs, extra_ok or bypass)
         data: dict[str, Any] = {}
+        check_related_models(info.name, info.columns)
         for name, col in info.columns.items():
             if isinstance(col, Column):
                 data[name] = self._initial_value(col, kwargs.get(name))
-            elif isinstance(col, OneToMany) and col.get_related_model() is None:
-                raise ORMError(
-                    f"{info.name}.{name}: OneToMany target {col.ftable!r} is not "
-                    "a defined model"
-                )
         self._data = data
         self._last = {}
         self._new = self._modified = True

@@ -343,6 +343,21 @@ def referrers_of(model: Any) -> list[tuple[Any, str, OnDelete]]:
     return found
 
 
+def check_related_models(model: str, columns: Mapping[str, Any]) -> None:
+    """Raise ORMError if a relation of a model names a model that is not
+    defined (checked when an entity is constructed, as rom 1.1.2 does)."""
+    for name, col in columns.items():
+        if isinstance(col, (OneToMany, _OwnedReference)) and (
+            col.get_related_model() is None
+        ):
+            kind = type(col).__name__
+            raise ORMError(
+                f"{model}.{name}: {kind} target {col.ftable!r} is not a defined "
+                "model; define a model with that class name or _namespace, or "
+                "fix the name"
+            )
+
+
 def register_references(namespace: str, columns: Mapping[str, Any]) -> None:
     """Record the on_delete policies of a new model's references."""
     for name, col in columns.items():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import redis
 
+from rom._registry import MODELS
+from rom.consistency import check
 from rom.testing import is_write_record
 
 __all__ = ["assert_consistent", "row_ids"]
@@ -23,12 +25,14 @@ def row_ids(conn: redis.Redis, ns: str) -> set[str]:
     return ids
 
 
-def assert_consistent(conn: redis.Redis, ns: str, pk: str = "id") -> set[str]:
+def assert_consistent(
+    conn: redis.Redis, ns: str, pk: str = "id", *, planted: str = ""
+) -> set[str]:
     """Rows and indexes of ``ns`` agree; return the row ids.
 
     Every row has its ``<pk>`` field (and ``<ns>:<pk>:idx`` entry); every
     index and unique entry names an existing row; the id counter is at
-    least the largest id.
+    least the largest id; and rom.consistency.check finds no problem.
     """
     ids = row_ids(conn, ns)
     for id in ids:
@@ -38,7 +42,7 @@ def assert_consistent(conn: redis.Redis, ns: str, pk: str = "id") -> set[str]:
         assert pk_index == ids, f"{ns}:{pk}:idx {sorted(pk_index ^ ids)[:5]}"
     for key in conn.scan_iter(match=f"{ns}:*", count=1000):
         name = _text(key)
-        if is_write_record(key) or name[len(ns) + 1 :].isdigit():
+        if is_write_record(key) or name[len(ns) + 1 :].isdigit() or name == planted:
             continue
         kind = _text(conn.type(key))
         if kind == "set":
@@ -54,4 +58,7 @@ def assert_consistent(conn: redis.Redis, ns: str, pk: str = "id") -> set[str]:
     counter = conn.get(f"{ns}:{pk}:")
     if ids:
         assert counter is not None and int(counter) >= max(map(int, ids))
+    # ``planted``: a key the test gave the wrong type on purpose.
+    problems = [p for p in check(MODELS[ns], conn=conn) if p.key != planted]
+    assert problems == [], "\n".join(map(str, problems))
     return ids

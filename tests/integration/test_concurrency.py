@@ -3,6 +3,7 @@
 Every scenario runs on the Lua writer (the default) and on the WATCH/MULTI
 path (``rom._disable_lua_writes()``). Threads are released together by a
 barrier, so their writes really race; each thread has its own session.
+Each test ends by asserting the consistency checker finds nothing wrong.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import rom
 from rom import DataRaceError
 from rom import EntityDeletedError
 from rom import UniqueKeyViolation
+from rom.consistency import check
 from rom.testing import data_keys
 
 THREADS = 8
@@ -181,6 +183,7 @@ def test_new_entities_with_one_email_have_one_winner(
         assert row_ids(rom_redis, ns) == {str(i) for i in range(1, rep + 2)}
         assert_no_strays(rom_redis, ns)
         assert_uidx_matches_rows(rom_redis, ns, "email")
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 def test_new_seats_with_one_team_and_number_have_one_winner(
@@ -210,6 +213,7 @@ def test_new_seats_with_one_team_and_number_have_one_winner(
         assert_no_strays(rom_redis, ns)
     assert rom_redis.zcard(f"{ns}:number:idx") == REPEATS
     assert rom_redis.scard(f"{ns}:team:red:idx") == REPEATS
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 def test_new_entities_with_distinct_values_all_win(
@@ -236,6 +240,7 @@ def test_new_entities_with_distinct_values_all_win(
     assert len(row_ids(rom_redis, ns)) == THREADS * REPEATS
     assert_no_strays(rom_redis, ns)
     assert_uidx_matches_rows(rom_redis, ns, "email")
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 # -- existing entities racing to take one unique value -------------------------
@@ -280,6 +285,7 @@ def test_updates_to_one_email_have_one_winner(
         assert counter(rom_redis, ns) == len(ids)
         assert_no_strays(rom_redis, ns)
         assert_uidx_matches_rows(rom_redis, ns, "email")
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 def test_updates_to_one_team_and_number_have_one_winner(
@@ -316,6 +322,7 @@ def test_updates_to_one_team_and_number_have_one_winner(
         )
         assert scores == numbers
         assert_no_strays(rom_redis, ns)
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 # -- existing entities: data races and deletes --------------------------------
@@ -351,6 +358,7 @@ def test_writers_of_one_column_have_one_winner(
         assert rom_redis.zscore(f"{ns}:age:idx", str(id)) == winners[0]
         assert rom_redis.zcard(f"{ns}:age:idx") == 1
         assert_no_strays(rom_redis, ns)
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 def test_save_of_an_entity_deleted_meanwhile_raises(
@@ -373,6 +381,7 @@ def test_save_of_an_entity_deleted_meanwhile_raises(
     with pytest.raises(EntityDeletedError):
         stale.save()
     assert data_keys(rom_redis, f"{ns}:*") == [f"{ns}:id:".encode()]
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 def test_save_racing_a_delete_never_resurrects_the_entity(
@@ -402,6 +411,7 @@ def test_save_racing_a_delete_never_resurrects_the_entity(
         assert rom_redis.exists(f"{ns}:{id}") == 0
         assert_no_strays(rom_redis, ns)
     assert data_keys(rom_redis, f"{ns}:*") == [f"{ns}:id:".encode()]
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 # -- gaps of rom 1.1.2, closed -----------------------------------------------
@@ -427,6 +437,7 @@ def test_delete_of_a_stale_copy_leaves_no_unique_entry(
     assert race([prepare]) == [1]
     stale.delete()
     assert_no_strays(rom_redis, ns)
+    assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
 def test_writers_of_different_columns_keep_the_index_in_step(
@@ -452,3 +463,4 @@ def test_writers_of_different_columns_keep_the_index_in_step(
         stale.save()
     age = int(rom_redis.hget(f"{ns}:{id}", "age"))
     assert rom_redis.zscore(f"{ns}:age:idx", str(id)) == age
+    assert check(ConcurrencyUser, ConcurrencySeat) == []

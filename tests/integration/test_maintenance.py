@@ -21,6 +21,7 @@ import redis
 
 import rom
 from rom import maintenance
+from rom.consistency import check
 from rom.testing import data_keys
 from rom.testing import is_write_record
 from rom.util import Progress
@@ -59,11 +60,28 @@ class MtItem(rom.Model):
     geo_index = [rom.GeoIndex("where", _where)]  # noqa: RUF012
 
 
-# A namespace that extends MtItem's: its keys match "mt:items*:*" too.
-class MtInner(rom.Model):
-    _namespace = "mt:items*:inner"
-    n = rom.Integer(index=True)
-    email = rom.Text(unique=True)
+def _overlapping_model() -> Any:
+    """A model whose namespace extends MtItem's, so its keys match
+    "mt:items*:*" too. rom refuses to define it next to MtItem, but rom 1.1.2
+    did not, so such data may exist: it is defined while MtItem is out of the
+    registry, and left out of it."""
+    saved = dict(rom.MODELS)
+    for key in ("MtItem", "mt:items*"):
+        del rom.MODELS[key]
+    try:
+
+        class MtInner(rom.Model):
+            _namespace = "mt:items*:inner"
+            n = rom.Integer(index=True)
+            email = rom.Text(unique=True)
+
+    finally:
+        rom.MODELS.clear()
+        rom.MODELS.update(saved)
+    return MtInner
+
+
+MtInner = _overlapping_model()
 
 
 class MtNote(rom.Model):
@@ -187,6 +205,7 @@ class TestRefreshIndices:
         assert fast_dump(rom_redis) == before
         assert steps[-1] == (299, 299)
         assert steps[0] == (49, 300)  # rows found among ids 1..50
+        assert check(MtItem) == []
 
     def test_other_namespaces_are_left_alone(
         self, rom_redis: redis.Redis, group: MtGroup
@@ -226,6 +245,7 @@ class TestRefreshIndices:
         assert data_keys(rom_redis, "mt:versioned:word:*") == []
         assert rom_redis.zcard("mt:versioned:size:idx") == 30
         assert [e.size for e in MtVersioned2.query.filter(size=(5, 6)).all()] == [5, 6]
+        assert check(MtVersioned2) == []
 
     def test_hooks_and_session_are_untouched(
         self, rom_redis: redis.Redis, group: MtGroup
@@ -260,6 +280,7 @@ class TestRefreshIndices:
         assert rom_redis.hget(f"mt:items*:{changed[0]}", "n") == b"777"
         assert rom_redis.zscore("mt:items*:n:idx", changed[0]) == 777.0
         assert rom_redis.zcard("mt:items*:n:idx") == 30
+        assert check(MtItem) == []
 
     def test_resume_from_a_progress_point(
         self, rom_redis: redis.Redis, group: MtGroup
@@ -386,6 +407,9 @@ class TestCleanOldIndex:
         assert steps[-1].removed > 3 * 8
         # ids 3, 10, 17, 24, 31 and 38 have tag t2; 3 and 17 are gone.
         assert MtItem.query.filter(tag="t2").count() == 4
+        # Only MtInner's keys (another namespace under ours) are reported.
+        assert {p.kind for p in check(MtItem)} == {"unknown-key"}
+        assert all(p.key.startswith("mt:items*:inner:") for p in check(MtItem))
 
     def test_unique_entry_taken_over_is_kept(self, rom_redis: redis.Redis) -> None:
         """A unique field is only removed while it still names the missing row."""

@@ -1,0 +1,468 @@
+"""Consistency checker: does what is in Redis agree with itself?
+
+:func:`check` reads every key of the given models (with SCAN, never KEYS)
+and returns the :class:`Problem` it finds; an empty list means the data is
+consistent. Each row's expected index entries, unique entries and index
+record are computed with the planning code that writes them
+(``rom._writer``), so the checker and the writer share one definition.
+
+It only reads. Run it on data at rest: an entity being written while the
+check runs may show as a problem that is gone a moment later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
+
+import redis
+
+from ._key_shapes import KeyShape
+from ._key_shapes import key_census
+from ._record import record_entries
+from ._registry import registered_models
+from ._replies import decode_row
+
+if TYPE_CHECKING:
+    from ._keys import KeySpace
+    from ._meta import ModelInfo
+    from .model import Model
+
+__all__ = ["KINDS", "Problem", "check"]
+
+#: Every problem kind :func:`check` reports, and what it means.
+KINDS: Final[Mapping[str, str]] = {
+    "bad-row": "a row that cannot be loaded or indexed (missing or wrong primary "
+    "key field, a value its column cannot read, a keygen that fails)",
+    "missing-entry": "a row lacks an index, prefix, suffix or geo entry its "
+    "values give",
+    "wrong-score": "an index entry whose score (or geo position) is not the one "
+    "the row's values give",
+    "extra-entry": "an index entry for a row whose values do not give it",
+    "orphan-entry": "an index entry naming a row that does not exist",
+    "missing-unique": "a row's unique value has no entry in the unique index",
+    "unique-mismatch": "a unique entry mapping a value to a row that does not "
+    "hold it (or to another row than the one holding it)",
+    "orphan-unique": "a unique entry naming a row that does not exist",
+    "missing-record": "a row with index entries but no -index-data- record",
+    "stale-record": "an index record (-index-data- or the legacy <ns>:: field) "
+    "naming other entries than the row's values give",
+    "orphan-record": "a legacy <ns>:: record of a row that does not exist",
+    "id-above-counter": "a row whose id is above the <ns>:<pk>: id counter, "
+    "so a new entity would be given its id",
+    "temp-key": "a query's temporary key left without a TTL",
+    "orphan-unsafe": "an UnsafeColumn key of a row that does not exist",
+    "wrong-type": "a key of the model holding another Redis type than rom writes there",
+    "unknown-key": "a key under the model's namespace that is none of its "
+    "keys: another model's whose namespace extends this one, or an index or "
+    "UnsafeColumn the model no longer declares",
+}
+
+_BLOCK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One inconsistency: which model, what kind (see ``KINDS``), where."""
+
+    model: str
+    kind: str
+    key: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.kind} at {self.key!r}: {self.detail}"
+
+
+def check(*models: type[Model], conn: redis.Redis | None = None) -> list[Problem]:
+    """Check the data of ``models`` (every registered model if none given).
+
+    ``conn`` overrides the models' own connections. Returns the problems
+    found, model by model and by key; an empty list means the data is
+    consistent.
+    """
+    chosen = models or tuple(registered_models())
+    problems: list[Problem] = []
+    for model in chosen:
+        problems += _ModelCheck(model, conn or model._connection).run()
+    return problems
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+# key -> member -> expected score (None: a SET member; a tuple: a geo point)
+_Expected = dict[str, dict[str, Any]]
+
+
+@dataclass
+class _ModelCheck:
+    model: type[Model]
+    conn: redis.Redis
+    problems: list[Problem] = field(default_factory=list)
+    rows: dict[str, dict[str, str]] = field(default_factory=dict)
+    index_keys: dict[str, KeyShape] = field(default_factory=dict)
+    # Index keys of our shape under another model's namespace "<ns>:<x>":
+    # only the entries our rows expect are looked for in them.
+    shared_keys: set[str] = field(default_factory=set)
+    unsafe_keys: list[tuple[str, KeyShape]] = field(default_factory=list)
+    temp_keys: list[str] = field(default_factory=list)
+    expected: _Expected = field(default_factory=dict)
+    key_kinds: dict[str, str] = field(default_factory=dict)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    unique: set[tuple[str, str, str]] = field(default_factory=set)
+    unique_keys: set[str] = field(default_factory=set)
+    # (uidx key, value) pairs that have an entry, whichever id it names
+    unique_found: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.model._meta
+
+    @property
+    def keys(self) -> KeySpace:
+        return self.model._meta.keys
+
+    def report(self, kind: str, key: str, detail: str) -> None:
+        self.problems.append(Problem(self.info.name, kind, key, detail))
+
+    def run(self) -> list[Problem]:
+        self._scan()
+        self._read_rows()
+        legacy = self._legacy_records()
+        for id in sorted(self.rows, key=int):
+            self._expect(id, self.rows[id], legacy)
+        for id in legacy:
+            if id not in self.rows:
+                self.report(
+                    "orphan-record", self.keys.legacy_index, f"field {id!r}: no row"
+                )
+        self._check_index_keys()
+        self._check_missing()
+        self._check_counter()
+        self._check_unsafe()
+        self._check_temp()
+        return sorted(self.problems, key=lambda p: (p.key, p.kind, p.detail))
+
+    # -- reading ----------------------------------------------------------
+
+    def _scan(self) -> None:
+        census = key_census(self.conn, self.info, 1000)
+        nested = tuple(f"{namespace}:" for namespace in census.nested)
+        for key in census.foreign:
+            theirs = [n for n in census.nested if key.startswith(f"{n}:")]
+            self.report(
+                "unknown-key",
+                key,
+                f"a key of the namespace {theirs[0]!r}, which another model "
+                f"uses: it shares keys with {self.info.namespace!r}, give one "
+                "of them another _namespace"
+                if theirs
+                else f"not a key of {self.info.name} (another model's, or of a "
+                "column it no longer declares)",
+            )
+        for key, shape in census.own + census.shared:
+            if shape.kind == "row":
+                self.rows[shape.id] = {}
+            elif shape.kind == "index":
+                self.index_keys[key] = shape
+                if nested and key.startswith(nested):
+                    self.shared_keys.add(key)
+            elif shape.kind == "unsafe":
+                self.unsafe_keys.append((key, shape))
+            elif shape.kind == "temp":
+                self.temp_keys.append(key)
+
+    def _read_rows(self) -> None:
+        ids = sorted(self.rows, key=int)
+        for start in range(0, len(ids), _BLOCK):
+            block = ids[start : start + _BLOCK]
+            pipe = self.conn.pipeline(transaction=False)
+            for id in block:
+                pipe.type(self.keys.entity(id))
+                pipe.hgetall(self.keys.entity(id))
+            replies = pipe.execute(raise_on_error=False)
+            for id, kind, raw in zip(block, replies[::2], replies[1::2], strict=True):
+                if _str(kind) != "hash":
+                    self.report(
+                        "wrong-type",
+                        self.keys.entity(id),
+                        f"a row must be a HASH, got {_str(kind)}",
+                    )
+                    del self.rows[id]
+                else:
+                    self.rows[id] = decode_row(raw)
+
+    def _legacy_records(self) -> dict[str, str]:
+        key = self.keys.legacy_index
+        kind = _str(self.conn.type(key))
+        if kind == "none":
+            return {}
+        if kind != "hash":
+            self.report("wrong-type", key, f"expected a HASH, got {kind}")
+            return {}
+        return decode_row(self.conn.hgetall(key))
+
+    # -- what each row should have ----------------------------------------------
+
+    def _expect(self, id: str, row: dict[str, str], legacy: dict[str, str]) -> None:
+        key = self.keys.entity(id)
+        pk = row.get(self.info.pk)
+        if pk != id:
+            self.report(
+                "bad-row",
+                key,
+                f"the {self.info.pk!r} field is {pk!r}, expected {id!r}",
+            )
+            return
+        try:
+            plan = self.model._from_row(row)._plan_save(full=True, force=False)
+        except Exception as exc:  # any failure is the finding
+            self.report("bad-row", key, f"cannot be loaded or indexed: {exc!r}")
+            return
+        e = plan.entries
+        for name in e.tokens:
+            self._want(self.keys.index(name), "set", id, None)
+        for name, score in e.scored:
+            self._want(self.keys.index(name), "zset", id, float(score or id))
+        for attr, token, score in e.prefix:
+            self._want(self.keys.prefix(attr), "zset", f"{token}\0{id}", float(score))
+        for attr, rev, score in e.suffix:
+            self._want(self.keys.suffix(attr), "zset", f"{rev}\0{id}", float(score))
+        for name, lon, lat in e.geo:
+            self._want(self.keys.geo(name), "zset", id, (float(lon), float(lat)))
+        for column, value in plan.unique:
+            self.unique.add((self.keys.unique(column), value, id))
+            self.unique_keys.add(self.keys.unique(column))
+        self._check_record(id, row, legacy, e.record())
+
+    def _want(self, key: str, kind: str, member: str, score: Any) -> None:
+        self.key_kinds.setdefault(key, kind)
+        self.expected.setdefault(key, {})[member] = score
+
+    def _check_record(
+        self, id: str, row: dict[str, str], legacy: dict[str, str], record: str
+    ) -> None:
+        if id in legacy:
+            key, raw = self.keys.legacy_index, legacy.get(id)
+        else:
+            key, raw = self.keys.entity(id), row.get("-index-data-")
+        if raw == record:
+            return  # what the writer writes, byte for byte
+        want = set(record_entries(self.keys, id, record))
+        if raw is None:
+            if want:
+                self.report(
+                    "missing-record",
+                    key,
+                    f"row {id} has index entries but no -index-data- field; "
+                    "refresh_indices() rewrites it",
+                )
+            return
+        got = set(record_entries(self.keys, id, raw))
+        if got != want:
+            extra = sorted(f"{e.key} {e.member!r}" for e in got - want)
+            missing = sorted(f"{e.key} {e.member!r}" for e in want - got)
+            self.report(
+                "stale-record",
+                key,
+                f"record of row {id} names {extra} it should not and lacks "
+                f"{missing}; refresh_indices() rewrites it",
+            )
+
+    # -- index keys as they are -------------------------------------------------
+
+    def _check_index_keys(self) -> None:
+        todo: list[tuple[str, KeyShape]] = []
+        for key, shape in sorted(self.index_keys.items()):
+            if key in self.shared_keys:
+                mine = self.unique_keys if shape.suffix == "uidx" else self.expected
+                if key not in mine:
+                    continue  # not one our rows use: the other model's
+            todo.append((key, shape))
+        for start in range(0, len(todo), _BLOCK):
+            self._check_key_block(todo[start : start + _BLOCK])
+
+    def _check_key_block(self, block: list[tuple[str, KeyShape]]) -> None:
+        pipe = self.conn.pipeline(transaction=False)
+        for key, _ in block:
+            pipe.type(key)
+        readable: list[tuple[str, KeyShape, str]] = []
+        for (key, shape), raw_kind in zip(block, pipe.execute(), strict=True):
+            kind = _str(raw_kind)
+            want = "hash" if shape.suffix == "uidx" else self.key_kinds.get(key)
+            allowed = {want} if want else {"set", "zset"}
+            if shape.suffix in ("pre", "suf", "geo"):
+                allowed = {"zset"}
+            if kind not in allowed:
+                wanted = " or ".join(sorted(k.upper() for k in allowed if k))
+                self.report("wrong-type", key, f"expected a {wanted}, got {kind}")
+                self.key_kinds[key] = "wrong"
+                continue
+            readable.append((key, shape, kind))
+            read = {"set": pipe.smembers, "hash": pipe.hgetall}
+            if kind == "zset":
+                pipe.zrange(key, 0, -1, withscores=True)
+            else:
+                read[kind](key)
+        contents = pipe.execute() if readable else []
+        for (key, shape, kind), content in zip(readable, contents, strict=True):
+            partial = key in self.shared_keys
+            if kind == "hash":
+                self._check_unique_key(key, content.items(), partial)
+            else:
+                members: list[tuple[str, float | None]] = (
+                    [(_str(m), None) for m in content]
+                    if kind == "set"
+                    else [(_str(m), float(score)) for m, score in content]
+                )
+                self._check_members(key, shape, members, partial)
+
+    def _check_members(
+        self,
+        key: str,
+        shape: KeyShape,
+        members: Iterable[tuple[str, float | None]],
+        partial: bool,
+    ) -> None:
+        expected = self.expected.get(key, {})
+        geo: list[str] = []
+        for member, score in members:
+            affix = shape.suffix in ("pre", "suf")
+            id = member.rpartition("\0")[2] if affix else member
+            if partial and member not in expected:
+                continue  # maybe the other model's entry
+            if id not in self.rows:
+                self.report("orphan-entry", key, f"member {member!r}: no row {id}")
+            elif member not in expected:
+                self.report(
+                    "extra-entry",
+                    key,
+                    f"member {member!r}: row {id}'s values do not give it",
+                )
+            else:
+                self.seen.add((key, member))
+                if shape.suffix == "geo":
+                    geo.append(member)
+                elif score is not None and expected[member] != score:
+                    self.report(
+                        "wrong-score",
+                        key,
+                        f"member {member!r} has score {score!r}, row {id}'s "
+                        f"values give {expected[member]!r}",
+                    )
+        if geo:
+            self._check_geo(key, geo, expected)
+
+    def _check_geo(
+        self, key: str, members: list[str], expected: dict[str, Any]
+    ) -> None:
+        positions = self.conn.geopos(key, *members)
+        for member, pos in zip(members, positions, strict=True):
+            lon, lat = expected[member]
+            if pos is None or abs(pos[0] - lon) > 1e-5 or abs(pos[1] - lat) > 1e-5:
+                self.report(
+                    "wrong-score",
+                    key,
+                    f"member {member!r} is at {pos!r}, row {member}'s values give "
+                    f"({lon!r}, {lat!r})",
+                )
+
+    def _check_unique_key(
+        self, key: str, items: Iterable[tuple[Any, Any]], partial: bool
+    ) -> None:
+        for raw_field, raw_id in items:
+            value, id = _str(raw_field), _str(raw_id)
+            entry = (key, value, id)
+            self.unique_found.add((key, value))
+            if entry in self.unique:
+                self.unique.discard(entry)
+            elif partial:
+                continue  # maybe the other model's entry
+            elif id not in self.rows:
+                self.report("orphan-unique", key, f"{value!r} -> {id}: no row {id}")
+            else:
+                self.report(
+                    "unique-mismatch",
+                    key,
+                    f"{value!r} -> {id}, but row {id}'s values do not give {value!r}",
+                )
+
+    # -- what rows lack ---------------------------------------------------------
+
+    def _check_missing(self) -> None:
+        for key, members in sorted(self.expected.items()):
+            if self.key_kinds.get(key) == "wrong":
+                continue
+            for member in members:
+                if (key, member) not in self.seen:
+                    self.report(
+                        "missing-entry",
+                        key,
+                        f"member {member!r} (row {member.rpartition(chr(0))[2]}) "
+                        "is missing; refresh_indices() adds it",
+                    )
+        for key, value, id in sorted(self.unique):
+            if self.key_kinds.get(key) == "wrong":
+                continue
+            if (key, value) in self.unique_found:
+                self.report(
+                    "unique-mismatch",
+                    key,
+                    f"row {id} holds {value!r}, but the entry maps it to another id",
+                )
+            else:
+                self.report(
+                    "missing-unique",
+                    key,
+                    f"row {id} holds {value!r}, which has no entry",
+                )
+
+    def _check_counter(self) -> None:
+        key = self.keys.counter
+        if not self.rows:
+            return
+        try:
+            raw = self.conn.get(key)
+            counter = int(_str(raw)) if raw is not None else 0
+        except (ValueError, redis.ResponseError) as exc:
+            self.report("wrong-type", key, f"expected an integer STRING: {exc}")
+            return
+        for id in sorted(self.rows, key=int):
+            if int(id) > counter:
+                self.report(
+                    "id-above-counter",
+                    self.keys.entity(id),
+                    f"id {id} is above the counter {key!r} ({counter}); a new "
+                    f"entity would overwrite it: SET {key} {max(map(int, self.rows))}",
+                )
+
+    def _check_unsafe(self) -> None:
+        declared = set(self.info.unsafe)
+        for key, shape in self.unsafe_keys:
+            if shape.id not in self.rows:
+                self.report(
+                    "orphan-unsafe",
+                    key,
+                    f"UnsafeColumn key of row {shape.id}, which does not exist; "
+                    "clean_unsafe_cols() deletes it",
+                )
+            elif shape.name not in declared:
+                self.report(
+                    "unknown-key",
+                    key,
+                    f"{shape.name!r} is not an UnsafeColumn of {self.info.name}",
+                )
+
+    def _check_temp(self) -> None:
+        for key in self.temp_keys:
+            if self.conn.ttl(key) == -1:
+                self.report("temp-key", key, "a temporary query key with no TTL")
