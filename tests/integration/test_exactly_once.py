@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import rom
 from rom import _persist
@@ -307,3 +309,21 @@ def test_a_dropping_proxy_leaves_no_duplicate(
             == str(entity.n).encode()
         )
         assert not entity._modified
+
+
+def test_redis_py_retries_alone_write_once(
+    server: RedisServer, direct: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rom sends once (SEND_ATTEMPTS=1): only redis-py's own Retry re-sends
+    the requests whose replies the proxy drops, and none writes twice."""
+    monkeypatch.setattr(_persist, "SEND_ATTEMPTS", 1)
+    retry = Retry(NoBackoff(), 5)
+    with DroppingProxy(server.port, drop_replies=0.2, seed=3) as proxy:
+        client = proxy.client(socket_timeout=2, retry=retry)
+        with use_connection(client):
+            plain, unique, _ = run_operations(60, seed=2)
+        client.close()
+        assert proxy.dropped > 5
+    assert assert_consistent(direct, "EoPlain") == {str(e.id) for e in plain}
+    assert len(plain) == 60
+    assert assert_consistent(direct, "EoUnique") == {str(e.id) for e in unique}

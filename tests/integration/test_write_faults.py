@@ -237,3 +237,34 @@ def test_a_killed_server_during_a_commit(monkeypatch: pytest.MonkeyPatch) -> Non
     finally:
         rom.session.rollback()
         server.stop()
+
+
+# -- a script still running when the request is re-sent ------------------------------
+
+
+def test_a_long_save_answered_busy_is_written_once(
+    server: RedisServer, direct: redis.Redis
+) -> None:
+    """A save of a 100,000-word full-text value outlasts socket_timeout and
+    the busy threshold: the re-sent request meets BUSY, then the record.
+    One row, the entity saved (or settled by the next save)."""
+    direct.config_set("lua-time-limit", "20")
+    client = server.client(socket_timeout=0.1)
+    text = " ".join(f"w{i}" for i in range(100_000))
+    with use_connection(client):
+        WfItem(n=0, email="warm@x").save()  # the script is loaded
+        entity = WfItem(n=1, tag=text, email="big@x")
+        for _attempt in range(10):
+            try:
+                entity.save()
+                break
+            except rom.WriteOutcomeUnknown:
+                time.sleep(0.5)
+        else:  # pragma: no cover
+            raise AssertionError("the save never settled")
+    assert entity.id == 2 and not entity._new
+    assert direct.scard("WfItem:tag:w99999:idx") == 1
+    assert row_ids(direct, "WfItem") == {"1", "2"}
+    assert direct.get("WfItem:id:") == b"2"
+    stats = direct.info("commandstats")["cmdstat_evalsha"]
+    assert int(stats["rejected_calls"]) >= 1  # BUSY was met on the way
