@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     python -m benchmarks.script_time [--n 30000] [--chunks 100,250,500,1000,30000]
 
-For each chunk bound (``rom._persist.CHUNK_ENTITIES``; ``CHUNK_WORK`` is
+For each chunk bound (``rom._requests.CHUNK_ENTITIES``; ``CHUNK_WORK`` is
 lifted so only the count bounds a chunk, then the default work bound is run
 too) it commits ``--n`` new ``BenchItem`` entities (benchmarks/workload.py:
 a unique, four indexes and full-text with prefixes, about 12 index entries
@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 import rom
-from rom import _persist
+from rom import _requests
 from rom.testing import RedisServer
 from rom.testing import use_connection
 
@@ -43,7 +43,7 @@ def measure(n: int, entities: int, work: int) -> dict[str, Any]:
             BenchItem(email="warm@x").save()  # the script is loaded
             client.slowlog_reset()
             client.config_resetstat()
-            _persist.CHUNK_ENTITIES, _persist.CHUNK_WORK = entities, work
+            _requests.CHUNK_ENTITIES, _requests.CHUNK_WORK = entities, work
             items = [BenchItem(**row.values) for row in rows]
             started = time.perf_counter()
             rom.session.commit()
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", default="100,250,500,1000,30000")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    default = (_persist.CHUNK_ENTITIES, _persist.CHUNK_WORK)
+    default = (_requests.CHUNK_ENTITIES, _requests.CHUNK_WORK)
     runs = [(int(c), 10**9) for c in args.chunks.split(",")] + [default]
     results = []
     print(
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['total_script_ms']:>9} {r['commit_s']:>9}",
             flush=True,
         )
-    _persist.CHUNK_ENTITIES, _persist.CHUNK_WORK = default
+    _requests.CHUNK_ENTITIES, _requests.CHUNK_WORK = default
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"n": args.n, "runs": results}, out, indent=2)

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import rom
-from rom import _persist
+from rom import _requests
 from rom import _scripts
 from rom.testing import CallCounter
 from rom.testing import DroppingProxy
@@ -97,7 +97,7 @@ def test_every_save_leaves_a_record_with_a_ttl(rom_redis: redis.Redis) -> None:
     EoPlain(n=1).save()
     (key,) = records(rom_redis)
     assert key.startswith(b"EoPlain::write:")
-    assert 0 < rom_redis.ttl(key) <= _persist.RECORD_TTL
+    assert 0 < rom_redis.ttl(key) <= _requests.RECORD_TTL
 
 
 def test_no_extra_round_trip(rom_redis: redis.Redis, roundtrips: CallCounter) -> None:
@@ -114,7 +114,7 @@ def test_a_long_commit_is_split_into_bounded_calls(
 ) -> None:
     """A commit over CHUNK_ENTITIES takes one call per chunk, all written."""
     EoPlain(n=0).save()
-    monkeypatch.setattr(_persist, "CHUNK_ENTITIES", 10)
+    monkeypatch.setattr(_requests, "CHUNK_ENTITIES", 10)
     items = [EoPlain(n=i, words=f"w{i}") for i in range(35)]
     with roundtrips.count() as c:
         rom.session.commit()
@@ -125,11 +125,11 @@ def test_a_long_commit_is_split_into_bounded_calls(
 
 def test_chunks_are_bounded_by_work_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """Entities with many index entries fill a chunk sooner."""
-    monkeypatch.setattr(_persist, "CHUNK_WORK", 100)
+    monkeypatch.setattr(_requests, "CHUNK_WORK", 100)
     small = [(EoPlain(n=i), EoPlain(n=i)._plan_save(False, False)) for i in range(3)]
     text = " ".join(f"w{i}" for i in range(60))
     big = [(EoPlain(words=text), EoPlain(words=text)._plan_save(False, False))]
-    chunks = _persist._chunks(small + big + small)
+    chunks = _requests.chunks(small + big + small)
     assert [len(c) for c in chunks] == [3, 1, 3]
     rom.session.rollback()
 
@@ -142,7 +142,7 @@ def lose_replies(
 ) -> list[str]:
     """Make the next ``times`` sends raise ConnectionError, after running them
     in Redis (``run``: a lost reply) or not (a lost request)."""
-    real = _persist._call
+    real = _requests._call
     keys: list[str] = []
 
     def call(conn: redis.Redis, chunk: Any, record_key: str, args: list[str]) -> Any:
@@ -153,8 +153,8 @@ def lose_replies(
             raise redis.exceptions.ConnectionError("reply lost (test)")
         return real(conn, chunk, record_key, args)
 
-    monkeypatch.setattr(_persist, "_call", call)
-    monkeypatch.setattr(_persist.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(_requests, "_call", call)
+    monkeypatch.setattr(_requests.time, "sleep", lambda seconds: None)
     return keys
 
 
@@ -193,7 +193,7 @@ def test_unknown_outcome_then_the_next_save_adopts_it(
 ) -> None:
     """Every send lost (but one applied): WriteOutcomeUnknown, then the next
     save learns the entity was written and does not write it again."""
-    monkeypatch.setattr(_persist, "SEND_ATTEMPTS", 3)
+    monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 3)
     lose_replies(monkeypatch, 3, run=True)
     with writes_with(path):
         entity = EoUnique(email="later@x", n=5)
@@ -215,7 +215,7 @@ def test_a_lost_request_is_fenced_then_written_once(
 ) -> None:
     """A request that never ran is fenced off by the settle: a late copy of
     it, arriving after the entity was saved again, writes nothing."""
-    monkeypatch.setattr(_persist, "SEND_ATTEMPTS", 2)
+    monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 2)
     keys = lose_replies(monkeypatch, 2, run=False)
     with writes_with(path):
         entity = EoPlain(n=7, words="late copy")
@@ -233,7 +233,7 @@ def test_busy_is_resent_until_answered(
     rom_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """BUSY (a script still running when the request was re-sent) is retried."""
-    real = _persist._call
+    real = _requests._call
     sent: list[str] = []
 
     def call(conn: redis.Redis, chunk: Any, record_key: str, args: list[str]) -> Any:
@@ -243,7 +243,7 @@ def test_busy_is_resent_until_answered(
             raise redis.exceptions.ResponseError("BUSY Redis is busy running a script")
         return real(conn, chunk, record_key, args)
 
-    monkeypatch.setattr(_persist, "_call", call)
+    monkeypatch.setattr(_requests, "_call", call)
     entity = EoPlain(n=1)
     entity.save()
     assert len(sent) == 2 and entity.id == 1
@@ -316,7 +316,7 @@ def test_redis_py_retries_alone_write_once(
 ) -> None:
     """rom sends once (SEND_ATTEMPTS=1): only redis-py's own Retry re-sends
     the requests whose replies the proxy drops, and none writes twice."""
-    monkeypatch.setattr(_persist, "SEND_ATTEMPTS", 1)
+    monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 1)
     retry = Retry(NoBackoff(), 5)
     with DroppingProxy(server.port, drop_replies=0.2, seed=3) as proxy:
         client = proxy.client(socket_timeout=2, retry=retry)

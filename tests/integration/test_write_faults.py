@@ -16,7 +16,7 @@ import pytest
 import redis
 
 import rom
-from rom import _persist
+from rom import _requests
 from rom.testing import RedisServer
 from rom.testing import use_connection
 
@@ -155,8 +155,8 @@ def test_small_socket_timeout_on_a_big_commit(
     ``one_call`` lifts the chunk bounds: the script outlasts the timeout,
     and redis-py's and rom's re-sends are answered from the record."""
     if one_call:
-        monkeypatch.setattr(_persist, "CHUNK_ENTITIES", 10**9)
-        monkeypatch.setattr(_persist, "CHUNK_WORK", 10**9)
+        monkeypatch.setattr(_requests, "CHUNK_ENTITIES", 10**9)
+        monkeypatch.setattr(_requests, "CHUNK_WORK", 10**9)
     # One call of 5,000 entities takes well over 50 ms, even on a fast machine.
     client = server.client(socket_timeout=0.05 if one_call else 0.2)
     with use_connection(client):
@@ -189,7 +189,7 @@ def test_a_stalled_server_gives_unknown_outcome_then_settles(
 ) -> None:
     """SIGSTOP during a save: WriteOutcomeUnknown (a ConnectionError too);
     after SIGCONT the next save settles it: one row, the entity saved."""
-    monkeypatch.setattr(_persist, "SEND_ATTEMPTS", 2)
+    monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 2)
     client = server.client(socket_timeout=0.3, socket_connect_timeout=0.3)
     with use_connection(client):
         WfItem(n=0, email="warm@x").save()
@@ -212,8 +212,8 @@ def test_a_stalled_server_gives_unknown_outcome_then_settles(
 def test_a_killed_server_during_a_commit(monkeypatch: pytest.MonkeyPatch) -> None:
     """The server dies during a chunked commit: WriteOutcomeUnknown; chunks
     answered before are settled, the rest stays unsaved or pending."""
-    monkeypatch.setattr(_persist, "SEND_ATTEMPTS", 2)
-    monkeypatch.setattr(_persist, "CHUNK_ENTITIES", 200)
+    monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 2)
+    monkeypatch.setattr(_requests, "CHUNK_ENTITIES", 200)
     server = RedisServer().start()
     try:
         client = server.client(socket_timeout=1, socket_connect_timeout=0.5)
@@ -229,7 +229,7 @@ def test_a_killed_server_during_a_commit(monkeypatch: pytest.MonkeyPatch) -> Non
             killer.join()
         assert isinstance(raised.value, redis.exceptions.ConnectionError)
         saved = [e for e in items if not e._new]
-        pending = [e for e in items if e in _persist._PENDING]
+        pending = [e for e in items if e in _requests._PENDING]
         assert 0 < len(pending) <= 200
         assert len(saved) % 200 == 0
         assert [e.id for e in saved] == list(range(1, len(saved) + 1))
