@@ -133,6 +133,7 @@ def save_entities(entities: list[Model], *, full: bool, force: bool) -> int:
         return 0
     settle_pending(entities)
     entities = _with_new_targets(entities)
+    settle_pending(entities)  # the new targets pulled in, if any is pending
 
     def plan(entity: Model) -> WritePlan:
         entity._before_insert() if entity._new else entity._before_update()

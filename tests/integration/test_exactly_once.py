@@ -327,3 +327,24 @@ def test_redis_py_retries_alone_write_once(
     assert assert_consistent(direct, "EoPlain") == {str(e.id) for e in plain}
     assert len(plain) == 60
     assert assert_consistent(direct, "EoUnique") == {str(e.id) for e in unique}
+
+
+@pytest.mark.parametrize("path", WRITE_PATHS)
+def test_a_delete_with_unknown_outcome_is_settled_by_the_next_delete(
+    rom_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """A delete whose every reply was lost (but which ran): the next delete
+    learns it was applied; the row, unique and index entries are gone once."""
+    with writes_with(path):
+        keep = EoUnique(email="keep@x", n=1)
+        doomed = EoUnique(email="gone@x", n=2)
+        rom.session.commit()
+        monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 2)
+        lose_replies(monkeypatch, 2, run=True)
+        with pytest.raises(rom.WriteOutcomeUnknown):
+            doomed.delete()
+        assert not doomed._deleted
+        doomed.delete()
+    assert doomed._deleted
+    assert assert_consistent(rom_redis, "EoUnique") == {str(keep.id)}
+    assert rom_redis.hgetall("EoUnique:email:uidx") == {b"keep@x": b"1"}
