@@ -311,10 +311,16 @@ local function prepare(p)
     end
     p.removable = removable
     p.stored = decode_record(p.raw)
-    need_record(ns, p.stored)
-    if not p.delete then
-        need_entries(ns, p.tokens, firsts(p.scored), firsts(p.prefix),
-                     firsts(p.suffix), firsts(p.geo))
+    -- write() touches the entries of the stored record and of the plan
+    -- unless the record is unchanged: then only scores and geo points.
+    if p.delete or p.reindex or p.raw ~= p.record then
+        need_record(ns, p.stored)
+        if not p.delete then
+            need_entries(ns, p.tokens, firsts(p.scored), firsts(p.prefix),
+                         firsts(p.suffix), firsts(p.geo))
+        end
+    else
+        need_entries(ns, {}, firsts(p.scored), {}, {}, firsts(p.geo))
     end
     return nil
 end
