@@ -43,6 +43,7 @@ from .exceptions import ORMError
 from .exceptions import QueryError
 from .exceptions import RestrictError
 from .exceptions import UniqueKeyViolation
+from .exceptions import WriteOutcomeUnknown
 from .index import GeoIndex
 from .index import Pattern
 from .index import Prefix
@@ -156,6 +157,7 @@ __all__ = [
     "Time",
     "UniqueKeyViolation",
     "UnsafeColumn",
+    "WriteOutcomeUnknown",
     "__version__",
     "columns",
     "exceptions",

@@ -17,6 +17,7 @@ keys whose whole shape is one of the model's:
 * ``<ns>:<digits>:<attr>``: an UnsafeColumn key (any identifier ``attr``,
   so the keys of a removed UnsafeColumn are still found)
 * ``<ns>:<uuid4>[:<n>]``: a query's temporary key
+* ``<ns>::write:<32 hex>``: a write request's record (expires by itself)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ __all__ = [
     "scan_own_keys",
 ]
 
-ShapeKind = Literal["row", "counter", "legacy", "index", "unsafe", "temp"]
+ShapeKind = Literal["row", "counter", "legacy", "index", "unsafe", "temp", "write"]
 
 _UUID4 = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(:[0-9]+)?"
@@ -126,6 +127,8 @@ class OwnKeys:
             return KeyShape("counter")
         if key == keys.legacy_index:
             return KeyShape("legacy")
+        if keys.is_write_record(key):
+            return KeyShape("write")
         row_id = keys.row_id(key)
         if row_id is not None:
             return KeyShape("row", row_id)

@@ -67,6 +67,25 @@ class KeySpace:
         """The private key of an UnsafeColumn: ``<ns>:<id>:<attr>``."""
         return f"{self.namespace}:{id}:{attr}"
 
+    def write_record(self, token: str) -> str:
+        """The outcome of one write request, kept a while: ``<ns>::write:<token>``.
+
+        ``token`` is a fresh hex uuid4 per request. No rom 1.1.2 key has this
+        shape: its only ``<ns>::``-prefixed key is the legacy record hash
+        ``<ns>::`` itself, and the last part (hex) is never an index suffix.
+        """
+        return f"{self.namespace}::write:{token}"
+
+    def is_write_record(self, key: str) -> bool:
+        """True if ``key`` is a write record of this namespace."""
+        prefix = f"{self.namespace}::write:"
+        token = key[len(prefix) :]
+        return (
+            key.startswith(prefix)
+            and len(token) == 32
+            and all(c in "0123456789abcdef" for c in token)
+        )
+
     def temp(self) -> str:
         """A fresh temporary query key: ``<ns>:<uuid4>``."""
         return f"{self.namespace}:{uuid.uuid4()}"

@@ -2,8 +2,8 @@
 
 This is where ``Model.save``, ``Model.delete`` and the session meet the
 writer: plans are computed in Python (``_writer``), sent in one script call
-per connection (or through the WATCH path), and the results applied back to
-the entities.
+per connection and chunk (``_requests``, or through the WATCH path), and
+the results applied back to the entities.
 """
 
 from __future__ import annotations
@@ -13,50 +13,37 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import redis
+from redis.exceptions import ResponseError
 
-from . import _scripts
-from . import _watch_writer
+from ._requests import Batch
+from ._requests import chunks
+from ._requests import disable_lua_writes
+from ._requests import enable_lua_writes
+from ._requests import names
+from ._requests import send
+from ._requests import settle_pending
 from ._stored_rows import run_reading_rows
 from ._writer import WritePlan
 from .exceptions import DataRaceError
 from .exceptions import EntityDeletedError
+from .exceptions import ORMError
 from .exceptions import UniqueKeyViolation
 
 if TYPE_CHECKING:
     from .model import Model
 
 __all__ = [
+    "Batch",
     "delete_entities",
     "disable_lua_writes",
     "enable_lua_writes",
     "save_entities",
+    "settle_pending",
     "write_batch",
 ]
 
-_USE_LUA = True
-
-
-def enable_lua_writes() -> None:
-    """Write with the atomic Lua script (the default)."""
-    global _USE_LUA
-    _USE_LUA = True
-
-
-def disable_lua_writes() -> None:
-    """Write with WATCH/MULTI/EXEC (for servers without scripting)."""
-    global _USE_LUA
-    _USE_LUA = False
-
-
-Batch = list[tuple["Model", WritePlan]]
 # id(connection) -> (connection, its writes in order)
 Groups = dict[int, tuple[redis.Redis, Batch]]
-
-
-def _run(conn: redis.Redis, plans: list[WritePlan]) -> list[dict[str, Any]]:
-    if _USE_LUA:
-        return _scripts.write_entity(conn, [a for p in plans for a in p.to_args()])
-    return _watch_writer.apply_plans(conn, plans)
 
 
 def _add(groups: Groups, entity: Model, plan: WritePlan) -> None:
@@ -82,24 +69,39 @@ def _group(
 def _execute(groups: Groups) -> tuple[Batch, BaseException | None]:
     done: Batch = []
     for conn, batch in groups.values():
-        results = run_reading_rows(conn, batch, _run)
-        for (entity, plan), result in zip(batch, results, strict=False):
-            if "error" in result:
-                return done, _error(entity, plan, result)
-            plan.id = str(result["id"])
-            done.append((entity, plan))
+        for chunk in chunks(batch):
+            try:
+                results = run_reading_rows(conn, chunk, send)
+            except Exception as exc:
+                return done, exc
+            for index, (entity, plan) in enumerate(chunk):
+                if index >= len(results):
+                    return done, ORMError(
+                        f"Writing {names(chunk[index:])}: the request was "
+                        "cancelled by a settle of the same request; nothing "
+                        "was written, save again"
+                    )
+                result = results[index]
+                if "error" in result:
+                    return done, _error(entity, plan, result)
+                plan.id = str(result["id"])
+                done.append((entity, plan))
     return done, None
 
 
 def write_batch(batch: Batch) -> tuple[Batch, BaseException | None]:
-    """Send planned writes in order, one script call per connection.
+    """Send planned writes in order, one script call per connection and chunk.
 
     Returns the pairs applied and the error that stopped the rest, if any.
     """
+    settle_pending([entity for entity, _ in batch])
     groups: Groups = {}
     for entity, plan in batch:
         _add(groups, entity, plan)
     return _execute(groups)
+
+
+# -- saving and deleting ------------------------------------------------------------
 
 
 def _with_new_targets(entities: list[Model]) -> list[Model]:
@@ -130,7 +132,9 @@ def save_entities(entities: list[Model], *, full: bool, force: bool) -> int:
     """
     if not entities:
         return 0
+    settle_pending(entities)
     entities = _with_new_targets(entities)
+    settle_pending(entities)  # the new targets pulled in, if any is pending
 
     def plan(entity: Model) -> WritePlan:
         entity._before_insert() if entity._new else entity._before_update()
@@ -153,6 +157,7 @@ def delete_entities(entities: list[Model]) -> None:
     """Delete entities (no on_delete processing), running their hooks."""
     if not entities:
         return
+    settle_pending(entities)
 
     def plan(entity: Model) -> WritePlan:
         if not entity._deleted:
@@ -188,6 +193,12 @@ def _error(entity: Model, plan: WritePlan, result: dict[str, Any]) -> Exception:
             "change, or overwrite with save(force=True)",
             ns,
             id,
+        )
+    if kind == "redis":
+        return ResponseError(
+            f"{type(entity).__name__} {id} ({ns}:{id}): {result['message']}. "
+            "Nothing of this entity was written (entities before it in the "
+            "same save were); fix or delete that key, then save again"
         )
     column, value = result["column"], result["value"]
     shown = entity._describe_unique(column, value)

@@ -54,13 +54,16 @@ def load(name: str) -> LuaScript:
     return LuaScript(name, source)
 
 
-def write_entity(conn: redis.Redis, args: list[str]) -> list[dict[str, Any]]:
+def write_entity(conn: redis.Redis, record_key: str, ttl: int, args: list[str]) -> Any:
     """Run ``write_entity.lua`` over plans (``WritePlan.to_args``, concatenated).
 
-    Returns one result dict per plan run.
+    ``record_key`` names the request (``KeySpace.write_record``): re-sending
+    the same request returns the recorded reply and writes nothing. Returns
+    the decoded reply: one result dict per plan run, or what the record
+    holds (see ``_persist``).
     """
-    raw = load("write_entity")(conn, [], args)
-    return json.loads(raw)  # type: ignore[no-any-return]
+    raw = load("write_entity")(conn, [record_key], [ttl, *args])
+    return json.loads(raw)
 
 
 def search(conn: redis.Redis, plan: str) -> Any:

@@ -32,13 +32,13 @@ __all__ = ["MAX_READS", "run_reading_rows"]
 # rewritten this many times during one write gets there.
 MAX_READS = 50
 
-Runner = Callable[[redis.Redis, list[WritePlan]], list[dict[str, Any]]]
+Runner = Callable[[redis.Redis, list[tuple["Model", WritePlan]]], list[dict[str, Any]]]
 
 
 def run_reading_rows(
     conn: redis.Redis, batch: Sequence[tuple[Model, WritePlan]], run: Runner
 ) -> list[dict[str, Any]]:
-    """``run(conn, plans)``, completing ``reads_row`` plans from their rows.
+    """``run(conn, batch)``, completing ``reads_row`` plans from their rows.
 
     Returns one result per plan run, stopping at the first error, as
     ``run`` does; a row still moving after MAX_READS reads is reported as a
@@ -49,7 +49,7 @@ def run_reading_rows(
     for _ in range(MAX_READS):
         pending = batch[start:]
         _read_rows(conn, pending)
-        got = run(conn, [plan for _, plan in pending])
+        got = run(conn, list(pending))
         if not got or got[-1].get("error") != "moved":
             return results + got
         results += got[:-1]

@@ -2,10 +2,15 @@
 
 Used after ``rom._disable_lua_writes()``, for Redis-compatible servers
 without scripting. Checks run under WATCH; a WatchError retries the plan.
+Each plan is one request with its own write record, watched and written in
+the same MULTI: a retry (after a WatchError, which is also what redis-py
+raises when the connection drops during EXEC) first reads the record, so a
+plan that was applied is never applied twice.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import redis
@@ -19,31 +24,32 @@ from ._replies import text_or_none
 from ._writer import WritePlan
 from .keygen import encode_unique_constraint
 
-__all__ = ["apply_plans"]
+__all__ = ["apply_plan"]
 
 
-def apply_plans(conn: redis.Redis, plans: list[WritePlan]) -> list[dict[str, Any]]:
-    """Apply plans in order; stop at the first failed check (as the script)."""
-    results: list[dict[str, Any]] = []
-    for plan in plans:
-        result = _apply_one(conn, plan)
-        results.append(result)
-        if "error" in result:
-            break
-    return results
+def apply_plan(conn: redis.Redis, plan: WritePlan, record_key: str, ttl: int) -> Any:
+    """Apply one plan as the request ``record_key`` names.
 
-
-def _apply_one(conn: redis.Redis, plan: WritePlan) -> dict[str, Any]:
+    Returns ``[result]`` as the script would, or what the record holds if
+    the request ran already.
+    """
     keys = KeySpace(plan.namespace, plan.pk)
     with conn.pipeline(transaction=True) as pipe:
         while True:
             try:
-                return _attempt(pipe, keys, plan)
+                return _attempt(conn, pipe, keys, plan, record_key, ttl)
             except WatchError:
                 continue
 
 
-def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
+def _attempt(
+    conn: redis.Redis,
+    pipe: Pipeline,
+    keys: KeySpace,
+    plan: WritePlan,
+    record_key: str,
+    ttl: int,
+) -> Any:
     unique_keys = [keys.unique(col) for col, _ in plan.unique + plan.unique_del]
     unique_keys += [keys.unique(name) for name, _ in plan.unique_fields]
     unique_keys += [keys.unique(col) for col, _ in plan.unique_stored]
@@ -51,14 +57,18 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
     # A new entity takes the counter's next value inside the transaction, with
     # the counter watched: a failed or retried attempt burns no id.
     watched = [row] if row else [keys.counter]
-    pipe.watch(*watched, keys.legacy_index, *unique_keys)  # type: ignore[no-untyped-call]
+    pipe.watch(record_key, *watched, keys.legacy_index, *unique_keys)  # type: ignore[no-untyped-call]
+    recorded = pipe.get(record_key)
+    if recorded is not None:
+        pipe.unwatch()
+        return json.loads(recorded)
     failed = _check(pipe, keys, row, plan)
     if failed is not None:
         # The checks read in several round trips; an empty transaction raises
         # WatchError (so we retry) unless they all saw one unchanged state.
         pipe.multi()
         pipe.execute()
-        return failed
+        return [failed]
     new = plan.id is None
     id = str(int(pipe.get(keys.counter) or 0) + 1) if new else str(plan.id)
     row = keys.entity(id)
@@ -72,13 +82,46 @@ def _attempt(pipe: Pipeline, keys: KeySpace, plan: WritePlan) -> dict[str, Any]:
         if (col, value) not in written
         and text_or_none(pipe.hget(keys.unique(col), value)) == id
     ]
+    _check_types(conn, row, keys, plan, record)
+    result = [{"id": id}]
     pipe.multi()
     if new:
         pipe.incr(keys.counter)
         pipe.hset(row, plan.pk, id)
     _queue_writes(pipe, keys, plan, id, row, record, removable)
+    pipe.set(record_key, json.dumps(result), ex=ttl)
     pipe.execute()
-    return {"id": id}
+    return result
+
+
+def _check_types(
+    conn: redis.Redis,
+    row: str,
+    keys: KeySpace,
+    plan: WritePlan,
+    record: list[RecordEntry],
+) -> None:
+    # A command of the wrong type fails inside EXEC while the others apply:
+    # find such keys first (one round trip), so the plan writes all or nothing.
+    wanted = {row: "hash"}
+    wanted.update({entry.key: entry.kind for entry in record})
+    if not plan.delete:
+        e = plan.entries
+        wanted.update({keys.index(name): "set" for name in e.tokens})
+        wanted.update({keys.index(name): "zset" for name, _ in e.scored})
+        wanted.update({keys.prefix(attr): "zset" for attr, _, _ in e.prefix})
+        wanted.update({keys.suffix(attr): "zset" for attr, _, _ in e.suffix})
+        wanted.update({keys.geo(name): "zset" for name, _, _ in e.geo})
+    with conn.pipeline(transaction=False) as types:
+        for key in wanted:
+            types.type(key)
+        found = [text_or_none(t) for t in types.execute()]
+    for (key, kind), got in zip(wanted.items(), found, strict=True):
+        if got not in ("none", kind):
+            raise redis.exceptions.ResponseError(
+                f"WRONGTYPE key {key} holds a {got}, the write needs a {kind} "
+                "(or no key)"
+            )
 
 
 def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str, str]]:

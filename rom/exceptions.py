@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.exceptions
+
 __all__ = [
     "BulkError",
     "ColumnError",
@@ -22,6 +24,7 @@ __all__ = [
     "RestrictError",
     "UniqueKeyViolation",
     "UnsafeError",
+    "WriteOutcomeUnknown",
 ]
 
 
@@ -180,3 +183,33 @@ class UnsafeError(ColumnError):
 
 class BulkError(ORMError):
     """Kept for rom 1.1.2 compatibility; never raised."""
+
+
+class WriteOutcomeUnknown(ORMError, redis.exceptions.ConnectionError):
+    """A write was sent but its reply never came back, even after re-sending.
+
+    Redis may or may not have applied it. The write carried a request token
+    and Redis records each applied request, so nothing is lost or doubled:
+    the entities named here remember the token, and their next ``save()``
+    or ``delete()`` first asks Redis how the request ended (one read),
+    adopts that outcome (the id and written values of an applied save) and
+    makes sure the lost request can no longer apply. ``models`` and ``ids``
+    name the entities (``None`` for a new entity whose id is not known);
+    ``__cause__`` is the last connection error seen.
+
+    Also a ``redis.exceptions.ConnectionError``, so code catching that for
+    rom 1.1.2 keeps working.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        models: tuple[str, ...] = (),
+        ids: tuple[str | None, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.models = models
+        self.ids = ids
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -9,11 +9,15 @@ from __future__ import annotations
 import filecmp
 import importlib.util
 import os
+import random
+import re
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -44,11 +48,14 @@ __all__ = [
     "CountingConnection",
     "CountingSSLConnection",
     "CountingUnixDomainSocketConnection",
+    "DroppingProxy",
     "RedisServer",
     "binary_version",
     "counter_of",
     "counting_client",
+    "data_keys",
     "find_redis_server",
+    "is_write_record",
     "url_with_db",
     "use_connection",
 ]
@@ -381,3 +388,147 @@ def use_connection(client: redis.Redis) -> Iterator[redis.Redis]:
         yield client
     finally:
         _connection.CONNECTION = previous
+
+
+_WRITE_RECORD = re.compile(r"::write:[0-9a-f]{32}\Z")
+
+
+def is_write_record(key: bytes | str) -> bool:
+    """True if ``key`` is a write record (``<ns>::write:<token>``).
+
+    rom keeps the outcome of each write request there for a few minutes, so
+    a re-sent request is answered without writing twice; tests comparing
+    whole databases leave these keys out.
+    """
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+    return _WRITE_RECORD.search(text) is not None
+
+
+def data_keys(conn: redis.Redis, pattern: str = "*") -> list[Any]:
+    """``conn.keys(pattern)`` without write records (see is_write_record)."""
+    return [key for key in conn.keys(pattern) if not is_write_record(key)]
+
+
+class DroppingProxy:
+    """A TCP proxy in front of a Redis server that drops connections on purpose.
+
+    Each chunk read from the client is dropped (both sockets closed, the
+    request lost) with probability ``drop_requests``; each chunk read from
+    the server likewise with ``drop_replies`` (the request ran, its reply is
+    lost). Draws come from ``random.Random(seed)``: runs are repeatable up
+    to thread scheduling. ``dropped`` counts the connections dropped.
+    """
+
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        host: str = "127.0.0.1",
+        drop_requests: float = 0.0,
+        drop_replies: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.host = host
+        self.target_port = target_port
+        self.drop_requests = drop_requests
+        self.drop_replies = drop_replies
+        self.dropped = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._stopping = False
+
+    def start(self) -> DroppingProxy:
+        """Listen on a free port and forward connections in threads."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, 0))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    @property
+    def port(self) -> int:
+        """The port the proxy listens on."""
+        if self._listener is None:
+            raise RuntimeError("DroppingProxy is not started")
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """``redis://host:port/0`` of the proxy."""
+        return f"redis://{self.host}:{self.port}/0"
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        """A redis-py client connected through the proxy."""
+        return redis.Redis(host=self.host, port=self.port, **kwargs)
+
+    def stop(self) -> None:
+        """Stop listening and close every forwarded connection."""
+        self._stopping = True
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            sockets, self._open = list(self._open), set()
+        for sock in sockets:
+            sock.close()
+
+    def __enter__(self) -> DroppingProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _roll(self, chance: float) -> bool:
+        with self._lock:
+            return chance > 0 and self._random.random() < chance
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stopping:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection((self.host, self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open.update((client, upstream))
+            threading.Thread(
+                target=self._pump, args=(client, upstream), daemon=True
+            ).start()
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([client, upstream], [], [], 1.0)
+                if self._stopping:
+                    return
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    upward = sock is client
+                    if self._roll(self.drop_requests if upward else self.drop_replies):
+                        with self._lock:
+                            self.dropped += 1
+                        return
+                    (upstream if upward else client).sendall(data)
+        except OSError:
+            return
+        finally:
+            for sock in (client, upstream):
+                sock.close()
+            with self._lock:
+                self._open.discard(client)
+                self._open.discard(upstream)

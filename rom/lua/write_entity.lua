@@ -1,16 +1,25 @@
--- write_entity.lua: apply entity write/delete plans in order, each one atomic.
--- KEYS        none: index keys are named by the entity's stored index record
---             (rom 1.1.2's -index-data- / <ns>:: layout), so they are built
---             here from the plan's namespace with the KeySpace rules:
+-- write_entity.lua: apply entity write/delete plans in order, each one atomic,
+-- exactly once per request token.
+-- KEYS[1]     the request's write record (KeySpace.write_record(token)): if
+--             it exists, this request ran already (or was fenced off) and its
+--             recorded reply is returned with nothing written
+-- ARGV[1]     seconds the write record is kept
+-- ARGV[2..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
+--             plan, then the -index-data- record it writes ('' for a delete).
+--             Index keys are named by the entity's stored index record (rom
+--             1.1.2's -index-data- / <ns>:: layout), so they are built here
+--             from the plan's namespace with the KeySpace rules:
 --             <ns>:<id>, <ns>:<name>:idx, <ns>:<attr>:pre|suf, <ns>:<name>:geo,
 --             <ns>:<cols>:uidx, <ns>:<pk>:, <ns>::, <ns>:<id>:<attr>
--- ARGV        two per entity (rom/_writer.py WritePlan.to_args): its JSON
---             plan, then the -index-data- record it writes ('' for a delete)
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
 --             | {"error": "moved"}: the row is no longer as the caller read it
 --             for the plan's row_check; the caller re-reads it and resends
+--             | {"error": "redis", "message": m} (a key of the wrong type, a
+--             counter that is not an integer: that entity wrote nothing);
+--             or the recorded reply of an earlier run of the same request.
+--             A run that wrote something records its reply in KEYS[1].
 
 -- The stored record's text (false if none) and whether it came from the
 -- legacy <ns>::. `own` is the row's -index-data- if check() read it already.
@@ -223,41 +232,134 @@ local function check(ns, id, row, p)
     return nil
 end
 
-local function apply(p)
-    local ns = p.ns
-    local id = p.id
+-- Keys this script found to be of the type its writes need (or absent).
+local verified = {}
+
+-- Raise (before the entity's first write) if `key` exists with another type.
+local function need(key, kind)
+    if verified[key] then return end
+    local found = redis.call('TYPE', key)
+    if type(found) == 'table' then found = found.ok end
+    if found ~= 'none' and found ~= kind then
+        error({err = 'WRONGTYPE key ' .. key .. ' holds a ' .. found
+            .. ', the write needs a ' .. kind .. ' (or no key)'})
+    end
+    verified[key] = true
+end
+
+-- The type every index key named by entries (plan or stored record) must have.
+local function need_entries(ns, tokens, scored, prefix, suffix, geo)
+    for _, name in ipairs(tokens) do need(ns .. ':' .. name .. ':idx', 'set') end
+    for _, name in ipairs(scored) do need(ns .. ':' .. name .. ':idx', 'zset') end
+    for _, attr in ipairs(prefix) do need(ns .. ':' .. attr .. ':pre', 'zset') end
+    for _, attr in ipairs(suffix) do need(ns .. ':' .. attr .. ':suf', 'zset') end
+    for _, name in ipairs(geo) do need(ns .. ':' .. name .. ':geo', 'zset') end
+end
+
+local function firsts(list)
+    local out = {}
+    for i, e in ipairs(list) do out[i] = e[1] end
+    return out
+end
+
+local function strings(list)
+    local out = {}
+    for _, v in ipairs(list) do
+        if type(v) == 'string' then out[#out + 1] = v end
+    end
+    return out
+end
+
+-- Every key the stored record names, with the type its removal needs.
+local function need_record(ns, rec)
+    local pre, suf, geo = {}, {}, strings(slot(rec, 5))
+    for _, pair in ipairs(slot(rec, 3)) do
+        if is_pair(pair) then pre[#pre + 1] = pair[1] end
+    end
+    for _, item in ipairs(slot(rec, 4)) do
+        if is_pair(item) then suf[#suf + 1] = item[1]
+        elseif type(item) == 'string' then geo[#geo + 1] = item end
+    end
+    need_entries(ns, strings(slot(rec, 1)), strings(slot(rec, 2)), pre, suf, geo)
+end
+
+-- Every read and check of one entity, before any of its writes: a key of the
+-- wrong type or a bad counter raises here, when nothing of it is written.
+-- Returns a failed check's result, or nil with the plan's state filled in.
+local function prepare(p)
+    local ns, id = p.ns, p.id
     local row = id and (ns .. ':' .. id) or nil
+    if row then need(row, 'hash') end
+    need(ns .. '::', 'hash')
+    for _, list in ipairs({p.unique, p.unique_del, p.unique_fields or {},
+                            p.unique_stored or {}}) do
+        for _, e in ipairs(list) do need(ns .. ':' .. e[1] .. ':uidx', 'hash') end
+    end
     local failed = check(ns, id, row, p)
     if failed then return failed end
-    -- A new id from the counter has no row, record or entries to clean up.
-    local raw, legacy = false, false
+    p.raw, p.legacy = false, false
     if id then
-        raw, legacy = stored_record(ns, id, row, p.own_record)
+        p.raw, p.legacy = stored_record(ns, id, row, p.own_record)
     else
-        id = tostring(redis.call('INCR', ns .. ':' .. p.pk .. ':'))
-        row = ns .. ':' .. id
-        table.insert(p.hset, p.pk)
-        table.insert(p.hset, id)
-    end
-    for _, e in ipairs(p.unique) do
-        if not e.owned then redis.call('HSET', ns .. ':' .. e[1] .. ':uidx', e[2], id) end
+        -- The id INCR will give: its row must be free for a hash.
+        local counter = ns .. ':' .. p.pk .. ':'
+        need(counter, 'string')
+        local value = redis.call('GET', counter) or '0'
+        if not string.match(value, '^%d+$') or #value > 15 then
+            error({err = 'ERR id counter ' .. counter .. ' holds ' .. value
+                .. ', not an id; set it to the largest id in use'})
+        end
+        row = ns .. ':' .. string.format('%d', tonumber(value) + 1)
+        need(row, 'hash')
     end
     local removals = p.unique_del
     for _, e in ipairs(p.unique_stored or {}) do table.insert(removals, e) end
     for _, e in ipairs(current_unique(row, p)) do table.insert(removals, e) end
     -- Entries this plan writes are never removed.
-    local seen = {}
+    local removable, seen = {}, {}
     for _, e in ipairs(p.unique) do
         seen[ns .. ':' .. e[1] .. ':uidx\0' .. e[2]] = true
     end
     for _, e in ipairs(removals) do
         local key = ns .. ':' .. e[1] .. ':uidx'
         local name = key .. '\0' .. e[2]
-        if not seen[name] then
+        if id and not seen[name] then
             seen[name] = true
-            if redis.call('HGET', key, e[2]) == id then redis.call('HDEL', key, e[2]) end
+            if redis.call('HGET', key, e[2]) == id then
+                table.insert(removable, {key, e[2]})
+            end
         end
     end
+    p.removable = removable
+    p.stored = decode_record(p.raw)
+    -- write() touches the entries of the stored record and of the plan
+    -- unless the record is unchanged: then only scores and geo points.
+    if p.delete or p.reindex or p.raw ~= p.record then
+        need_record(ns, p.stored)
+        if not p.delete then
+            need_entries(ns, p.tokens, firsts(p.scored), firsts(p.prefix),
+                         firsts(p.suffix), firsts(p.geo))
+        end
+    else
+        need_entries(ns, {}, firsts(p.scored), {}, {}, firsts(p.geo))
+    end
+    return nil
+end
+
+-- Apply a prepared plan. Every key it writes was found of the right type.
+local function write(p)
+    local ns = p.ns
+    local id = p.id
+    if not id then
+        id = tostring(redis.call('INCR', ns .. ':' .. p.pk .. ':'))
+        table.insert(p.hset, p.pk)
+        table.insert(p.hset, id)
+    end
+    local row = ns .. ':' .. id
+    for _, e in ipairs(p.unique) do
+        if not e.owned then redis.call('HSET', ns .. ':' .. e[1] .. ':uidx', e[2], id) end
+    end
+    for _, e in ipairs(p.removable) do redis.call('HDEL', e[1], e[2]) end
     if #p.hdel > 0 then redis.call('HDEL', row, unpack(p.hdel)) end
     if #p.hset > 0 then redis.call('HSET', row, unpack(p.hset)) end
     -- A plain save leaves the entries it would write again in place; a
@@ -266,28 +368,43 @@ local function apply(p)
     if not p.delete and not p.reindex then keep = entry_names(p) end
     local kept = keep
     -- The same record names the same entries: none to remove or re-add.
-    if p.delete or p.reindex or raw ~= p.record then
-        kept = remove_entries(ns, id, decode_record(raw), keep)
+    if p.delete or p.reindex or p.raw ~= p.record then
+        kept = remove_entries(ns, id, p.stored, keep)
     end
-    if legacy then redis.call('HDEL', ns .. '::', id) end
+    if p.legacy then redis.call('HDEL', ns .. '::', id) end
     if p.delete then
         redis.call('DEL', row)
         for _, attr in ipairs(p.unsafe) do redis.call('DEL', row .. ':' .. attr) end
         return {id = id}
     end
     add_entries(ns, id, p, kept)
-    if legacy or raw ~= p.record then
+    if p.legacy or p.raw ~= p.record then
         redis.call('HSET', row, '-index-data-', p.record)
     end
     return {id = id}
 end
 
-local results = {}
-for i = 1, #ARGV, 2 do
+local function apply(p)
+    local ok, failed = pcall(prepare, p)
+    if not ok then
+        local message = type(failed) == 'table' and failed.err or tostring(failed)
+        return {error = 'redis', message = message}
+    end
+    if failed then return failed end
+    return write(p)
+end
+
+local recorded = redis.call('GET', KEYS[1])
+if recorded then return recorded end
+local results, written = {}, false
+for i = 2, #ARGV, 2 do
     local p = cjson.decode(ARGV[i])
     p.record = ARGV[i + 1]
     local result = apply(p)
     table.insert(results, result)
     if result.error then break end
+    written = true
 end
-return cjson.encode(results)
+local reply = cjson.encode(results)
+if written then redis.call('SET', KEYS[1], reply, 'EX', ARGV[1]) end
+return reply

@@ -22,6 +22,7 @@ from rom import DataRaceError
 from rom import EntityDeletedError
 from rom import UniqueKeyViolation
 from rom.consistency import check
+from rom.testing import data_keys
 
 THREADS = 8
 REPEATS = 5
@@ -379,7 +380,7 @@ def test_save_of_an_entity_deleted_meanwhile_raises(
     stale.age = 4
     with pytest.raises(EntityDeletedError):
         stale.save()
-    assert rom_redis.keys(f"{ns}:*") == [f"{ns}:id:".encode()]
+    assert data_keys(rom_redis, f"{ns}:*") == [f"{ns}:id:".encode()]
     assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 
@@ -409,7 +410,7 @@ def test_save_racing_a_delete_never_resurrects_the_entity(
         assert isinstance(saved, (int, EntityDeletedError))
         assert rom_redis.exists(f"{ns}:{id}") == 0
         assert_no_strays(rom_redis, ns)
-    assert rom_redis.keys(f"{ns}:*") == [f"{ns}:id:".encode()]
+    assert data_keys(rom_redis, f"{ns}:*") == [f"{ns}:id:".encode()]
     assert check(ConcurrencyUser, ConcurrencySeat) == []
 
 

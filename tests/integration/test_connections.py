@@ -20,6 +20,7 @@ import redis
 import rom
 import rom.util
 from rom.testing import CallCounter
+from rom.testing import data_keys
 
 
 class ConnItem(rom.Model):
@@ -224,7 +225,7 @@ class TestDecodedResponses:
         loaded.num = 7
         loaded.save()
         loaded.delete()
-        assert rom_redis.keys("ConnItem:[0-9]*") == []
+        assert data_keys(rom_redis, "ConnItem:[0-9]*") == []
 
 
 class TestEnvironment:

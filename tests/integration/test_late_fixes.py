@@ -11,6 +11,7 @@ import rom
 import rom.model
 import rom.util
 from rom.query import _namedtuple_data_factory
+from rom.testing import data_keys
 
 
 class LateItem(rom.Model):
@@ -65,7 +66,7 @@ class TestLifecycle:
         """Deleting an entity that was never saved burns no id and sends nothing."""
         item = LateItem(name="ghost")
         item.delete()
-        assert rom_redis.dbsize() == 0
+        assert data_keys(rom_redis) == []
         assert item._deleted
 
     def test_saving_an_entity_deleted_here_says_so(

@@ -22,6 +22,8 @@ import redis
 import rom
 from rom import maintenance
 from rom.consistency import check
+from rom.testing import data_keys
+from rom.testing import is_write_record
 from rom.util import Progress
 from rom.util import clean_old_index
 from rom.util import clean_unsafe_cols
@@ -111,7 +113,9 @@ def make_items(count: int, group: MtGroup | None = None, chunk: int = 5000) -> N
 
 def fast_dump(conn: redis.Redis, match: str = "*") -> dict[bytes, Any]:
     """Every key and its value, read in pipelined batches (for large dbs)."""
-    keys = sorted(conn.scan_iter(match=match, count=5000))
+    keys = sorted(
+        k for k in conn.scan_iter(match=match, count=5000) if not is_write_record(k)
+    )
     out: dict[bytes, Any] = {}
     for start in range(0, len(keys), 2000):
         batch = keys[start : start + 2000]
@@ -238,7 +242,7 @@ class TestRefreshIndices:
 
         rom.session.rollback()
         list(refresh_indices(MtVersioned2, block_size=10))
-        assert rom_redis.keys("mt:versioned:word:*") == []
+        assert data_keys(rom_redis, "mt:versioned:word:*") == []
         assert rom_redis.zcard("mt:versioned:size:idx") == 30
         assert [e.size for e in MtVersioned2.query.filter(size=(5, 6)).all()] == [5, 6]
         assert check(MtVersioned2) == []
@@ -462,7 +466,7 @@ class TestCleanUnsafeCols:
             conn.close()
         assert deleted == 500 + 1 + 1
         assert examined == 1500 + 1 + 1
-        left = rom_redis.keys("mt:notes:*:scratch")
+        left = data_keys(rom_redis, "mt:notes:*:scratch")
         assert len(left) == 1000
         assert rom_redis.exists("mt:items*:inner:7")
         assert not rom_redis.exists("mt:items*:8:scratch")

@@ -19,6 +19,7 @@ from rom.exceptions import InvalidOperation
 from rom.exceptions import QueryError
 from rom.exceptions import UniqueKeyViolation
 from rom.testing import CallCounter
+from rom.testing import data_keys
 
 # Hook calls as (hook name, entity id), and the hooks told to raise.
 CALLS: list[tuple[str, Any]] = []
@@ -181,7 +182,7 @@ class TestKeys:
         entity = ApiRenamed(num=3, code="x")
         entity.save()
         assert entity._pk == f"api_renamed_ns:{entity.id}"
-        keys = {k.decode() for k in rom_redis.keys("*")}
+        keys = {k.decode() for k in data_keys(rom_redis, "*")}
         assert keys == {
             f"api_renamed_ns:{entity.id}",
             "api_renamed_ns:id:",
@@ -343,10 +344,10 @@ class TestUnique:
     def test_violation_writes_nothing(self, rom_redis: redis.Redis) -> None:
         """A new entity with a taken value leaves Redis unchanged."""
         item(num=1, code="taken")
-        before = {k: rom_redis.dump(k) for k in rom_redis.keys("*")}
+        before = {k: rom_redis.dump(k) for k in data_keys(rom_redis, "*")}
         with pytest.raises(UniqueKeyViolation):
             ApiItem(num=2, code="taken", rank=9).save()
-        after = {k: rom_redis.dump(k) for k in rom_redis.keys("*")}
+        after = {k: rom_redis.dump(k) for k in data_keys(rom_redis, "*")}
         assert after == before
 
     def test_violation_on_update_keeps_old_values(self, rom_redis: redis.Redis) -> None:
@@ -499,7 +500,7 @@ class TestDelete:
         """delete() removes the row, its unique entries and its index entries."""
         entity = item(num=1, code="c", rank=3)
         entity.delete()
-        assert {k.decode() for k in rom_redis.keys("*")} == {"ApiItem:id:"}
+        assert {k.decode() for k in data_keys(rom_redis, "*")} == {"ApiItem:id:"}
 
     def test_delete_keeps_the_counter(self, rom_redis: redis.Redis) -> None:
         """The id counter is not decremented."""
@@ -791,7 +792,7 @@ class TestHooks:
         entity = ApiHooked(value=1)
         with pytest.raises(RuntimeError, match="before_insert refused"):
             entity.save()
-        assert rom_redis.dbsize() == 0
+        assert data_keys(rom_redis) == []
         assert entity._new is True
         assert [name for name, _ in hooks] == ["before_insert"]
 

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 import rom
+from rom.testing import data_keys
 
 
 class AffixDoc(rom.Model):
@@ -72,7 +73,7 @@ def test_select_rows(docs: list[AffixDoc]) -> None:
 
 def test_no_key_is_left(docs: list[AffixDoc], rom_redis: redis.Redis) -> None:
     """The query writes no temporary key."""
-    before = set(rom_redis.keys("*"))
+    before = set(data_keys(rom_redis, "*"))
     AffixDoc.query.startswith(body="ab").limit(0, 3).all()
     AffixDoc.query.like(body="a*").count()
-    assert set(rom_redis.keys("*")) == before
+    assert set(data_keys(rom_redis, "*")) == before

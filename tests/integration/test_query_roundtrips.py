@@ -17,6 +17,7 @@ import redis
 
 import rom
 from rom.testing import CallCounter
+from rom.testing import is_write_record
 
 
 class QrItem(rom.Model):
@@ -34,7 +35,11 @@ KNOWN = re.compile(rb"^QrItem:(\d+|id:|.+:(idx|pre|suf|geo))$")
 
 def leftovers(conn: redis.Redis) -> list[bytes]:
     """Keys that are not rows, counters or indexes: query temporaries."""
-    return sorted(k for k in conn.scan_iter(count=1000) if not KNOWN.match(k))
+    return sorted(
+        k
+        for k in conn.scan_iter(count=1000)
+        if not KNOWN.match(k) and not is_write_record(k)
+    )
 
 
 def populate(count: int = 30) -> list[QrItem]:

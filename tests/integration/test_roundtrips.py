@@ -10,6 +10,7 @@ import redis
 
 import rom
 from rom.testing import CallCounter
+from rom.testing import data_keys
 
 
 class RoundtripItem(rom.Model):
@@ -306,7 +307,7 @@ def test_delete_is_one_roundtrip(warm: CallCounter, rom_redis: redis.Redis) -> N
     with warm.count() as c:
         item.delete()
     assert (c.roundtrips, c.names) == (1, ["EVALSHA"])
-    assert rom_redis.keys("RoundtripItem:*") == [b"RoundtripItem:id:"]
+    assert data_keys(rom_redis, "RoundtripItem:*") == [b"RoundtripItem:id:"]
 
 
 def test_session_delete_of_many_is_one_roundtrip(
@@ -318,7 +319,7 @@ def test_session_delete_of_many_is_one_roundtrip(
     with warm.count() as c:
         rom.session.delete(items)
     assert (c.roundtrips, c.names) == (1, ["EVALSHA"])
-    assert rom_redis.keys("RoundtripItem:*") == [b"RoundtripItem:id:"]
+    assert data_keys(rom_redis, "RoundtripItem:*") == [b"RoundtripItem:id:"]
 
 
 # -- script loading -----------------------------------------------------------

@@ -18,6 +18,7 @@ import rom.util
 from rom.exceptions import ORMError
 from rom.exceptions import UniqueKeyViolation
 from rom.testing import CallCounter
+from rom.testing import data_keys
 
 DELETE_CALLS: list[tuple[str, Any]] = []
 
@@ -135,7 +136,7 @@ class TestIdentityMap:
         assert rom.session.get(entity._pk) is None
         assert rom.session.commit() == 0
         assert rom_redis.hget(entity._pk, "num") == b"1"
-        assert rom_redis.keys("SessItem:2") == []
+        assert data_keys(rom_redis, "SessItem:2") == []
 
 
 class TestFlushAndCommit:
@@ -259,7 +260,7 @@ class TestDeleteMany:
         a, b = SessDeletable(num=1), SessDeletable(num=2)
         rom.session.save(a, b)
         rom.session.delete([a, (b,)])
-        assert rom_redis.keys("SessDeletable:[0-9]*") == []
+        assert data_keys(rom_redis, "SessDeletable:[0-9]*") == []
         assert sorted(delete_calls) == sorted(
             [("before", a.id), ("before", b.id), ("after", a.id), ("after", b.id)]
         )
@@ -352,7 +353,7 @@ class TestNullSession:
         """New entities are not registered, so commit() does not save them."""
         entity = SessItem(num=1)
         assert rom.session.commit() == 0
-        assert rom_redis.dbsize() == 0
+        assert data_keys(rom_redis) == []
         entity.save()
         assert rom_redis.hget(entity._pk, "num") == b"1"
 

@@ -18,6 +18,7 @@ import redis
 
 import rom
 from rom import GeoIndex
+from rom.testing import data_keys
 from tests.integration.dump import WRITE_PATHS
 from tests.integration.dump import dump
 from tests.integration.dump import writes_with
@@ -175,7 +176,7 @@ def test_scenario_end_state(rom_redis: redis.Redis, write_path: str) -> None:
     """After the scenario, removed values left no index entries on either path."""
     m = _declare_models()
     _scenario(rom_redis, m)
-    keys = {k.decode("utf-8", "replace") for k in rom_redis.keys("*")}
+    keys = {k.decode("utf-8", "replace") for k in data_keys(rom_redis, "*")}
     assert not any(k.startswith("WpItem:3") for k in keys)
     assert "WpGroup:1" not in keys
     assert sorted(rom_redis.zrange("WpItem:pos:geo", 0, -1)) == [b"1", b"2"]
@@ -328,5 +329,5 @@ def test_commit_stops_at_first_unique_violation(
         (b"1", 0.0),
         (b"2", 1.0),
     ]
-    assert rom_redis.keys("WpCode:[3-9]") == []
+    assert data_keys(rom_redis, "WpCode:[3-9]") == []
     assert first._new is False and last._new is True

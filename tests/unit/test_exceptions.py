@@ -25,6 +25,7 @@ ALL_NAMES = [
     "RestrictError",
     "UniqueKeyViolation",
     "UnsafeError",
+    "WriteOutcomeUnknown",
 ]
 
 # Each public rom exception and its public rom ancestors, nearest first.
@@ -41,6 +42,7 @@ ANCESTRY = {
     "InvalidColumnValue": ["ColumnError", "ORMError"],
     "UnsafeError": ["ColumnError", "ORMError"],
     "BulkError": ["ORMError"],
+    "WriteOutcomeUnknown": ["ORMError"],
 }
 
 ENTITY_ERRORS = ["UniqueKeyViolation", "DataRaceError", "EntityDeletedError"]
@@ -73,12 +75,12 @@ def empty_session() -> Iterator[None]:
 
 class TestNames:
     def test_module_defines_every_name(self) -> None:
-        """rom.exceptions defines the twelve exception names of rom 1.1.2."""
+        """rom.exceptions defines rom 1.1.2's twelve names and WriteOutcomeUnknown."""
         for name in ALL_NAMES:
             assert isinstance(getattr(exceptions, name), type)
 
     def test_module_all_lists_the_names(self) -> None:
-        """rom.exceptions.__all__ is exactly the twelve names."""
+        """rom.exceptions.__all__ is exactly those thirteen names."""
         assert sorted(exceptions.__all__) == ALL_NAMES
 
     def test_top_level_reexports_all_but_bulk_and_unsafe(self) -> None:
