@@ -14,10 +14,8 @@ from __future__ import annotations
 import decimal
 import math
 import re
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import redis.exceptions
@@ -32,7 +30,6 @@ __all__ = [
     "score_text",
     "shown",
     "write_error",
-    "write_errors",
 ]
 
 # GEOADD refuses longitudes outside ±180 and latitudes outside this bound.
@@ -237,21 +234,3 @@ def write_error(exc: redis.exceptions.ResponseError) -> redis.exceptions.Respons
     )
     mapped.__cause__ = exc
     return mapped
-
-
-@contextmanager
-def write_errors() -> Iterator[None]:
-    """Raise :func:`write_error`'s mapping of a ResponseError in the block.
-
-    Wrap the call that sends a write (script or pipeline)::
-
-        with write_errors():
-            script(keys=..., args=...)
-    """
-    try:
-        yield
-    except redis.exceptions.ResponseError as exc:
-        mapped = write_error(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc

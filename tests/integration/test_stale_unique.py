@@ -14,11 +14,12 @@ import redis
 
 import rom
 from rom import _persist
+from rom._requests import Batch
 from rom._stored_rows import MAX_READS
-from rom._writer import WritePlan
 from rom.consistency import check
 from rom.exceptions import DataRaceError
 from rom.exceptions import UniqueKeyViolation
+from rom.testing import data_keys
 
 
 class StaleAcct(rom.Model):
@@ -121,7 +122,7 @@ def test_delete_from_a_stale_copy_after_the_row_is_gone(
     acct, stale = _two_copies(email="Al@Example.com", handle="al", nick="Ally")
     acct.delete()
     stale.delete()  # nothing left to remove; no error
-    assert rom_redis.keys("StaleAcct:*") == [b"StaleAcct:id:"]
+    assert data_keys(rom_redis, "StaleAcct:*") == [b"StaleAcct:id:"]
 
 
 @pytest.mark.usefixtures("write_path")
@@ -136,21 +137,21 @@ def test_a_still_used_value_is_still_refused(rom_redis: redis.Redis) -> None:
 
 def _racing_runner(
     conn: redis.Redis, rewrites: int
-) -> tuple[Callable[[redis.Redis, list[WritePlan]], list[dict[str, Any]]], list[int]]:
+) -> tuple[Callable[[redis.Redis, Batch], list[dict[str, Any]]], list[int]]:
     """The real writer, with another writer changing row 1 before each of
     its first ``rewrites`` calls (after the row was read for the plan)."""
     calls: list[int] = []
-    real = _persist._run
+    real = _persist.send
 
-    def run(c: redis.Redis, plans: list[WritePlan]) -> list[dict[str, Any]]:
-        calls.append(len(plans))
+    def run(c: redis.Redis, chunk: Batch) -> list[dict[str, Any]]:
+        calls.append(len(chunk))
         if len(calls) <= rewrites:  # what a save of a new email does
             old = conn.hget("StaleAcct:1", "email")
             if old is not None:
                 conn.hdel("StaleAcct:email:uidx", old.decode().lower())
             conn.hset("StaleAcct:1", "email", f"Other{len(calls)}@Example.com")
             conn.hset("StaleAcct:email:uidx", f"other{len(calls)}@example.com", "1")
-        return real(c, plans)
+        return real(c, chunk)
 
     return run, calls
 
@@ -161,7 +162,7 @@ def test_a_row_changed_after_it_was_read_is_read_again(
 ) -> None:
     _acct, stale = _two_copies(email="Al@Example.com", handle="al", nick="Ally")
     run, calls = _racing_runner(rom_redis, rewrites=2)
-    monkeypatch.setattr(_persist, "_run", run)
+    monkeypatch.setattr(_persist, "send", run)
     stale.delete()
     assert calls == [1, 1, 1]  # sent three times: the row moved twice
     assert _uidx(rom_redis, "email") == {}
@@ -176,7 +177,7 @@ def test_a_row_that_never_stops_moving_is_a_race(
 ) -> None:
     _acct, stale = _two_copies(email="Al@Example.com")
     run, calls = _racing_runner(rom_redis, rewrites=MAX_READS)
-    monkeypatch.setattr(_persist, "_run", run)
+    monkeypatch.setattr(_persist, "send", run)
     with pytest.raises(DataRaceError) as info:
         stale.delete()
     assert "StaleAcct:1" in str(info.value) and "email" in str(info.value)
