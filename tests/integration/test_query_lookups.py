@@ -301,9 +301,11 @@ def test_bad_lookups_raise_before_redis(
     message: str,
 ) -> None:
     """Every bad lookup raises a QueryError naming the problem, with no call."""
-    with roundtrips.count() as calls:
-        with pytest.raises((rom.QueryError, ValueError), match=message):
-            make()
+    with (
+        roundtrips.count() as calls,
+        pytest.raises((rom.QueryError, ValueError), match=message),
+    ):
+        make()
     assert calls.roundtrips == 0
 
 
