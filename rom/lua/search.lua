@@ -543,6 +543,7 @@ if plan.orders then
         if #ids == 0 then return output({}) end
         return output({ids[#ids]})
     end
+    if plan.count == 0 then return output({}) end
     local start, stop = limits()
     if stop < 0 or stop >= #ids then stop = #ids - 1 end
     local page = {}

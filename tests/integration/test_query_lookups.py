@@ -315,3 +315,12 @@ def test_plain_filters_keep_their_meaning(warm: CallCounter) -> None:
     assert ns(LkItem.query.filter(word=["w1", "w2"], n__lt=4).all()) == [1, 2]
     assert ns(LkItem.query.filter(Q()).filter(n=4).all()) == [4]
     assert LkItem.query.filter(~Q()).count() == 12
+
+
+def test_empty_window_of_a_multi_column_order(warm: CallCounter) -> None:
+    """A zero-size slice returns nothing, also when sorted in the script."""
+    query = LkItem.query.order_by("rank", "-n")
+    assert query[0:0].all() == []
+    assert query[5:5].all() == []
+    assert ns(query[0:3].all()) == [9, 6, 0]
+    assert query[0:0].count() == 0
