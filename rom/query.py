@@ -642,6 +642,17 @@ class Query(Generic[M]):
         ]
 
 
+class QueryProperty:
+    """``Model.query``: a new ``Query[ThatModel]`` on class or instance access.
+
+    Typed by the class it is read from, so ``User.query.all()`` is
+    ``list[User]`` for type checkers.
+    """
+
+    def __get__(self, instance: object | None, owner: type[M]) -> Query[M]:
+        return Query(owner)
+
+
 def affix_excluding(
     model: Any, attr: str, values: Sequence[Any], blocksize: int, *, suffix: bool
 ) -> Iterator[Any]:
