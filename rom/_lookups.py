@@ -59,6 +59,11 @@ _RANGE_INDEX = (
     "an index that keeps scores: a numeric, date/time or reference column "
     "with index=True, or a String/Text column with keygen=SIMPLE/SIMPLE_CI"
 )
+_NULL_INDEX = (
+    "an index listing every entity that has a value: a numeric, date/time or "
+    "reference column with index=True, a Boolean with index=True, or a "
+    "String/Text column with keygen=SIMPLE/SIMPLE_CI"
+)
 
 # A resolved condition: a filter, or None for "no condition" (everything).
 Condition = Filter | None
@@ -154,7 +159,9 @@ def lookup_filters(info: ModelInfo, key: str, value: Any) -> list[Filter]:
     return [_compare(info, name, op, value, where)]
 
 
-def _scored(info: ModelInfo, name: str, where: str) -> Column[Any]:
+def _scored(
+    info: ModelInfo, name: str, where: str, needed: str = _RANGE_INDEX
+) -> Column[Any]:
     """The column of ``name`` if its index keeps scores (a ZSET of ids)."""
     col = _column(info, name, "filter")
     kind = _kind(col, name)
@@ -164,9 +171,7 @@ def _scored(info: ModelInfo, name: str, where: str) -> Column[Any]:
             if not col.index or col.keygen is None
             else f"a token index (keygen {col._keygen_name})"
         )
-        raise QueryError(
-            f"{where} needs {_RANGE_INDEX}; {info.name}.{col.attr} has {has}"
-        )
+        raise QueryError(f"{where} needs {needed}; {info.name}.{col.attr} has {has}")
     return col
 
 
@@ -227,7 +232,7 @@ def _isnull(info: ModelInfo, name: str, value: Any, where: str) -> list[Filter]:
         keys = (info.keys.token(name, "True"), info.keys.token(name, "False"))
         has = AnyFilter(keys)
     else:
-        col = _scored(info, name, where)
+        col = _scored(info, name, where, _NULL_INDEX)
         has = RangeFilter(info.keys.index(name), "-inf", "+inf")
     if not value:
         return [has]
