@@ -208,10 +208,14 @@ class Query(Generic[M]):
         """Order by indexed numeric or SIMPLE columns; ``-col`` descends.
 
         With several columns, ties on one are broken by the next, then by
-        id as a number; no column clears the order.
+        id as a number; columns after the primary key are dropped (ids never
+        tie); no column clears the order.
         """
         for column in columns:
             order_for(self._model._meta, column)
+        names = [column.lstrip("-") for column in columns]
+        if self._model._pkey in names:
+            columns = columns[: names.index(self._model._pkey) + 1]
         if len(columns) == 1:
             return self.replace(order_by=columns[0])
         return self.replace(order_by=tuple(columns) or None)

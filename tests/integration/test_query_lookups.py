@@ -324,3 +324,12 @@ def test_empty_window_of_a_multi_column_order(warm: CallCounter) -> None:
     assert query[5:5].all() == []
     assert ns(query[0:3].all()) == [9, 6, 0]
     assert query[0:0].count() == 0
+
+
+def test_order_keys_after_the_id_are_dropped(warm: CallCounter) -> None:
+    """Ids never tie: order_by("-id", "rank") is order_by("-id"), n=7 included."""
+    query = LkItem.query.order_by("-id", "rank")
+    assert query._order_by == "-id"
+    assert ns(query.all()) == ALL[::-1]
+    assert query.count() == 12
+    assert LkItem.query.order_by("rank", "id")._order_by == ("rank", "id")
