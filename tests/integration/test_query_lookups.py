@@ -38,7 +38,7 @@ class LkKeyed(rom.Model):
     n = rom.Integer(index=True)
 
 
-KNOWN = re.compile(rb"^(LkItem|LkKeyed):(\d+|id:|.+:(idx|pre|suf|geo))$")
+KNOWN = re.compile(rb"^(LkItem|LkKeyed|LkMany):(\d+|id:|.+:(idx|pre|suf|geo))$")
 
 
 def leftovers(conn: redis.Redis) -> list[bytes]:
@@ -333,3 +333,30 @@ def test_order_keys_after_the_id_are_dropped(warm: CallCounter) -> None:
     assert ns(query.all()) == ALL[::-1]
     assert query.count() == 12
     assert LkItem.query.order_by("rank", "id")._order_by == ("rank", "id")
+
+
+class LkMany(rom.Model):
+    n = rom.Integer(index=True)
+    tag = rom.Text(index=True, keygen=rom.IDENTITY)
+
+
+def test_long_in_lists_and_negations_over_many_ids(
+    rom_redis: redis.Redis, roundtrips: CallCounter
+) -> None:
+    """Past the script's chunk sizes: 1,200 ids probed, 1,500 values in __in."""
+    for i in range(1200):
+        LkMany(n=i, tag=f"t{i % 7}")
+    rom.session.commit()
+    rom.session.rollback()
+    rom_redis.delete("LkMany:5")  # a row gone: the probe skips its id
+    LkMany.query.exclude(n=0).count()
+    roundtrips.reset()
+    with roundtrips.count() as calls:
+        assert LkMany.query.exclude(n__lt=1000).count() == 200
+        assert LkMany.query.exclude(tag="t0").count() == 1200 - 172 - 1
+        wanted = list(range(0, 3000, 2))
+        assert LkMany.query.filter(n__in=wanted).count() == 600
+        tags = [f"t{i}" for i in range(1500)]
+        assert LkMany.query.filter(tag__in=tags).exclude(n__gte=10).count() == 10
+    assert calls.roundtrips == 4
+    assert leftovers(rom_redis) == []
