@@ -32,6 +32,7 @@ from ._replies import text_or_none
 from ._search import ALLOWED_DIST
 from ._search import LIMIT_CAP
 from ._search import NOT_NULL
+from ._search import AndFilter
 from ._search import Filter
 from ._search import GeoFilter
 from ._search import NoMatch
@@ -162,7 +163,10 @@ class Query(Generic[M]):
         info = self._model._meta
         found: list[Filter] = []
         for condition in self._conditions(conditions):
-            if condition is not None:
+            # An AND tree is its conditions: filter(Q(a, b)) is filter(a, b).
+            if isinstance(condition, AndFilter):
+                found += condition.parts
+            elif condition is not None:
                 found.append(condition)
         for name, value in kwargs.items():
             found += lookup_filters(info, name, value)

@@ -360,3 +360,13 @@ def test_long_in_lists_and_negations_over_many_ids(
         assert LkMany.query.filter(tag__in=tags).exclude(n__gte=10).count() == 10
     assert calls.roundtrips == 4
     assert leftovers(rom_redis) == []
+
+
+def test_an_and_tree_is_its_conditions(warm: CallCounter) -> None:
+    """filter(Q(a, b)) orders as filter(a, b): by its first range."""
+    by_kwargs = LkItem.query.filter(rank__gte=1, tag="t0")
+    by_q = LkItem.query.filter(Q(rank__gte=1) & Q(tag="t0"))
+    # Ties by id as text: id 11 (n=10) before id 5 (n=4).
+    assert ns(by_q.all()) == ns(by_kwargs.all()) == [10, 4, 2, 8]
+    # An OR is not a range: by id.
+    assert ns(LkItem.query.filter(Q(rank=2) | Q(n=4)).all()) == [2, 4, 5, 8, 11]
