@@ -324,10 +324,6 @@ local function narrow(dest, f)
     if redis.call('EXISTS', dest) == 1 then expire(dest) end
 end
 
-local function intersect(f)
-    narrow(T, f)
-end
-
 -- The AND of parts into dest: the smallest positive part first, then the
 -- others narrow it (negations last, subtracted); stops once dest is empty.
 and_into = function(parts, dest)
