@@ -14,6 +14,7 @@ from . import query
 from . import util
 from ._persist import disable_lua_writes
 from ._persist import enable_lua_writes
+from ._q import Q
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
 from ._user_script import script_load
@@ -147,6 +148,7 @@ __all__ = [
     "Pattern",
     "Prefix",
     "PrimaryKey",
+    "Q",
     "Query",
     "QueryError",
     "RestrictError",

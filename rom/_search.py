@@ -37,10 +37,14 @@ __all__ = [
     "ALLOWED_DIST",
     "NOT_NULL",
     "AffixFilter",
+    "AllFilter",
+    "AndFilter",
     "AnyFilter",
     "Filter",
     "GeoFilter",
     "NoMatch",
+    "NotFilter",
+    "OrFilter",
     "Order",
     "RangeFilter",
     "SearchPlan",
@@ -188,7 +192,77 @@ class NoMatch:
         raise AssertionError("NoMatch is answered without Redis")
 
 
-Filter = SetFilter | AnyFilter | RangeFilter | AffixFilter | GeoFilter | NoMatch
+@dataclass(frozen=True, slots=True)
+class AllFilter:
+    """Every id of the model (the set a negation subtracts from).
+
+    With an indexed primary key it is that ZSET (``key``); otherwise the
+    script probes ids 1..``<ns>:<pk>:`` (the counter) for an existing row,
+    which costs one EXISTS per id ever allocated.
+    """
+
+    key: str | None
+    counter: str
+    row_prefix: str
+
+    def to_plan(self) -> dict[str, Any]:
+        if self.key is not None:
+            return {"kind": "all", "key": self.key}
+        return {"kind": "all", "counter": self.counter, "prefix": self.row_prefix}
+
+
+@dataclass(frozen=True, slots=True)
+class AndFilter:
+    """Ids matched by every part (parts may be negations)."""
+
+    parts: tuple[Filter, ...]
+
+    def to_plan(self) -> dict[str, Any]:
+        return {"kind": "and", "of": [p.to_plan() for p in self.parts]}
+
+
+@dataclass(frozen=True, slots=True)
+class OrFilter:
+    """Ids matched by any part."""
+
+    parts: tuple[Filter, ...]
+
+    def to_plan(self) -> dict[str, Any]:
+        return {"kind": "or", "of": [p.to_plan() for p in self.parts]}
+
+
+@dataclass(frozen=True, slots=True)
+class NotFilter:
+    """Ids of ``universe`` that ``part`` does not match.
+
+    Inside an AND with other parts the script subtracts ``part`` from what
+    the others matched (ZDIFFSTORE); ``universe`` is only read when nothing
+    else narrows the result first.
+    """
+
+    part: Filter
+    universe: AllFilter
+
+    def to_plan(self) -> dict[str, Any]:
+        return {
+            "kind": "not",
+            "of": self.part.to_plan(),
+            "all": self.universe.to_plan(),
+        }
+
+
+Filter = (
+    SetFilter
+    | AnyFilter
+    | RangeFilter
+    | AffixFilter
+    | GeoFilter
+    | NoMatch
+    | AndFilter
+    | OrFilter
+    | NotFilter
+    | AllFilter
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +293,10 @@ class SearchPlan:
     mode: str
     fields: tuple[str, ...] = ()
     ttl: int = 30
+    # Two or more order keys: sorted by each in turn, then by id as a number.
+    orders: tuple[Order, ...] = ()
+    # Return only the last result of the order (``Query.last()``).
+    last: bool = False
 
     def to_json(self) -> str:
         order: Any = False
@@ -240,6 +318,12 @@ class SearchPlan:
             "fields": list(self.fields),
             "row_prefix": self.keys.row_prefix,
         }
+        if self.orders:
+            body["orders"] = [
+                {"key": o.key or False, "desc": o.desc} for o in self.orders
+            ]
+        if self.last:
+            body["last"] = True
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -34,7 +34,7 @@ from .exceptions import EntityDeletedError
 from .exceptions import InvalidColumnValue
 from .exceptions import InvalidOperation
 from .exceptions import MissingColumn
-from .query import Query
+from .query import QueryProperty
 from .query import affix_excluding
 from .relations import SKIP_ON_DELETE
 from .relations import check_related_models
@@ -467,10 +467,7 @@ class Model:
         session.add(entity)
         return entity
 
-    @ClassProperty
-    def query(cls: type[Self]) -> Query[Self]:  # type: ignore[misc]
-        """A new Query over this model (``User.query.filter(...)``)."""
-        return Query(cls)
+    query = QueryProperty()
 
     @classmethod
     def does_not_startwith(
@@ -487,10 +484,14 @@ class Model:
         return affix_excluding(cls, attr, _as_list(values), blocksize, suffix=True)
 
     @classmethod
-    def get_by(cls, **kwargs: Any) -> Any:
+    def get_by(cls, **kwargs: Any) -> Self | list[Self] | None:
         """Load entities by the primary key, a unique column or a numeric range.
+
+        One value of the primary key or a unique column gives the entity or
+        None; a list of values or a range gives a list.
 
         ``_limit=(offset, count)`` limits range lookups; ``_numeric=True``
         forces the numeric path for an indexed unique column.
         """
-        return _lookup.get_by(cls, kwargs)
+        found: Self | list[Self] | None = _lookup.get_by(cls, kwargs)
+        return found

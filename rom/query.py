@@ -13,18 +13,26 @@ from collections import namedtuple
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
+from dataclasses import replace as _replace_plan
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Generic
 from typing import TypeVar
+from typing import overload
 
 from . import _scripts
+from ._lookups import and_of
+from ._lookups import lookup_filters
+from ._lookups import negate
+from ._lookups import resolve
+from ._q import Q
 from ._replies import reply_row
 from ._replies import text
 from ._replies import text_or_none
 from ._search import ALLOWED_DIST
 from ._search import LIMIT_CAP
 from ._search import NOT_NULL
+from ._search import AndFilter
 from ._search import Filter
 from ._search import GeoFilter
 from ._search import NoMatch
@@ -33,7 +41,6 @@ from ._search import RangeFilter
 from ._search import SearchPlan
 from ._search import check_limit
 from ._search import clamp_limit
-from ._search import filters_for
 from ._search import geo_filter
 from ._search import order_for
 from ._search import pattern_filter
@@ -108,7 +115,7 @@ class Query(Generic[M]):
         self,
         model: type[M],
         filters: tuple[Filter, ...] = (),
-        order_by: str | None = None,
+        order_by: str | tuple[str, ...] | None = None,
         limit: tuple[int, int | None] | None = None,
         select: _Select | None = None,
     ) -> None:
@@ -147,12 +154,22 @@ class Query(Generic[M]):
     def _with(self, *filters: Filter) -> Query[M]:
         return self.replace(filters=self._filters + filters)
 
-    def filter(self, **kwargs: Any) -> Query[M]:
-        """AND these conditions: values, (low, high) ranges, OR-lists, NOT_NULL."""
+    def filter(self, *conditions: Q, **kwargs: Any) -> Query[M]:
+        """AND these conditions: values, (low, high) ranges, OR-lists, NOT_NULL.
+
+        Keywords also take lookups (``col__gt=5``, ``col__in=[...]``,
+        ``col__isnull=True``, ...) and positional ``Q`` trees.
+        """
         info = self._model._meta
         found: list[Filter] = []
+        for condition in self._conditions(conditions):
+            # An AND tree is its conditions: filter(Q(a, b)) is filter(a, b).
+            if isinstance(condition, AndFilter):
+                found += condition.parts
+            elif condition is not None:
+                found.append(condition)
         for name, value in kwargs.items():
-            found += filters_for(info, name, value)
+            found += lookup_filters(info, name, value)
         return self._with(*found)
 
     def startswith(self, **kwargs: Any) -> Query[M]:
@@ -191,10 +208,21 @@ class Query(Generic[M]):
         info = self._model._meta
         return self._with(geo_filter(info, name, lon, lat, distance, measure, count))
 
-    def order_by(self, column: str) -> Query[M]:
-        """Order by an indexed numeric or SIMPLE column; ``-col`` descends."""
-        order_for(self._model._meta, column)
-        return self.replace(order_by=column)
+    def order_by(self, *columns: str) -> Query[M]:
+        """Order by indexed numeric or SIMPLE columns; ``-col`` descends.
+
+        With several columns, ties on one are broken by the next, then by
+        id as a number; columns after the primary key are dropped (ids never
+        tie); no column clears the order.
+        """
+        for column in columns:
+            order_for(self._model._meta, column)
+        names = [column.lstrip("-") for column in columns]
+        if self._model._pkey in names:
+            columns = columns[: names.index(self._model._pkey) + 1]
+        if len(columns) == 1:
+            return self.replace(order_by=columns[0])
+        return self.replace(order_by=tuple(columns) or None)
 
     def limit(self, offset: int, count: int | None) -> Query[M]:
         """Skip ``offset`` results and return at most ``count`` (None: all)."""
@@ -206,7 +234,7 @@ class Query(Generic[M]):
         include_pk: bool = False,
         decode: bool = True,
         ff: Factory = _dict_data_factory,
-    ) -> Query[M]:
+    ) -> Query[Any]:
         """Return column data made by ``ff(columns)(values)`` instead of entities."""
         if len(column_names) == 1 and isinstance(column_names[0], (list, tuple)):
             column_names = tuple(column_names[0])
@@ -248,6 +276,8 @@ class Query(Generic[M]):
         return self._order_by is None or self._order().by_id
 
     def _order(self) -> Order:
+        if isinstance(self._order_by, tuple):
+            return order_for(self._model._meta, self._order_by[0])
         if self._order_by is not None:
             return order_for(self._model._meta, self._order_by)
         for f in self._filters:
@@ -284,6 +314,7 @@ class Query(Generic[M]):
             mode,
             fields,
             ttl,
+            self._orders(),
         )
 
     def _run(self, plan: SearchPlan) -> Any:
@@ -299,6 +330,8 @@ class Query(Generic[M]):
     def _one_range(self) -> RangeFilter | None:
         # An order_by another index also filters (its entities only): no ZCOUNT.
         f = self._filters[0] if len(self._filters) == 1 else None
+        if isinstance(self._order_by, tuple):
+            return None  # every order key filters too: the script counts
         if isinstance(f, RangeFilter) and self._order().key in (None, f.key):
             return f
         return None
@@ -318,7 +351,7 @@ class Query(Generic[M]):
         total = max(total - offset, 0)
         return total if count is None else min(total, count)
 
-    def all(self) -> list[Any]:
+    def all(self) -> list[M]:
         """Every matching entity (or selected row), in order."""
         if self._matches_nothing:
             return []
@@ -329,7 +362,7 @@ class Query(Generic[M]):
 
     execute = all
 
-    def first(self) -> Any:
+    def first(self) -> M | None:
         """The first matching entity (or selected row), or None."""
         offset, count = self._limit or (0, None)
         if count == 0:
@@ -337,12 +370,12 @@ class Query(Generic[M]):
         found = self.replace(limit=(offset, 1)).all()
         return found[0] if found else None
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[M]:
         return self.iter_result()
 
     def iter_result(
         self, timeout: int = 30, pagesize: int = 100, no_hscan: bool = False
-    ) -> Iterator[Any]:
+    ) -> Iterator[M]:
         """Iterate page by page over a cached result, deleted at the end."""
         if self._matches_nothing:
             return
@@ -418,6 +451,129 @@ class Query(Generic[M]):
         if chunk:
             session.delete(chunk)
 
+    # -- exclude, Q trees, several order keys, slicing, exists, last ---------
+
+    def exclude(self, *conditions: Q, **kwargs: Any) -> Query[M]:
+        """Drop the entities matching ALL these conditions (``filter``'s forms).
+
+        ``exclude(a=1, b=2)`` drops entities where a is 1 and b is 2; chain
+        ``exclude()`` calls (or use ``~Q(...)``) to drop either.
+        """
+        info = self._model._meta
+        parts = list(self._conditions(conditions))
+        for name, value in kwargs.items():
+            parts.append(and_of(list(lookup_filters(info, name, value))))
+        if not parts:
+            return self
+        found = negate(info, and_of(parts))
+        return self if found is None else self._with(found)
+
+    def _conditions(self, conditions: Sequence[Any]) -> Iterator[Filter | None]:
+        info = self._model._meta
+        for condition in conditions:
+            if not isinstance(condition, Q):
+                raise QueryError(
+                    f"{info.name}.query.filter()/exclude() take Q objects as "
+                    f"positional arguments, got {type(condition).__name__}: "
+                    f"{condition!r}; pass conditions as keywords or wrap them in Q()"
+                )
+            yield resolve(info, condition)
+
+    def _orders(self) -> tuple[Order, ...]:
+        if not isinstance(self._order_by, tuple):
+            return ()
+        info = self._model._meta
+        return tuple(order_for(info, name) for name in self._order_by)
+
+    def exists(self) -> bool:
+        """True if the query matches at least one entity (one round trip)."""
+        offset, count = self._limit or (0, None)
+        if count == 0 or self._matches_nothing:
+            return False
+        if self._probe:
+            return self.first() is not None
+        pk = self._model._pkey
+        probe = self.replace(limit=(offset, 1), select=None)._plan("select")
+        return bool(self._run(_replace_plan(probe, fields=(pk,))))
+
+    def last(self) -> M | None:
+        """The last entity (or selected row) in the query's order, or None.
+
+        One round trip; the order is the one ``all()`` returns, read from its
+        end. A limited or sliced query cannot be reversed: call ``last()``
+        before ``limit()`` or slicing.
+        """
+        if self._limit is not None:
+            raise QueryError(
+                f"{self._model.__name__}.query.last() of a limited or sliced "
+                f"query (limit={self._limit!r}) is ambiguous; call last() on "
+                "the query before limit() or slicing"
+            )
+        if self._matches_nothing:
+            return None
+        if self._probe:
+            # Ordered by id without an id index: the first of the reverse.
+            flipped = ("" if self._order().desc else "-") + self._model._pkey
+            return self.replace(order_by=flipped).first()
+        plan = self._plan("select" if self._select else "rows")
+        found = self._build(self._run(_replace_plan(plan, last=True)))
+        return found[0] if found else None
+
+    @overload
+    def __getitem__(self, index: int) -> M: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Query[M]: ...
+
+    def __getitem__(self, index: int | slice) -> M | Query[M]:
+        """``q[5]``: one entity (IndexError past the end); ``q[10:20]``: a Query.
+
+        Indexes count within any earlier ``limit`` or slice; negative
+        indexes and steps are refused (QueryError).
+        """
+        offset, count = self._limit or (0, None)
+        name = self._model.__name__
+        if isinstance(index, slice):
+            start, stop, step = index.start, index.stop, index.step
+            for part in (start, stop):
+                if part is not None and (
+                    not isinstance(part, int) or isinstance(part, bool) or part < 0
+                ):
+                    raise QueryError(
+                        f"{name}.query[{start}:{stop}]: slice bounds must be ints "
+                        f">= 0 (negative indexes would need the count first); got "
+                        f"{part!r}"
+                    )
+            if step not in (None, 1):
+                raise QueryError(f"{name}.query[::{step}]: steps are not supported")
+            start = start or 0
+            size = None if stop is None else max(stop - start, 0)
+            if count is not None:
+                left = max(count - start, 0)
+                size = left if size is None else min(size, left)
+            return self.limit(offset + start, size)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise QueryError(
+                f"{name}.query[{index!r}]: an index must be an int >= 0 "
+                "(negative indexes are not supported; use last())"
+            )
+        if count is not None and index >= count:
+            raise IndexError(f"{name}.query[{index}] is past the query's limit")
+        found = self.limit(offset + index, 1).all()
+        if not found:
+            raise IndexError(f"{name}.query[{index}]: the query has fewer results")
+        return found[0]
+
+    def __bool__(self) -> bool:
+        """True if the query matches an entity: ``exists()``, one round trip."""
+        return self.exists()
+
+    def __len__(self) -> int:
+        raise TypeError(
+            f"len() of a {self._model.__name__}.query would hide a round trip; "
+            "call .count() (one round trip) or len(query.all())"
+        )
+
     # -- results ---------------------------------------------------------------
 
     def _build(self, rows: list[Any]) -> list[Any]:
@@ -492,6 +648,17 @@ class Query(Generic[M]):
             for i, values in zip(ids, pipe.execute(), strict=True)
             if any(v is not None for v in values)
         ]
+
+
+class QueryProperty:
+    """``Model.query``: a new ``Query[ThatModel]`` on class or instance access.
+
+    Typed by the class it is read from, so ``User.query.all()`` is
+    ``list[User]`` for type checkers.
+    """
+
+    def __get__(self, instance: object | None, owner: type[M]) -> Query[M]:
+        return Query(owner)
 
 
 def affix_excluding(

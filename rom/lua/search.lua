@@ -7,6 +7,15 @@
 --             an affix filter is {kind = "affix", key, start, end, prefix,
 --              windows = {{start, end}, ...} (optional, replaces start/end),
 --              pattern = like() items (optional, see like_match)}
+--             filters may nest: {kind = "and" | "or", of = {filter, ...}},
+--              {kind = "not", of = filter, all = <all filter>}; an all
+--              filter is {kind = "all", key = pk ZSET} or {kind = "all",
+--              counter = "<ns>:<pk>:", prefix = "<ns>:"} (ids 1..counter
+--              that have a row)
+--             orders (optional): {{key | false (= id), desc}, ...}, two or
+--              more order keys, ties broken by the next, then by id as a
+--              number; entities missing a score in any key are dropped
+--             last (optional): true to return only the last result
 -- returns     mode "ids":    {id, ...}
 --             mode "rows":   {{id, field, value, ...}, ...} (missing rows dropped)
 --             mode "select": {{id, value|false, ...}, ...} (the plan's fields)
@@ -165,9 +174,51 @@ local function affix_ids(f)
     return ids
 end
 
+local materialise, estimate, and_into
+
+-- Every id of the model into dest: a copy of the primary-key ZSET, or the
+-- ids 1..counter whose row exists.
+local function all_into(f, dest)
+    redis.call('DEL', dest)
+    if f.key then
+        redis.call('ZUNIONSTORE', dest, 1, f.key, 'WEIGHTS', 0)
+        return
+    end
+    local last = tonumber(redis.call('GET', f.counter) or '0') or 0
+    local args = {'ZADD', dest}
+    for id = 1, last do
+        if redis.call('EXISTS', f.prefix .. id) == 1 then
+            args[#args + 1] = 0; args[#args + 1] = id
+        end
+        if #args >= 1002 or (id == last and #args > 2) then
+            redis.call(unpack(args))
+            args = {'ZADD', dest}
+        end
+    end
+end
+
 -- Materialise a filter as a ZSET of ids (scores meaningless) at `dest`.
-local function materialise(f, dest)
-    if f.kind == 'set' then
+materialise = function(f, dest)
+    if f.kind == 'and' then
+        and_into(f.of, dest)
+    elseif f.kind == 'or' then
+        redis.call('DEL', dest)
+        for _, part in ipairs(f.of) do
+            if part.kind == 'set' then
+                redis.call('ZUNIONSTORE', dest, 2, dest, part.key, 'WEIGHTS', 0, 0)
+            else
+                local tmp = scratch()
+                materialise(part, tmp)
+                redis.call('ZUNIONSTORE', dest, 2, dest, tmp, 'WEIGHTS', 0, 0)
+                redis.call('DEL', tmp)
+            end
+            if redis.call('EXISTS', dest) == 1 then expire(dest) end
+        end
+    elseif f.kind == 'not' then
+        and_into({f.all, f}, dest)
+    elseif f.kind == 'all' then
+        all_into(f, dest)
+    elseif f.kind == 'set' then
         redis.call('ZUNIONSTORE', dest, 1, f.key, 'WEIGHTS', 0)
     elseif f.kind == 'any' then
         -- In chunks: unpack() takes at most a few thousand values, and an
@@ -201,8 +252,26 @@ local function materialise(f, dest)
     if redis.call('EXISTS', dest) == 1 then expire(dest) end
 end
 
-local function estimate(f)
-    if f.kind == 'set' then
+estimate = function(f)
+    if f.kind == 'and' then
+        local n = nil
+        for _, part in ipairs(f.of) do
+            if part.kind ~= 'not' then
+                local m = estimate(part)
+                if n == nil or m < n then n = m end
+            end
+        end
+        return n or estimate(f.of[1])
+    elseif f.kind == 'or' then
+        local n = 0
+        for _, part in ipairs(f.of) do n = n + estimate(part) end
+        return n
+    elseif f.kind == 'not' then
+        return estimate(f.all)
+    elseif f.kind == 'all' then
+        if f.key then return redis.call('ZCARD', f.key) end
+        return tonumber(redis.call('GET', f.counter) or '0') or 0
+    elseif f.kind == 'set' then
         return is_set(f.key) and redis.call('SCARD', f.key) or redis.call('ZCARD', f.key)
     elseif f.kind == 'any' then
         local n = 0
@@ -230,19 +299,47 @@ local function outside(bound)
     return '(' .. bound
 end
 
--- Narrow T to the members also matched by filter f.
-local function intersect(f)
+-- Narrow dest to the members also matched by filter f (a "not" filter:
+-- to the members it does not match).
+local function narrow(dest, f)
     if f.kind == 'set' then
-        redis.call('ZINTERSTORE', T, 2, T, f.key, 'WEIGHTS', 1, 0)
+        redis.call('ZINTERSTORE', dest, 2, dest, f.key, 'WEIGHTS', 1, 0)
     elseif f.kind == 'range' then
-        redis.call('ZINTERSTORE', T, 2, T, f.key, 'WEIGHTS', 0, 1)
-        redis.call('ZREMRANGEBYSCORE', T, '-inf', outside(f.min))
-        redis.call('ZREMRANGEBYSCORE', T, outside(f.max), '+inf')
+        redis.call('ZINTERSTORE', dest, 2, dest, f.key, 'WEIGHTS', 0, 1)
+        redis.call('ZREMRANGEBYSCORE', dest, '-inf', outside(f.min))
+        redis.call('ZREMRANGEBYSCORE', dest, outside(f.max), '+inf')
+    elseif f.kind == 'not' and f.of.kind == 'set' then
+        redis.call('ZDIFFSTORE', dest, 2, dest, f.of.key)
+    elseif f.kind == 'not' then
+        local tmp = scratch()
+        materialise(f.of, tmp)
+        redis.call('ZDIFFSTORE', dest, 2, dest, tmp)
+        redis.call('DEL', tmp)
     else
         local tmp = scratch()
         materialise(f, tmp)
-        redis.call('ZINTERSTORE', T, 2, T, tmp, 'WEIGHTS', 1, 0)
+        redis.call('ZINTERSTORE', dest, 2, dest, tmp, 'WEIGHTS', 1, 0)
         redis.call('DEL', tmp)
+    end
+    if redis.call('EXISTS', dest) == 1 then expire(dest) end
+end
+
+-- The AND of parts into dest: the smallest positive part first, then the
+-- others narrow it (negations last, subtracted); stops once dest is empty.
+and_into = function(parts, dest)
+    local sizes = {}
+    for i, f in ipairs(parts) do
+        sizes[i] = {f.kind == 'not' and 1 or 0, estimate(f), i}
+    end
+    table.sort(sizes, function(a, b)
+        if a[1] ~= b[1] then return a[1] < b[1] end
+        if a[2] ~= b[2] then return a[2] < b[2] end
+        return a[3] < b[3]
+    end)
+    materialise(parts[sizes[1][3]], dest)
+    for i = 2, #sizes do
+        if redis.call('EXISTS', dest) == 0 then break end
+        narrow(dest, parts[sizes[i][3]])
     end
 end
 
@@ -255,6 +352,12 @@ end
 local function ids_of(key, ordered)
     local start, stop = limits()
     if plan.count == 0 then return {} end
+    if plan.last and ordered then return redis.call('ZRANGE', key, -1, -1) end
+    if plan.last then
+        local args = {'SORT', key, 'LIMIT', 0, 1}
+        if not plan.id_desc then args[#args + 1] = 'DESC' end
+        return redis.call(unpack(args))
+    end
     if ordered then return redis.call('ZRANGE', key, start, stop) end
     local args = {'SORT', key}
     if plan.id_desc then args[#args + 1] = 'DESC' end
@@ -319,7 +422,7 @@ end
 
 -- Fast paths: one range (ordered by itself) or one SET, no temp key at all.
 local filters = plan.filters
-if #filters == 1 and plan.mode ~= 'cache' then
+if #filters == 1 and plan.mode ~= 'cache' and not plan.last and not plan.orders then
     local f = filters[1]
     local order = plan.order
     if f.kind == 'range' and plan.mode == 'count' and (not order or order.key == f.key) then
@@ -366,16 +469,82 @@ if #filters == 1 and plan.mode ~= 'cache' then
 end
 
 -- General path: smallest filter first, then intersections into T.
-local sizes = {}
-for i, f in ipairs(filters) do sizes[i] = {estimate(f), i} end
-table.sort(sizes, function(a, b)
-    if a[1] ~= b[1] then return a[1] < b[1] end
-    return a[2] < b[2]
-end)
-materialise(filters[sizes[1][2]], T)
-for i = 2, #sizes do
-    if redis.call('EXISTS', T) == 0 then break end
-    intersect(filters[sizes[i][2]])
+and_into(filters, T)
+
+-- A ZSET score as a Lua number (Redis writes infinities as "inf").
+local function score_number(text)
+    if text == 'inf' then return math.huge end
+    if text == '-inf' then return -math.huge end
+    return tonumber(text)
+end
+
+-- The ids of key sorted by several order keys, then by id as a number;
+-- ids with no score in one of the keys are dropped.
+local function sorted_ids(key)
+    local ids = redis.call('ZRANGE', key, 0, -1)
+    local number = {}
+    for _, id in ipairs(ids) do number[id] = tonumber(id) end
+    local scores = {}
+    for k, o in ipairs(plan.orders) do
+        if o.key then
+            local got = {}
+            for i = 1, #ids, 500 do
+                local chunk = {}
+                for j = i, math.min(i + 499, #ids) do chunk[#chunk + 1] = ids[j] end
+                local found = redis.call('ZMSCORE', o.key, unpack(chunk))
+                for j, id in ipairs(chunk) do
+                    if found[j] then got[id] = score_number(found[j]) end
+                end
+            end
+            local kept = {}
+            for _, id in ipairs(ids) do
+                if got[id] then kept[#kept + 1] = id end
+            end
+            ids = kept
+            scores[k] = got
+        end
+    end
+    table.sort(ids, function(a, b)
+        for k, o in ipairs(plan.orders) do
+            local x, y
+            if o.key then x, y = scores[k][a], scores[k][b] else x, y = number[a], number[b] end
+            if x ~= y then
+                if o.desc then return x > y end
+                return x < y
+            end
+        end
+        return number[a] < number[b]
+    end)
+    return ids
+end
+
+if plan.orders then
+    local ids = {}
+    if redis.call('EXISTS', T) == 1 then ids = sorted_ids(T) end
+    redis.call('DEL', T)
+    if plan.mode == 'count' then return #ids end
+    if plan.mode == 'cache' then
+        -- Scores are ranks: pages by rank follow the sorted order.
+        for i = 1, #ids, 500 do
+            local args = {'ZADD', T}
+            for j = i, math.min(i + 499, #ids) do
+                args[#args + 1] = j; args[#args + 1] = ids[j]
+            end
+            redis.call(unpack(args))
+        end
+        if #ids > 0 then expire(T) end
+        return T
+    end
+    if plan.last then
+        if #ids == 0 then return output({}) end
+        return output({ids[#ids]})
+    end
+    if plan.count == 0 then return output({}) end
+    local start, stop = limits()
+    if stop < 0 or stop >= #ids then stop = #ids - 1 end
+    local page = {}
+    for i = start + 1, stop + 1 do page[#page + 1] = ids[i] end
+    return output(page)
 end
 
 local ordered = false
