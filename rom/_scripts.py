@@ -15,6 +15,7 @@ __all__ = [
     "LuaScript",
     "clean_orphans",
     "fetch_by_unique",
+    "many_to_many",
     "page",
     "search",
     "transfer",
@@ -109,3 +110,8 @@ def transfer(
 def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
     """Run ``clean_orphans.lua``; return the number of entries removed."""
     return int(load("clean_orphans")(conn, keys, args))
+
+
+def many_to_many(conn: redis.Redis, plan: str) -> Any:
+    """Run ``many_to_many.lua`` on a JSON plan (see the script's header)."""
+    return load("many_to_many")(conn, [], [plan])
