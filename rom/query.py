@@ -78,6 +78,11 @@ def _list_data_factory(columns: Sequence[str]) -> Make:
     return list
 
 
+def _flat_data_factory(columns: Sequence[str]) -> Make:
+    """``select`` rows of one column as the bare value."""
+    return lambda data: data[0]
+
+
 class _Select:
     __slots__ = ("columns", "decode", "factory", "fields", "make")
 
@@ -403,20 +408,83 @@ class Query(Generic[M]):
             return self._model._meta.keys.temp()
         return text(self._run(self._plan("cache", ttl=timeout, limited=False)))
 
-    def delete(self, blocksize: int = 100) -> None:
-        """Delete every matching entity, ``blocksize`` at a time.
+    def delete(self, blocksize: int = 100) -> int:
+        """Delete every matching entity, ``blocksize`` at a time; return how
+        many matched and were deleted (entities cascaded to not counted).
 
         Hooks run and the on_delete policies of referrers apply, per chunk,
         as in ``session.delete()``.
         """
+        return self._each_chunk(blocksize, session.delete)
+
+    # -- update, values, values_list ------------------------------------------
+
+    def _each_chunk(self, blocksize: int, run: Callable[[list[Any]], object]) -> int:
+        # The matching entities, ``blocksize`` at a time, from a cached result
+        # taken first: writes to them do not move them in or out of it.
+        done = 0
+        blocksize = max(int(blocksize), 1)
         chunk: list[Any] = []
         for entity in self.replace(select=None).iter_result(pagesize=blocksize):
             chunk.append(entity)
             if len(chunk) >= blocksize:
-                session.delete(chunk)
+                run(chunk)
+                done += len(chunk)
                 chunk = []
         if chunk:
-            session.delete(chunk)
+            run(chunk)
+            done += len(chunk)
+        return done
+
+    def update(self, **values: Any) -> int:
+        """Assign ``values`` to every matching entity and save it; return how
+        many were saved.
+
+        The same as loading each entity, assigning and saving it, 100 at a
+        time: each entity is written atomically (one script call per 100),
+        its ``_before_update``/``_after_update`` hooks run, only changed
+        columns are written, and a column another writer changed since the
+        read raises DataRaceError (the entities before it stay written).
+        Unsaved changes the session holds for a matching entity are saved
+        too. Values are checked before anything is read or written.
+        """
+        info = self._model._meta
+        for name, value in values.items():
+            col = info.columns.get(name)
+            if not isinstance(col, Column) or name == info.pk:
+                raise QueryError(
+                    f"{info.name}.query.update(): {name!r} is not a column that "
+                    f"can be assigned; choose from "
+                    f"{[c.attr for c in info.stored if c.attr != info.pk]}"
+                )
+            if value is None and col.required:
+                raise QueryError(
+                    f"{info.name}.query.update({name}=None): {name} is required"
+                )
+            if value is not None:
+                col.validate(value)
+
+        def save(chunk: list[Any]) -> None:
+            for entity in chunk:
+                entity.update(**values)
+            session.save(chunk)
+
+        return self._each_chunk(100, save)
+
+    def values(self, *column_names: str) -> Query[M]:
+        """The query returning dicts of these columns (``select``)."""
+        return self.select(*column_names)
+
+    def values_list(self, *column_names: str, flat: bool = False) -> Query[M]:
+        """The query returning tuples of these columns, or with ``flat=True``
+        and one column, the bare values (``select``)."""
+        if flat and len(column_names) != 1:
+            raise QueryError(
+                f"{self._model.__name__}.query.values_list(flat=True) takes one "
+                f"column, got {list(column_names)}"
+            )
+        factory = _flat_data_factory if flat else _tuple_data_factory
+        return self.select(*column_names, ff=factory)
 
     # -- results ---------------------------------------------------------------
 
