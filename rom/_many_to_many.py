@@ -23,6 +23,7 @@ from ._search import SetFilter
 from .exceptions import EntityDeletedError
 from .exceptions import InvalidColumnValue
 from .exceptions import InvalidOperation
+from .relations import PREFETCHED
 from .relations import ManyToMany
 from .relations import many_to_many_side
 from .relations import many_to_many_sides
@@ -33,18 +34,6 @@ if TYPE_CHECKING:
     from .query import Query
 
 __all__ = ["RelatedSet", "drop_memberships", "membership_filter"]
-
-# Where prefetch() leaves the related entities it loaded, per attribute.
-PREFETCHED = "_rom_prefetched"
-
-
-def prefetched(entity: Any) -> dict[str, list[Any]]:
-    """The lists prefetch() loaded for ``entity``, by attribute (may be empty)."""
-    cache: dict[str, list[Any]] | None = vars(entity).get(PREFETCHED)
-    if cache is None:
-        cache = {}
-        setattr(entity, PREFETCHED, cache)
-    return cache
 
 
 def _other_id(side: ManyToMany, value: Any) -> str:

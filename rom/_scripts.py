@@ -17,6 +17,7 @@ __all__ = [
     "fetch_by_unique",
     "many_to_many",
     "page",
+    "prefetch",
     "search",
     "transfer",
     "write_entity",
@@ -115,3 +116,8 @@ def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
 def many_to_many(conn: redis.Redis, plan: str) -> Any:
     """Run ``many_to_many.lua`` on a JSON plan (see the script's header)."""
     return load("many_to_many")(conn, [], [plan])
+
+
+def prefetch(conn: redis.Redis, plan: str) -> list[list[Any]]:
+    """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``."""
+    return load("prefetch")(conn, [], [plan])  # type: ignore[no-any-return]

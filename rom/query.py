@@ -19,6 +19,8 @@ from typing import Generic
 from typing import TypeVar
 
 from . import _scripts
+from ._prefetch import check_prefetch
+from ._prefetch import prefetch as load_related
 from ._replies import reply_row
 from ._replies import text
 from ._replies import text_or_none
@@ -107,7 +109,7 @@ class Query(Generic[M]):
     ``User.query.filter(age=(18, None)).order_by('-age').limit(0, 10).all()``
     """
 
-    __slots__ = ("_filters", "_limit", "_model", "_order_by", "_select")
+    __slots__ = ("_filters", "_limit", "_model", "_order_by", "_prefetch", "_select")
 
     def __init__(
         self,
@@ -116,12 +118,14 @@ class Query(Generic[M]):
         order_by: str | None = None,
         limit: tuple[int, int | None] | None = None,
         select: _Select | None = None,
+        prefetch: tuple[str, ...] = (),
     ) -> None:
         self._model = model
         self._filters = tuple(filters)
         self._order_by = order_by
         self._limit = None if limit is None else clamp_limit(*limit)
         self._select = select
+        self._prefetch = prefetch
 
     @property
     def model(self) -> type[M]:
@@ -130,7 +134,8 @@ class Query(Generic[M]):
 
     def replace(self, **kwargs: Any) -> Query[M]:
         """A copy with some of model, filters, order_by, limit, select replaced."""
-        unknown = set(kwargs) - {"model", "filters", "order_by", "limit", "select"}
+        known = {"model", "filters", "order_by", "limit", "select", "prefetch"}
+        unknown = set(kwargs) - known
         if unknown:
             raise QueryError(f"Query.replace() got unknown fields {sorted(unknown)}")
         return Query(
@@ -139,6 +144,7 @@ class Query(Generic[M]):
             kwargs.get("order_by", self._order_by),
             kwargs.get("limit", self._limit),
             kwargs.get("select", self._select),
+            kwargs.get("prefetch", self._prefetch),
         )
 
     def __repr__(self) -> str:
@@ -328,7 +334,7 @@ class Query(Generic[M]):
         if self._matches_nothing:
             return []
         if self._probe:
-            return list(self._iter_probe(100))
+            return self._with_related(list(self._iter_probe(100)))
         plan = self._plan("select" if self._select else "rows")
         return self._build(self._run(plan))
 
@@ -471,6 +477,27 @@ class Query(Generic[M]):
 
         return self._each_chunk(100, save)
 
+    def prefetch(self, *names: str) -> Query[M]:
+        """Also load these relations of the result, at most one more round trip.
+
+        ``names`` are ManyToOne/OneToOne columns (the entity is loaded into
+        the column), OneToMany and ManyToMany sides (their lists are kept on
+        each entity: ``post.comments`` and ``post.tags.all()`` answer from
+        them, as of when the query ran). Rows join the session.
+        """
+        if self._select is not None:
+            raise QueryError(
+                f"{self._model.__name__}.query.prefetch() loads entities; it "
+                "cannot be combined with select()/values()"
+            )
+        checked = check_prefetch(self._model, names)
+        return self.replace(prefetch=tuple(dict.fromkeys(self._prefetch + checked)))
+
+    def _with_related(self, entities: list[Any]) -> list[Any]:
+        if self._prefetch and self._select is None:
+            load_related(self._model, entities, self._prefetch)
+        return entities
+
     def values(self, *column_names: str) -> Query[M]:
         """The query returning dicts of these columns (``select``)."""
         return self.select(*column_names)
@@ -492,7 +519,7 @@ class Query(Generic[M]):
         if self._select is not None:
             return [self._selected(row) for row in rows]
         from_row = self._model._adopt
-        return [from_row(reply_row(row)) for row in rows]
+        return self._with_related([from_row(reply_row(row)) for row in rows])
 
     def _selected(self, row: list[Any]) -> Any:
         select = self._select

@@ -51,6 +51,10 @@ class _Marker:
 
 
 NO_ACTION_DEFAULT: Any = _Marker("NO_ACTION_DEFAULT")
+
+# The entity attribute where prefetch() leaves the lists of related
+# entities it loaded, by relation attribute.
+PREFETCHED = "_rom_prefetched"
 SKIP_ON_DELETE: Any = _Marker("SKIP_ON_DELETE")
 
 
@@ -306,6 +310,9 @@ class OneToMany:
         pk = instance._data.get(instance._pkey)  # type: ignore[attr-defined]
         if pk is None:  # a new entity without an id has no referrers yet
             return []
+        cached = vars(instance).get(PREFETCHED, {}).get(self.attr)
+        if cached is not None:  # loaded by a query's prefetch()
+            return list(cached)
         return model.get_by(**{column: pk})
 
     def __set__(self, instance: object, value: object) -> None:
