@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeAlias
+from typing import overload
 
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
@@ -22,6 +24,9 @@ from .exceptions import ColumnError
 from .exceptions import InvalidOperation
 from .exceptions import ORMError
 from .keygen import KeygenResult
+
+if TYPE_CHECKING:
+    from ._many_to_many import RelatedSet
 
 __all__ = [
     "MANY_TO_MANY_ON_DELETE",
@@ -467,6 +472,12 @@ class ManyToMany:
                 "that class name or _namespace) first"
             )
         return self.other
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> ManyToMany: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> RelatedSet: ...
 
     def __get__(self, instance: object | None, owner: type) -> Any:
         if instance is None:

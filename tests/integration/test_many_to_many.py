@@ -274,3 +274,31 @@ def test_member_sets_are_known_to_the_consistency_checker(
     assert check(MmPost, MmTag) == []
     rom_redis.sadd("MmPost:1:nope", "1")
     assert [p.kind for p in check(MmPost)] == ["unknown-key"]
+
+
+def test_self_relation(rom_redis: redis.Redis, fresh_models: None) -> None:
+    class MmUser(rom.Model):
+        name = rom.Text()
+        follows = rom.ManyToMany("MmUser", related_name="followers")
+
+    ann, bob, cy = MmUser(name="ann"), MmUser(name="bob"), MmUser(name="cy")
+    saved(ann, bob, cy)
+    ann.follows.add(bob, cy)
+    bob.follows.add(cy)
+    assert cy.followers.ids() == [1, 2]  # type: ignore[attr-defined]
+    assert MmUser.query.filter(followers=cy).all() == []
+    assert MmUser.query.filter(follows=cy).all() == [ann, bob]
+    bob.delete()
+    assert ann.follows.ids() == [3]
+    assert cy.followers.ids() == [1]  # type: ignore[attr-defined]
+
+
+def test_clean_unsafe_cols_drops_sets_of_gone_rows(rom_redis: redis.Redis) -> None:
+    post, tag = MmPost(title="a"), MmTag(name="x")
+    saved(post, tag)
+    post.tags.add(tag)
+    rom_redis.delete("MmPost:1")  # deleted by a writer that knows no relations
+    assert rom.util.clean_unsafe_cols(MmPost) == (1, 1)
+    assert not rom_redis.exists("MmPost:1:tags")
+    assert tag.posts.all() == []  # the stale id names no row: skipped
+    assert tag.posts.ids() == [1]
