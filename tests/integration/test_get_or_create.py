@@ -52,8 +52,13 @@ class GocRaced(rom.Model):
             winner.join()
 
 
-def test_create_saves_now(rom_redis: redis.Redis) -> None:
+def test_create_saves_now(rom_redis: redis.Redis, roundtrips: CallCounter) -> None:
+    GocUser(email=b"warm@x").delete()  # nothing sent: unsaved
+    GocUser.create(email=b"w@x", name="W").delete()  # loads the script
+    rom_redis.delete("GocUser:id:")
+    roundtrips.reset()
     user = GocUser.create(email=b"a@x", name="A")
+    assert roundtrips.roundtrips == 1
     assert user.id == 1 and not user._modified
     assert rom_redis.hget("GocUser:1", "email") == b"a@x"
     with pytest.raises(UniqueKeyViolation):
@@ -68,8 +73,12 @@ def test_create_saves_now(rom_redis: redis.Redis) -> None:
 def test_get_or_create_by_unique(
     rom_redis: redis.Redis, roundtrips: CallCounter
 ) -> None:
+    GocUser.get_or_create(email=b"w@x")[0].delete()  # loads the scripts
+    rom_redis.delete("GocUser:id:")
+    roundtrips.reset()
     user, created = GocUser.get_or_create(email=b"a@x", defaults={"name": "A"})
     assert created and user.name == "A"
+    assert roundtrips.roundtrips == 2  # the unique lookup, the save
     rom.session.rollback()
     roundtrips.reset()
     again, created = GocUser.get_or_create(email=b"a@x", defaults={"name": "Z"})
