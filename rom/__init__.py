@@ -65,6 +65,7 @@ from .query import NUMERIC_TYPES
 from .query import Query
 from .relations import SKIP_ON_DELETE
 from .relations import ForeignModel
+from .relations import ManyToMany
 from .relations import ManyToOne
 from .relations import OneToMany
 from .relations import OneToOne
@@ -139,6 +140,7 @@ __all__ = [
     "InvalidColumnValue",
     "InvalidOperation",
     "Json",
+    "ManyToMany",
     "ManyToOne",
     "MissingColumn",
     "Model",

@@ -123,6 +123,18 @@ class KeySpace:
             return None
         return name, kind
 
+    # -- many-to-many memberships -------------------------------------------
+
+    def members(self, id: object, attr: str) -> str:
+        """The SET of the ids related to one entity through the
+        ManyToMany side ``attr``: ``<ns>:<id>:<attr>``."""
+        return f"{self.namespace}:{id}:{attr}"
+
+    def members_parts(self, attr: str) -> tuple[str, str]:
+        """``(before, after)`` the id in :meth:`members` keys of ``attr``,
+        for scripts that build the key of each id they are given."""
+        return f"{self.namespace}:", f":{attr}"
+
 
 INDEX_SUFFIXES = ("idx", "pre", "suf", "geo", "uidx")
 

@@ -15,7 +15,9 @@ __all__ = [
     "LuaScript",
     "clean_orphans",
     "fetch_by_unique",
+    "many_to_many",
     "page",
+    "prefetch",
     "search",
     "transfer",
     "write_entity",
@@ -112,3 +114,13 @@ def transfer(
 def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
     """Run ``clean_orphans.lua``; return the number of entries removed."""
     return int(load("clean_orphans")(conn, keys, args))
+
+
+def many_to_many(conn: redis.Redis, plan: str) -> Any:
+    """Run ``many_to_many.lua`` on a JSON plan (see the script's header)."""
+    return load("many_to_many")(conn, [], [plan])
+
+
+def prefetch(conn: redis.Redis, plan: str) -> list[list[Any]]:
+    """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``."""
+    return load("prefetch")(conn, [], [plan])  # type: ignore[no-any-return]

@@ -357,6 +357,12 @@ def _kind(col: Column[Any], name: str) -> str:
 
 def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
     """The filters answering ``filter(name=value)`` on the model ``info``."""
+    if name not in info.columns:  # a ManyToMany side: its members SETs
+        from ._many_to_many import membership_filter
+
+        found = membership_filter(info, name, value)
+        if found is not None:
+            return [found]
     col = _column(info, name, "filter")
     if not col.index or col.keygen is None:
         raise QueryError(

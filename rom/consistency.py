@@ -25,8 +25,10 @@ import redis
 from ._key_shapes import KeyShape
 from ._key_shapes import key_census
 from ._record import record_entries
+from ._registry import MODELS
 from ._registry import registered_models
 from ._replies import decode_row
+from .relations import many_to_many_sides
 
 if TYPE_CHECKING:
     from ._keys import KeySpace
@@ -447,6 +449,10 @@ class _ModelCheck:
 
     def _check_unsafe(self) -> None:
         declared = set(self.info.unsafe)
+        # A ManyToMany side's member SETs have the same <ns>:<id>:<attr> shape.
+        model = MODELS.get(self.info.namespace)
+        if model is not None:
+            declared.update(side.attr for side in many_to_many_sides(model))
         for key, shape in self.unsafe_keys:
             if shape.id not in self.rows:
                 self.report(

@@ -12,6 +12,7 @@ from typing import overload
 
 import redis
 
+from . import _get_or_create
 from . import _lookup
 from ._classproperty import ClassProperty
 from ._meta import ModelInfo
@@ -495,3 +496,37 @@ class Model:
         """
         found: Self | list[Self] | None = _lookup.get_by(cls, kwargs)
         return found
+
+    # -- create, get_or_create, update_or_create -----------------------------
+
+    @classmethod
+    def create(cls, **values: Any) -> Self:
+        """A new entity, saved now (one round trip); returns it.
+
+        If the save fails (UniqueKeyViolation, a hook raising) the error
+        propagates and the entity is not left pending in the session.
+        """
+        return _get_or_create.create(cls, values)
+
+    @classmethod
+    def get_or_create(
+        cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[Self, bool]:
+        """``(entity, created)``: the entity whose columns equal ``lookup``,
+        else a new one made of ``lookup`` and ``defaults``, saved now.
+
+        With the primary key or a unique column in ``lookup`` it is race
+        safe: a creator that loses to another on the unique index reads
+        and returns the winner. Other lookups are answered by the columns'
+        indexes and may create twice when two programs race; several
+        matches raise QueryError.
+        """
+        return _get_or_create.get_or_create(cls, defaults, lookup)
+
+    @classmethod
+    def update_or_create(
+        cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[Self, bool]:
+        """``(entity, created)``: as get_or_create, and an entity found gets
+        ``defaults`` assigned and saved (retried on DataRaceError)."""
+        return _get_or_create.update_or_create(cls, defaults, lookup)

@@ -25,6 +25,8 @@ from ._lookups import and_of
 from ._lookups import lookup_filters
 from ._lookups import negate
 from ._lookups import resolve
+from ._prefetch import check_prefetch
+from ._prefetch import prefetch as load_related
 from ._q import Q
 from ._replies import reply_row
 from ._replies import text
@@ -85,6 +87,11 @@ def _list_data_factory(columns: Sequence[str]) -> Make:
     return list
 
 
+def _flat_data_factory(columns: Sequence[str]) -> Make:
+    """``select`` rows of one column as the bare value."""
+    return lambda data: data[0]
+
+
 class _Select:
     __slots__ = ("columns", "decode", "factory", "fields", "make")
 
@@ -109,7 +116,7 @@ class Query(Generic[M]):
     ``User.query.filter(age=(18, None)).order_by('-age').limit(0, 10).all()``
     """
 
-    __slots__ = ("_filters", "_limit", "_model", "_order_by", "_select")
+    __slots__ = ("_filters", "_limit", "_model", "_order_by", "_prefetch", "_select")
 
     def __init__(
         self,
@@ -118,12 +125,14 @@ class Query(Generic[M]):
         order_by: str | tuple[str, ...] | None = None,
         limit: tuple[int, int | None] | None = None,
         select: _Select | None = None,
+        prefetch: tuple[str, ...] = (),
     ) -> None:
         self._model = model
         self._filters = tuple(filters)
         self._order_by = order_by
         self._limit = None if limit is None else clamp_limit(*limit)
         self._select = select
+        self._prefetch = prefetch
 
     @property
     def model(self) -> type[M]:
@@ -132,7 +141,8 @@ class Query(Generic[M]):
 
     def replace(self, **kwargs: Any) -> Query[M]:
         """A copy with some of model, filters, order_by, limit, select replaced."""
-        unknown = set(kwargs) - {"model", "filters", "order_by", "limit", "select"}
+        known = {"model", "filters", "order_by", "limit", "select", "prefetch"}
+        unknown = set(kwargs) - known
         if unknown:
             raise QueryError(f"Query.replace() got unknown fields {sorted(unknown)}")
         return Query(
@@ -141,6 +151,7 @@ class Query(Generic[M]):
             kwargs.get("order_by", self._order_by),
             kwargs.get("limit", self._limit),
             kwargs.get("select", self._select),
+            kwargs.get("prefetch", self._prefetch),
         )
 
     def __repr__(self) -> str:
@@ -356,7 +367,7 @@ class Query(Generic[M]):
         if self._matches_nothing:
             return []
         if self._probe:
-            return list(self._iter_probe(100))
+            return self._with_related(list(self._iter_probe(100)))
         plan = self._plan("select" if self._select else "rows")
         return self._build(self._run(plan))
 
@@ -436,20 +447,104 @@ class Query(Generic[M]):
             return self._model._meta.keys.temp()
         return text(self._run(self._plan("cache", ttl=timeout, limited=False)))
 
-    def delete(self, blocksize: int = 100) -> None:
-        """Delete every matching entity, ``blocksize`` at a time.
+    def delete(self, blocksize: int = 100) -> int:
+        """Delete every matching entity, ``blocksize`` at a time; return how
+        many matched and were deleted (entities cascaded to not counted).
 
         Hooks run and the on_delete policies of referrers apply, per chunk,
         as in ``session.delete()``.
         """
+        return self._each_chunk(blocksize, session.delete)
+
+    # -- update, values, values_list ------------------------------------------
+
+    def _each_chunk(self, blocksize: int, run: Callable[[list[Any]], object]) -> int:
+        # The matching entities, ``blocksize`` at a time, from a cached result
+        # taken first: writes to them do not move them in or out of it.
+        done = 0
+        blocksize = max(int(blocksize), 1)
         chunk: list[Any] = []
         for entity in self.replace(select=None).iter_result(pagesize=blocksize):
             chunk.append(entity)
             if len(chunk) >= blocksize:
-                session.delete(chunk)
+                run(chunk)
+                done += len(chunk)
                 chunk = []
         if chunk:
-            session.delete(chunk)
+            run(chunk)
+            done += len(chunk)
+        return done
+
+    def update(self, **values: Any) -> int:
+        """Assign ``values`` to every matching entity and save it; return how
+        many were saved.
+
+        The same as loading each entity, assigning and saving it, 100 at a
+        time: each entity is written atomically (one script call per 100),
+        its ``_before_update``/``_after_update`` hooks run, only changed
+        columns are written, and a column another writer changed since the
+        read raises DataRaceError (the entities before it stay written).
+        Unsaved changes the session holds for a matching entity are saved
+        too. Values are checked before anything is read or written.
+        """
+        info = self._model._meta
+        for name, value in values.items():
+            col = info.columns.get(name)
+            if not isinstance(col, Column) or name == info.pk:
+                raise QueryError(
+                    f"{info.name}.query.update(): {name!r} is not a column that "
+                    f"can be assigned; choose from "
+                    f"{[c.attr for c in info.stored if c.attr != info.pk]}"
+                )
+            if value is None and col.required:
+                raise QueryError(
+                    f"{info.name}.query.update({name}=None): {name} is required"
+                )
+            if value is not None:
+                col.validate(value)
+
+        def save(chunk: list[Any]) -> None:
+            for entity in chunk:
+                entity.update(**values)
+            session.save(chunk)
+
+        return self._each_chunk(100, save)
+
+    def prefetch(self, *names: str) -> Query[M]:
+        """Also load these relations of the result, at most one more round trip.
+
+        ``names`` are ManyToOne/OneToOne columns (the entity is loaded into
+        the column), OneToMany and ManyToMany sides (their lists are kept on
+        each entity: ``post.comments`` and ``post.tags.all()`` answer from
+        them, as of when the query ran). Rows join the session.
+        """
+        if self._select is not None:
+            raise QueryError(
+                f"{self._model.__name__}.query.prefetch() loads entities; it "
+                "cannot be combined with select()/values()"
+            )
+        checked = check_prefetch(self._model, names)
+        return self.replace(prefetch=tuple(dict.fromkeys(self._prefetch + checked)))
+
+    def _with_related(self, entities: list[Any]) -> list[Any]:
+        if self._prefetch and self._select is None:
+            load_related(self._model, entities, self._prefetch)
+        return entities
+
+    def values(self, *column_names: str) -> Query[M]:
+        """The query returning dicts of these columns (``select``)."""
+        return self.select(*column_names)
+
+    def values_list(self, *column_names: str, flat: bool = False) -> Query[M]:
+        """The query returning tuples of these columns, or with ``flat=True``
+        and one column, the bare values (``select``)."""
+        if flat and len(column_names) != 1:
+            raise QueryError(
+                f"{self._model.__name__}.query.values_list(flat=True) takes one "
+                f"column, got {list(column_names)}"
+            )
+        factory = _flat_data_factory if flat else _tuple_data_factory
+        return self.select(*column_names, ff=factory)
 
     # -- exclude, Q trees, several order keys, slicing, exists, last ---------
 
@@ -580,7 +675,7 @@ class Query(Generic[M]):
         if self._select is not None:
             return [self._selected(row) for row in rows]
         from_row = self._model._adopt
-        return [from_row(reply_row(row)) for row in rows]
+        return self._with_related([from_row(reply_row(row)) for row in rows])
 
     def _selected(self, row: list[Any]) -> Any:
         select = self._select

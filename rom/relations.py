@@ -1,4 +1,5 @@
-"""Relationship columns: ManyToOne, OneToOne, ForeignModel and OneToMany.
+"""Relationship columns: ManyToOne, OneToOne, ForeignModel, OneToMany and
+ManyToMany.
 
 A reference is stored as the referenced entity's id and indexed on it. A
 loaded reference is fetched on first access (one round trip), not when the
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeAlias
+from typing import overload
 
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
@@ -22,11 +25,16 @@ from .exceptions import InvalidOperation
 from .exceptions import ORMError
 from .keygen import KeygenResult
 
+if TYPE_CHECKING:
+    from ._many_to_many import RelatedSet
+
 __all__ = [
+    "MANY_TO_MANY_ON_DELETE",
     "NO_ACTION_DEFAULT",
     "ON_DELETE",
     "SKIP_ON_DELETE",
     "ForeignModel",
+    "ManyToMany",
     "ManyToOne",
     "OnDelete",
     "OneToMany",
@@ -48,6 +56,10 @@ class _Marker:
 
 
 NO_ACTION_DEFAULT: Any = _Marker("NO_ACTION_DEFAULT")
+
+# The entity attribute where prefetch() leaves the lists of related
+# entities it loaded, by relation attribute.
+PREFETCHED = "_rom_prefetched"
 SKIP_ON_DELETE: Any = _Marker("SKIP_ON_DELETE")
 
 
@@ -303,6 +315,9 @@ class OneToMany:
         pk = instance._data.get(instance._pkey)  # type: ignore[attr-defined]
         if pk is None:  # a new entity without an id has no referrers yet
             return []
+        cached = vars(instance).get(PREFETCHED, {}).get(self.attr)
+        if cached is not None:  # loaded by a query's prefetch()
+            return list(cached)
         return model.get_by(**{column: pk})
 
     def __set__(self, instance: object, value: object) -> None:
@@ -359,9 +374,183 @@ def check_related_models(model: str, columns: Mapping[str, Any]) -> None:
 
 
 def register_references(namespace: str, columns: Mapping[str, Any]) -> None:
-    """Record the on_delete policies of a new model's references."""
+    """Record the on_delete policies of a new model's references, and link
+    the ManyToMany sides that the new model completes."""
     for name, col in columns.items():
         if isinstance(col, _OwnedReference):
             MODELS_REFERENCED.setdefault(col.ftable, []).append(
                 (namespace, name, col.on_delete)
             )
+    model = MODELS.get(namespace)
+    if model is not None:
+        _link_many_to_many(model)
+
+
+# -- many-to-many ----------------------------------------------------------------
+
+# What deleting an entity does to the entities related to it through a
+# ManyToMany: drop the memberships, refuse the delete, or delete them too.
+MANY_TO_MANY_ON_DELETE = ("remove", "restrict", "cascade")
+
+# Declared sides whose other model is not defined yet.
+_UNLINKED: list[ManyToMany] = []
+
+
+class ManyToMany:
+    """A many-to-many relation between two rom models, visible on both.
+
+    ``tags = rom.ManyToMany('Tag', related_name='posts')`` on ``Post``
+    gives ``post.tags`` and ``tag.posts`` (the second side is added to
+    ``Tag`` when both models are defined). Each side reads as a
+    ``RelatedSet``: ``all()``, ``ids()``, ``count()``, ``add(...)``,
+    ``remove(...)``, ``set(...)``, ``clear()``, each change one atomic
+    script call that updates both sides. ``Post.query.filter(tags=tag)``
+    finds the posts of a tag.
+
+    ``on_delete`` says what deleting a ``Tag`` does to its posts, and
+    ``related_on_delete`` what deleting a ``Post`` does to its tags:
+    'remove' (the default: only the memberships go), 'restrict' (refuse
+    the delete while there are members) or 'cascade' (delete them too).
+    """
+
+    attr: str = ""
+    model_name: str = ""
+
+    def __init__(
+        self,
+        ftable: str,
+        related_name: str,
+        on_delete: str = "remove",
+        related_on_delete: str = "remove",
+    ) -> None:
+        if not isinstance(ftable, str) or not ftable:
+            raise ColumnError(
+                f"ManyToMany takes the other model's class name or namespace, "
+                f"got {ftable!r}"
+            )
+        if not isinstance(related_name, str) or not related_name.isidentifier():
+            raise ColumnError(
+                f"ManyToMany({ftable!r}, related_name=...) must name the "
+                f"attribute of the other side, got {related_name!r}"
+            )
+        for name, value in (
+            ("on_delete", on_delete),
+            ("related_on_delete", related_on_delete),
+        ):
+            if value not in MANY_TO_MANY_ON_DELETE:
+                raise ColumnError(
+                    f"ManyToMany({ftable!r}) {name}={value!r} is not one of "
+                    f"{MANY_TO_MANY_ON_DELETE}"
+                )
+        self.ftable = ftable
+        self.related_name = related_name
+        self.on_delete = on_delete
+        self.related_on_delete = related_on_delete
+        self.owner: Any = None
+        # The side on the other model, once both models are defined.
+        self.other: ManyToMany | None = None
+        self.declared = True
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = name
+        self.model_name = owner.__name__
+        self.owner = owner
+
+    def __repr__(self) -> str:
+        return f"<ManyToMany {self.model_name}.{self.attr} <-> {self.ftable}>"
+
+    def get_related_model(self) -> Any:
+        """Return the other model class, or None if it is not defined."""
+        return MODELS.get(self.ftable)
+
+    def linked(self) -> ManyToMany:
+        """The other side; ORMError if the other model is not defined yet."""
+        if self.other is None:
+            raise ORMError(
+                f"{self.model_name}.{self.attr} is a ManyToMany with "
+                f"{self.ftable!r}, which is not a defined model; define it (with "
+                "that class name or _namespace) first"
+            )
+        return self.other
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> ManyToMany: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> RelatedSet: ...
+
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        from ._many_to_many import RelatedSet
+
+        return RelatedSet(instance, self)
+
+    def __set__(self, instance: object, value: object) -> None:
+        raise InvalidOperation(
+            f"{self.model_name}.{self.attr} is a ManyToMany: change it with "
+            f".{self.attr}.set([...]), .add(...), .remove(...) or .clear()"
+        )
+
+    def __delete__(self, instance: object) -> None:
+        self.__set__(instance, None)
+
+
+def many_to_many_sides(model: Any) -> list[ManyToMany]:
+    """The ManyToMany sides of ``model`` (declared or added as the other side)."""
+    found: dict[str, ManyToMany] = {}
+    for klass in reversed(model.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, ManyToMany):
+                found[name] = value
+    return list(found.values())
+
+
+def many_to_many_side(model: Any, name: str) -> ManyToMany | None:
+    """The ManyToMany side ``name`` of ``model``, or None."""
+    for side in many_to_many_sides(model):
+        if side.attr == name:
+            return side
+    return None
+
+
+def _link_many_to_many(model: Any) -> None:
+    # A side declared on this model, and the sides declared earlier that
+    # name it, get their other side now if both models are defined.
+    for side in many_to_many_sides(model):
+        if side.declared and side.owner is model and side not in _UNLINKED:
+            _UNLINKED.append(side)
+    for side in list(_UNLINKED):
+        target = side.get_related_model()
+        owner = MODELS.get(side.owner.__name__) if side.owner else None
+        if owner is not side.owner:  # a model replaced by a new definition
+            _UNLINKED.remove(side)
+            continue
+        if target is not None:
+            _UNLINKED.remove(side)
+            _add_other_side(side, target)
+
+
+def _add_other_side(side: ManyToMany, target: Any) -> None:
+    name = side.related_name
+    taken = vars(target).get(name, getattr(target, "_columns", {}).get(name))
+    if taken is not None and not (
+        isinstance(taken, ManyToMany)
+        and not taken.declared
+        and taken.ftable in (side.model_name, side.owner._namespace)
+    ):
+        raise ColumnError(
+            f"{side.model_name}.{side.attr}: related_name={name!r} is already "
+            f"an attribute of {target.__name__}; choose another related_name"
+        )
+    other = ManyToMany(
+        side.owner._namespace,
+        side.attr,
+        on_delete=side.related_on_delete,
+        related_on_delete=side.on_delete,
+    )
+    other.declared = False
+    setattr(target, name, other)
+    other.__set_name__(target, name)
+    other.other = side
+    side.other = other

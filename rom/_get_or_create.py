@@ -1,0 +1,165 @@
+"""create, get_or_create and update_or_create: finding an entity by a lookup.
+
+A lookup is ``column=value`` pairs compared as stored (the values are
+validated and converted as a save would). It is answered by the primary
+key or a unique column when it names one (one round trip), else by the
+indexes of its columns, the candidates then compared in Python.
+
+Race safety comes from the unique indexes: two programs creating the same
+entity at once both try to save it, one save fails with
+UniqueKeyViolation, and the loser reads and returns the winner's entity.
+A lookup without a unique column (or ``unique_together`` group) has no
+such guard: two racing creators may both create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+
+from .columns import Column
+from .columns import IndexOnly
+from .exceptions import DataRaceError
+from .exceptions import EntityDeletedError
+from .exceptions import QueryError
+from .exceptions import UniqueKeyViolation
+from .session import session
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["create", "get_or_create", "update_or_create"]
+
+M = TypeVar("M", bound="Model")
+
+# How often update_or_create re-reads and re-applies after DataRaceError.
+UPDATE_ATTEMPTS = 5
+# The most candidates a lookup without a unique column reads.
+CANDIDATES = 1000
+
+
+def create(model: type[M], values: Mapping[str, Any]) -> M:
+    """A new entity saved now; one that fails to save is left out of the
+    session (nothing pending is left behind)."""
+    entity = model(**values)
+    try:
+        entity.save()
+    except BaseException:
+        session.forget(entity)
+        raise
+    return entity
+
+
+def _wire(col: Column[Any], value: Any) -> str | None:
+    return None if value is None else col.to_redis(value)
+
+
+def _checked(model: type[M], lookup: Mapping[str, Any]) -> dict[str, str | None]:
+    # Each lookup value as it would be stored; refused before any read.
+    info = model._meta
+    where = f"{info.name}.get_or_create()"
+    if not lookup:
+        raise QueryError(f"{where} needs at least one column=value to look up")
+    wires: dict[str, str | None] = {}
+    for name, value in lookup.items():
+        col = info.columns.get(name)
+        if not isinstance(col, Column) or isinstance(col, IndexOnly):
+            raise QueryError(
+                f"{where}: {name!r} is not a stored column of {info.name}; "
+                f"look up by one of {[c.attr for c in info.stored]}"
+            )
+        wires[name] = _wire(col, col.validate(value))
+    return wires
+
+
+def _matches(entity: Model, wires: Mapping[str, str | None]) -> bool:
+    info = entity._meta
+    for name, wire in wires.items():
+        col = info.columns[name]
+        assert isinstance(col, Column)
+        if _wire(col, entity._data.get(name)) != wire:
+            return False
+    return True
+
+
+def _unique_column(model: type[Model], names: Mapping[str, Any]) -> str | None:
+    info = model._meta
+    if info.pk in names:
+        return info.pk
+    for col in info.unique:
+        if col.attr in names and names[col.attr] is not None:
+            return col.attr
+    return None
+
+
+def find(model: type[M], lookup: Mapping[str, Any]) -> M | None:
+    """The one entity matching ``lookup``, or None; QueryError if several do."""
+    wires = _checked(model, lookup)
+    unique = _unique_column(model, lookup)
+    if unique is not None:
+        found = model.get_by(**{unique: lookup[unique]})
+        if found is None or isinstance(found, list):  # one value: one entity
+            return None
+        return found if _matches(found, wires) else None
+    query = model.query.filter(**{k: v for k, v in lookup.items() if v is not None})
+    candidates = query.limit(0, CANDIDATES).all()
+    matching = [e for e in candidates if _matches(e, wires)]
+    if len(matching) > 1:
+        info = model._meta
+        raise QueryError(
+            f"{info.name}.get_or_create({dict(lookup)!r}) matches "
+            f"{len(matching)} entities (ids {[e._primary_key() for e in matching]}"
+            "); look up by a unique column, or add columns to the lookup"
+        )
+    return matching[0] if matching else None
+
+
+def get_or_create(
+    model: type[M], defaults: Mapping[str, Any] | None, lookup: Mapping[str, Any]
+) -> tuple[M, bool]:
+    """``(entity, created)``: the entity matching ``lookup``, else a new one
+    made of ``lookup`` and ``defaults`` (defaults win) and saved."""
+    found = find(model, lookup)
+    if found is not None:
+        return found, False
+    try:
+        return create(model, {**lookup, **(defaults or {})}), True
+    except UniqueKeyViolation:
+        # Another creator won the race (or the values clash with another
+        # entity): return the winner if it matches the lookup.
+        found = find(model, lookup)
+        if found is None:
+            raise
+        return found, False
+
+
+def update_or_create(
+    model: type[M], defaults: Mapping[str, Any] | None, lookup: Mapping[str, Any]
+) -> tuple[M, bool]:
+    """``(entity, created)``: the entity matching ``lookup`` with ``defaults``
+    assigned and saved, else a new one made of both and saved.
+
+    A save refused because another writer changed the entity in between
+    (DataRaceError) or deleted it is retried on the row as it is now, up
+    to ``UPDATE_ATTEMPTS`` times.
+    """
+    values = dict(defaults or {})
+    for attempt in range(UPDATE_ATTEMPTS):
+        entity, created = get_or_create(model, values, lookup)
+        if created:
+            return entity, True
+        try:
+            entity.update(**values)
+            entity.save()
+            return entity, False
+        except DataRaceError:
+            if attempt == UPDATE_ATTEMPTS - 1:
+                raise
+            entity.refresh(force=True)
+        except EntityDeletedError:
+            if attempt == UPDATE_ATTEMPTS - 1:
+                raise
+            session.forget(entity)
+    raise AssertionError("unreachable")  # pragma: no cover

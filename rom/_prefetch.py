@@ -1,0 +1,156 @@
+"""prefetch(): load the related entities of a whole query result at once.
+
+Planning (which ids to read, for which attribute) is pure; the reads of
+every attribute go out in one ``prefetch.lua`` call per connection, and
+the rows join the session's identity map. A reference column
+(ManyToOne/OneToOne) then holds its loaded entity; a OneToMany or
+ManyToMany side keeps the list it read on the entity (``post.comments``,
+``post.tags.all()`` answer from it without a round trip): a snapshot of
+when the query ran, dropped when that entity's side is changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+from . import _scripts
+from ._replies import reply_row
+from ._replies import text
+from .exceptions import QueryError
+from .relations import PREFETCHED
+from .relations import OneToMany
+from .relations import Unloaded
+from .relations import _OwnedReference
+from .relations import many_to_many_side
+from .relations import many_to_many_sides
+from .session import session
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["check_prefetch", "prefetch"]
+
+
+def check_prefetch(model: Any, names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` if each is a relation of ``model`` prefetch() can load."""
+    info = model._meta
+    for name in names:
+        col = info.columns.get(name)
+        if isinstance(col, (_OwnedReference, OneToMany)):
+            continue
+        if many_to_many_side(model, name) is not None:
+            continue
+        relations = [
+            n
+            for n, c in info.columns.items()
+            if isinstance(c, (_OwnedReference, OneToMany))
+        ]
+        raise QueryError(
+            f"{info.name}.query.prefetch({name!r}): not a ManyToOne, OneToOne, "
+            f"OneToMany or ManyToMany of {info.name}; choose from "
+            f"{relations + [s.attr for s in many_to_many_sides(model)]}"
+        )
+    return tuple(names)
+
+
+@dataclass
+class _Task:
+    """One attribute to load: the script's task and how to apply its reply."""
+
+    attr: str
+    kind: str  # "rows" (a reference), "index" (OneToMany), "set" (ManyToMany)
+    target: Any  # the related model
+    plan: dict[str, Any]
+    # For "rows": the entities to point at what is read, with the ids.
+    owners: list[tuple[Model, str]] = field(default_factory=list)
+
+
+def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
+    info = model._meta
+    col = info.columns.get(name)
+    pks = [str(e._primary_key()) for e in entities]
+    if isinstance(col, _OwnedReference):
+        target = col.get_related_model()
+        owners: list[tuple[Model, str]] = []
+        wanted: dict[str, None] = {}
+        for entity in entities:
+            value = entity._data.get(name)
+            if not isinstance(value, Unloaded):
+                continue
+            cached = session.get(target._meta.keys.entity(value.id))
+            if isinstance(cached, target) and not cached._new:
+                entity._data[name] = cached
+                continue
+            owners.append((entity, str(value.id)))
+            wanted[str(value.id)] = None
+        if not wanted:
+            return None
+        keys = target._meta.keys
+        plan = {"kind": "rows", "prefix": keys.row_prefix, "ids": list(wanted)}
+        return _Task(name, "rows", target, plan, owners)
+    if isinstance(col, OneToMany):
+        target = col.get_related_model()
+        column = col.referring_column((info.name, info.namespace))
+        keys = target._meta.keys
+        plan = {
+            "kind": "index",
+            "key": keys.index(column),
+            "owners": pks,
+            "prefix": keys.row_prefix,
+        }
+        return _Task(name, "index", target, plan)
+    side = many_to_many_side(model, name)
+    assert side is not None
+    other = side.linked()
+    target = other.owner
+    before, after = info.keys.members_parts(side.attr)
+    plan = {
+        "kind": "set",
+        "before": before,
+        "after": after,
+        "owners": pks,
+        "prefix": target._meta.keys.row_prefix,
+    }
+    return _Task(name, "set", target, plan)
+
+
+def prefetch(model: Any, entities: list[Model], names: Sequence[str]) -> None:
+    """Load the relations ``names`` of ``entities`` (a query's result).
+
+    One script call per connection (none if there is nothing to read).
+    """
+    entities = [e for e in entities if not e._new]
+    if not entities or not names:
+        return
+    calls: dict[int, tuple[Any, list[_Task]]] = {}
+    for name in names:
+        task = _plan(model, entities, name)
+        if task is not None:
+            conn = task.target._connection
+            calls.setdefault(id(conn), (conn, []))[1].append(task)
+    for conn, tasks in calls.values():
+        plan = json.dumps({"tasks": [t.plan for t in tasks]})
+        for task, reply in zip(tasks, _scripts.prefetch(conn, plan), strict=True):
+            _apply(task, entities, reply)
+
+
+def _apply(task: _Task, entities: list[Model], reply: list[Any]) -> None:
+    groups, rows = reply
+    adopt = task.target._adopt
+    found = {text(row[0]): adopt(reply_row(row)) for row in rows}
+    if task.kind == "rows":
+        for entity, id in task.owners:
+            # A reference to a row that is gone reads as None, as on access.
+            entity._data[task.attr] = found.get(id)
+        return
+    for entity, ids in zip(entities, groups, strict=True):
+        order = [text(i) for i in ids]
+        if task.kind == "set":
+            order.sort(key=int)
+        cache = vars(entity).setdefault(PREFETCHED, {})
+        cache[task.attr] = [found[i] for i in order if i in found]

@@ -1,0 +1,48 @@
+-- prefetch.lua: read the related entities of a query result in one call.
+-- KEYS        none: every key is named in the plan (built by rom/_keys.py)
+-- ARGV[1]     JSON {tasks = {task, ...}}, each task one of:
+--             {kind = "rows", prefix, ids}: the rows <prefix><id>
+--             {kind = "index", key, owners, prefix}: per owner id, the ids
+--               scored with it in the ZSET `key` (the referrers of a
+--               OneToMany), then their rows
+--             {kind = "set", before, after, owners, prefix}: per owner id,
+--               the members of the SET <before><owner><after> (a ManyToMany
+--               side), then their rows
+-- returns     per task {groups, rows}: groups[i] lists the related ids of
+--             owners[i] (empty for "rows"); rows holds {id, field, value, ...}
+--             for each related id once, rows that are gone left out
+
+local plan = cjson.decode(ARGV[1])
+local out = {}
+for t, task in ipairs(plan.tasks) do
+    local groups, wanted, seen = {}, {}, {}
+    if task.kind == 'rows' then
+        wanted = task.ids
+    else
+        for i, owner in ipairs(task.owners) do
+            local ids
+            if task.kind == 'index' then
+                ids = redis.call('ZRANGEBYSCORE', task.key, owner, owner)
+            else
+                ids = redis.call('SMEMBERS', task.before .. owner .. task.after)
+            end
+            groups[i] = ids
+            for _, id in ipairs(ids) do
+                if not seen[id] then
+                    seen[id] = true
+                    wanted[#wanted + 1] = id
+                end
+            end
+        end
+    end
+    local rows = {}
+    for _, id in ipairs(wanted) do
+        local row = redis.call('HGETALL', task.prefix .. id)
+        if #row > 0 then
+            table.insert(row, 1, id)
+            rows[#rows + 1] = row
+        end
+    end
+    out[t] = {groups, rows}
+end
+return out
