@@ -16,6 +16,8 @@ __all__ = [
     "clean_orphans",
     "fetch_by_unique",
     "page",
+    "raise_counter",
+    "repair_entries",
     "search",
     "transfer",
     "write_entity",
@@ -109,3 +111,13 @@ def transfer(
 def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
     """Run ``clean_orphans.lua``; return the number of entries removed."""
     return int(load("clean_orphans")(conn, keys, args))
+
+
+def repair_entries(conn: redis.Redis, keys: list[str], args: list[Any]) -> list[int]:
+    """Run ``repair_entries.lua``; per entry 1 removed, 0 gone, -1 row changed."""
+    return [int(n) for n in load("repair_entries")(conn, keys, args)]
+
+
+def raise_counter(conn: redis.Redis, key: str, at_least: int) -> int:
+    """Run ``raise_counter.lua``: raise the id counter ``key`` to ``at_least``."""
+    return int(load("raise_counter")(conn, [key], [at_least]))
