@@ -276,7 +276,9 @@ class _ModelCheck:
                 pipe.hgetall(self.keys.entity(id))
             replies = pipe.execute(raise_on_error=False)
             for id, kind, raw in zip(block, replies[::2], replies[1::2], strict=True):
-                if _str(kind) != "hash":
+                if _str(kind) == "none":  # deleted since the scan
+                    del self.rows[id]
+                elif _str(kind) != "hash":
                     self.report(
                         "wrong-type",
                         self.keys.entity(id),
@@ -390,6 +392,8 @@ class _ModelCheck:
         readable: list[tuple[str, KeyShape, str]] = []
         for (key, shape), raw_kind in zip(block, pipe.execute(), strict=True):
             kind = _str(raw_kind)
+            if kind == "none":
+                continue  # emptied since the scan: it holds nothing
             want = "hash" if shape.suffix == "uidx" else self.key_kinds.get(key)
             allowed = {want} if want else {"set", "zset"}
             if shape.suffix in ("pre", "suf", "geo"):
