@@ -41,7 +41,9 @@ def add_health_commands(commands: Any) -> None:
     )
     repair.add_argument("models", nargs="*", metavar="MODEL")
     repair.add_argument("--apply", action="store_true", help="write the fixes")
-    repair.add_argument("-v", "--verbose", action="store_true", help="every step")
+    repair.add_argument(
+        "-v", "--verbose", action="store_true", help="every step made (with --apply)"
+    )
     repair.add_argument("--json", action="store_true", help="print JSON")
     repair.set_defaults(run=run_repair)
 
@@ -82,8 +84,10 @@ def run_repair(args: argparse.Namespace) -> int:
                 f"dry run: {len(fixes)} fix(es) to make, {len(manual)} problem(s) "
                 "need a person; rom repair --apply writes the fixes"
             )
-            for step in steps if args.verbose else manual:
+            for step in fixes:
                 print(f"  {step}")
+            for step in manual:
+                print(f"  needs a person: {step}")
         return 0 if not manual else 1
     result = apply_repair(steps, models)
     if args.json:

@@ -153,7 +153,7 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
         if p.kind in _ORPHANS:
             drops.append(_orphan_drop(p, rows))
         elif p.kind in _REINDEX:
-            if p.kind in ("extra-entry", "unique-mismatch") and p.id in rows:
+            if p.id in rows and _entry_not_given(p, models[p.model], rows[p.id]):
                 drops.append(_guarded_drop(p, rows[p.id]))
             reindex.setdefault((p.model, p.id), []).append(p)
         elif p.kind == "id-above-counter":
@@ -227,6 +227,18 @@ def _orphan_drop(p: Problem, rows: Mapping[str, Mapping[str, str]]) -> Step:
         expect=expect,
         problems=(p,),
     )
+
+
+def _entry_not_given(p: Problem, model: type[Model], row: Mapping[str, str]) -> bool:
+    # An extra entry, or a unique entry naming a row that does not hold its
+    # value (not the row holding a value whose entry names another id).
+    if p.kind == "extra-entry":
+        return True
+    if p.kind != "unique-mismatch":
+        return False
+    keys = model._meta.keys
+    plan = model._from_row(row)._plan_save(full=True, force=False)
+    return (p.key, p.member) not in {(keys.unique(c), v) for c, v in plan.unique}
 
 
 def _guarded_drop(p: Problem, row: Mapping[str, str]) -> Step:

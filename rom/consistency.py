@@ -134,13 +134,14 @@ class Report(list[Problem]):
         """One line per model: ``Model: ok`` or its problem counts."""
         lines = []
         for name, kinds in self.counts().items():
-            rows = len(self.rows.get(name, {}))
+            count = len(self.rows.get(name, {}))
+            rows = f"{count} row{'' if count == 1 else 's'}"
             if not kinds:
-                lines.append(f"{name}: ok ({rows} rows)")
+                lines.append(f"{name}: ok ({rows})")
                 continue
             total = sum(kinds.values())
             shown = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-            lines.append(f"{name}: {total} problem(s) in {rows} rows: {shown}")
+            lines.append(f"{name}: {total} problem(s) in {rows}: {shown}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

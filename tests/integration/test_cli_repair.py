@@ -120,7 +120,7 @@ def test_check_repair_check(
     assert "OpsPlace.owner of row 2 names OpsOwner 2" in verbose.stdout
 
     before = dump(rom_redis)
-    dry = run_rom(tmp_path, rom_redis_url, "repair", "-v")
+    dry = run_rom(tmp_path, rom_redis_url, "repair")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "dry run:" in dry.stdout and "reindex" in dry.stdout
     assert "delete row 1 (on_delete='cascade')" in dry.stdout
