@@ -20,6 +20,7 @@ application never hands those ids out again.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 from typing import IO
@@ -55,7 +56,7 @@ def export_rows(model: type[Model], out: IO[str], block_size: int = _BLOCK) -> i
     for page, _ in scan_own_keys(conn, info, 1000):
         ids += [int(shape.id) for _, shape in page if shape.kind == "row"]
     ids = sorted(set(ids))
-    names = [col.attr for col in info.stored]
+    names = [info.pk] + [col.attr for col in info.stored if col.attr != info.pk]
     written = 0
     for start in range(0, len(ids), block_size):
         block = ids[start : start + block_size]
@@ -67,9 +68,18 @@ def export_rows(model: type[Model], out: IO[str], block_size: int = _BLOCK) -> i
                 continue  # deleted since the scan
             row = decode_row(raw, info.keys.entity(id))
             line = {name: row[name] for name in names if name in row}
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            out.write(_line(line))
             written += 1
     return written
+
+
+# Characters JSON leaves raw that terminals and line splitters mishandle.
+_INVISIBLE = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _line(row: dict[str, str]) -> str:
+    text = json.dumps(row, ensure_ascii=False)
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def import_rows(

@@ -175,7 +175,7 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
         else:
             manual.append(_manual(p))
     steps = drops
-    for (model, id), found in reindex.items():
+    for (model, id), found in sorted(reindex.items(), key=_by_row):
         keys = models[model]._meta.keys
         steps.append(
             Step(
@@ -200,7 +200,21 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
                 problems=tuple(found),
             )
         )
+    # A row a 'cascade' deletes needs no other reference fixed.
+    doomed = {(s.model, s.id) for s in later if s.expect == "cascade"}
+    later = [
+        s
+        for s in later
+        if s.kind != "reference"
+        or s.expect == "cascade"
+        or (s.model, s.id) not in doomed
+    ]
     return steps + later + manual
+
+
+def _by_row(item: tuple[tuple[str, str], list[Problem]]) -> tuple[str, int]:
+    (model, id), _ = item
+    return model, int(id) if id.isdigit() else 0
 
 
 def _orphan_drop(p: Problem, rows: Mapping[str, Mapping[str, str]]) -> Step:
