@@ -39,6 +39,12 @@ def add_row_commands(commands: Any) -> None:
     imp.add_argument(
         "--dry-run", action="store_true", help="check every line, write nothing"
     )
+    imp.add_argument(
+        "--block-size",
+        type=int,
+        default=200,
+        help="lines written per script call (default 200)",
+    )
     imp.set_defaults(run=run_import)
 
 
@@ -62,7 +68,10 @@ def run_import(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
         raise UsageError("reads JSON lines from stdin: rom import MODEL < rows.jsonl")
     imported = refused = 0
-    for number, reason in import_rows(model, sys.stdin, dry_run=args.dry_run):
+    lines = import_rows(
+        model, sys.stdin, dry_run=args.dry_run, block_size=max(args.block_size, 1)
+    )
+    for number, reason in lines:
         if reason is None:
             imported += 1
         else:

@@ -26,10 +26,13 @@ from collections.abc import Iterator
 from typing import IO
 from typing import TYPE_CHECKING
 
+import redis
+
 from . import _scripts
 from ._key_shapes import scan_own_keys
 from ._persist import Batch
 from ._persist import write_batch
+from ._redis_rules import write_error
 from ._replies import decode_row
 from ._replies import text
 from ._writer import plan_save
@@ -197,10 +200,20 @@ def _write_block(
     if not pending:
         return
     top = max(int(plan.id or 0) for _, _, plan in pending)
-    _scripts.raise_counter(conn, keys.counter, top)
     while pending:
         batch: Batch = [(entity, plan) for _, entity, plan in pending]
-        done, error = write_batch(batch)
+        try:
+            _scripts.raise_counter(conn, keys.counter, top)
+            done, error = write_batch(batch)
+        except redis.ResponseError as exc:
+            # Out of memory: Redis refuses a script before its first write,
+            # so no line of this block was written.
+            refused = write_error(exc)
+            if not isinstance(refused, redis.exceptions.OutOfMemoryError):
+                raise
+            for number, _, _ in pending:
+                yield number, f"Redis refused the write, nothing was written: {refused}"
+            return
         for number, _, _ in pending[: len(done)]:
             yield number, None
         if error is None:
