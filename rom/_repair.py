@@ -82,11 +82,14 @@ class Step:
     detail: str
     id: str = ""
     member: str = ""
-    # For 'drop': the HASH value the field must still hold ('' = any), the
-    # operation ('rem' or 'del') and the row condition (see the script).
+    # For 'drop' and 'expire', as repair_entries.lua takes them: the HASH
+    # value the field must still hold ('' = any), the operation ('rem',
+    # 'del' or 'expire') and the condition on the row.
     expect: str = ""
     op: str = "rem"
     guard: str = ""
+    # For 'reference': the column's on_delete policy to apply.
+    policy: str = ""
     problems: tuple[Problem, ...] = ()
 
     def __str__(self) -> str:
@@ -151,7 +154,7 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
         if p.kind != "bad-row" and (p.model, p.id) in bad:
             continue
         if p.kind in _ORPHANS:
-            drops.append(_orphan_drop(p, rows))
+            drops.append(_orphan_drop(p))
         elif p.kind in _REINDEX:
             if p.id in rows and _entry_not_given(p, models[p.model], rows[p.id]):
                 drops.append(_guarded_drop(p, rows[p.id]))
@@ -201,12 +204,12 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
             )
         )
     # A row a 'cascade' deletes needs no other reference fixed.
-    doomed = {(s.model, s.id) for s in later if s.expect == "cascade"}
+    doomed = {(s.model, s.id) for s in later if s.policy == "cascade"}
     later = [
         s
         for s in later
         if s.kind != "reference"
-        or s.expect == "cascade"
+        or s.policy == "cascade"
         or (s.model, s.id) not in doomed
     ]
     return steps + later + manual
@@ -217,7 +220,7 @@ def _by_row(item: tuple[tuple[str, str], list[Problem]]) -> tuple[str, int]:
     return model, int(id) if id.isdigit() else 0
 
 
-def _orphan_drop(p: Problem, rows: Mapping[str, Mapping[str, str]]) -> Step:
+def _orphan_drop(p: Problem) -> Step:
     # The row is missing: the entry goes only if it still is.
     if p.kind == "orphan-unsafe":
         return Step(
@@ -288,7 +291,7 @@ def _reference_step(p: Problem, model: type[Model]) -> Step:
             what,
             p.id,
             p.member,
-            expect=str(policy),
+            policy=str(policy),
             problems=(p,),
         )
     return _manual(
@@ -401,10 +404,10 @@ def _fix_reference(step: Step, model: type[Model], result: RepairResult) -> None
         return
     entity = model._from_row(row)
     try:
-        if step.expect == "cascade":
+        if step.policy == "cascade":
             entity.delete()
         else:
-            value = None if step.expect == "set null" else col.default_value()
+            value = None if step.policy == "set null" else col.default_value()
             entity._data[step.member] = None if value is None else col.validate(value)
             _, error = write_batch(
                 [(entity, entity._plan_save(full=False, force=False))]

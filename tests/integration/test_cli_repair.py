@@ -223,3 +223,25 @@ def test_report_object(app: ModuleType, rom_redis: redis.Redis) -> None:
     [problem] = report.to_dict()["problems"]
     assert problem["id"] == "2" and problem["member"] == "2"
     assert report.rows["OpsPlace"]["2"]["email"] == "p1@example.org"
+
+
+def test_guard_compares_rows_with_any_text(
+    app: ModuleType, rom_redis: redis.Redis
+) -> None:
+    # The row condition travels as JSON into the script: NUL, quotes,
+    # non-ASCII and long values must compare equal to what Redis holds.
+    from rom._repair import apply_repair
+    from rom._repair import plan_repair
+
+    every = app.OpsEvery(
+        text='nul \x00 "q" \\ é 🎉', blob=b"\x00\xff" * 5000, doc={"k": "\u2028"}
+    )
+    every.save()
+    rom_redis.sadd("ops:every:text:zzz:idx", "1")
+    report = check(app.OpsEvery)
+    assert [p.kind for p in report] == ["extra-entry"]
+    result = apply_repair(
+        plan_repair(report, {"OpsEvery": app.OpsEvery}), {"OpsEvery": app.OpsEvery}
+    )
+    assert result.complete and [s.kind for s in result.done] == ["drop", "reindex"]
+    assert check(app.OpsEvery) == []
