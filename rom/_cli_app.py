@@ -32,7 +32,13 @@ def load_app(modules: Sequence[str], url: str | None) -> None:
     global connection while being defined use it too.
     """
     if url:
-        connection.CONNECTION = redis.Redis.from_url(url)
+        try:
+            connection.CONNECTION = redis.Redis.from_url(url)
+        except ValueError as exc:
+            raise UsageError(
+                f"--url {url!r} is not a Redis URL ({exc}); pass one like "
+                "redis://localhost:6379/0"
+            ) from None
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     for name in modules:

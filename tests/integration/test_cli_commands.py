@@ -115,6 +115,16 @@ def test_unknown_model_and_broken_app(
     )
 
 
+def test_bad_url_and_unreachable_server(app: ModuleType, tmp_path: Path) -> None:
+    result = run_rom(tmp_path, "http://example", "check")
+    assert result.returncode == 2
+    assert "--url 'http://example' is not a Redis URL" in result.stderr
+    result = run_rom(tmp_path, "redis://127.0.0.1:1/0", "check")
+    assert result.returncode == 2
+    assert "rom check: cannot reach Redis" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_stats(app: ModuleType, tmp_path: Path, rom_redis_url: str) -> None:
     result = run_rom(tmp_path, rom_redis_url, "stats", "--json", "OpsPlace")
     assert result.returncode == 0, result.stderr
