@@ -1,13 +1,17 @@
 """Consistency checker: does what is in Redis agree with itself?
 
 :func:`check` reads every key of the given models (with SCAN, never KEYS)
-and returns the :class:`Problem` it finds; an empty list means the data is
-consistent. Each row's expected index entries, unique entries and index
+and returns the :class:`Problem` it finds, in a :class:`Report` (a list
+with a per-model summary); an empty one means the data is consistent.
+Each row's expected index entries, unique entries and index
 record are computed with the planning code that writes them
 (``rom._writer``), so the checker and the writer share one definition.
 
-It only reads. Run it on data at rest: an entity being written while the
-check runs may show as a problem that is gone a moment later.
+It only reads. Run it on data at rest for a definite answer: an entity
+being written while the check runs may show as a problem that is gone a
+moment later (a row or index key deleted meanwhile is taken as gone, never
+as damage). ``rom repair`` (``rom._repair``) fixes what it reports,
+re-checking each row as it goes, so a repair is safe on a live database.
 """
 
 from __future__ import annotations
