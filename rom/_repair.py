@@ -139,8 +139,9 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
     """The steps that fix ``report``'s problems, in the order they must run.
 
     ``models`` maps the report's model names to their classes. Entries are
-    dropped before rows are re-indexed (a wrong unique entry would refuse
-    the rewrite), counters raised and references fixed last.
+    dropped (and temporary keys given a TTL) before rows are re-indexed (a
+    wrong unique entry would refuse the rewrite), counters raised and
+    references fixed last.
     """
     drops: list[Step] = []
     reindex: dict[tuple[str, str], list[Problem]] = {}
@@ -162,7 +163,7 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
         elif p.kind == "id-above-counter":
             counters.setdefault(p.model, []).append(p)
         elif p.kind == "temp-key":
-            later.append(
+            drops.append(
                 Step(
                     "expire",
                     p.model,
