@@ -200,27 +200,46 @@ def _write_block(
     if not pending:
         return
     top = max(int(plan.id or 0) for _, _, plan in pending)
+    try:
+        _scripts.raise_counter(conn, keys.counter, top)
+    except redis.ResponseError as exc:
+        yield from _refuse_all(pending, _out_of_memory(exc))
+        return
     while pending:
         batch: Batch = [(entity, plan) for _, entity, plan in pending]
         try:
-            _scripts.raise_counter(conn, keys.counter, top)
             done, error = write_batch(batch)
         except redis.ResponseError as exc:
-            # Out of memory: Redis refuses a script before its first write,
-            # so no line of this block was written.
-            refused = write_error(exc)
-            if not isinstance(refused, redis.exceptions.OutOfMemoryError):
-                raise
-            for number, _, _ in pending:
-                yield number, f"Redis refused the write, nothing was written: {refused}"
-            return
+            done, error = [], _out_of_memory(exc)
         for number, _, _ in pending[: len(done)]:
             yield number, None
         if error is None:
             return
+        if isinstance(error, redis.exceptions.OutOfMemoryError):
+            # Redis refuses a script before its first write when it is out
+            # of memory: this line and those after it were not written.
+            yield from _refuse_all(pending[len(done) :], error)
+            return
         number = pending[len(done)][0]
         yield number, _reason(error)
         pending = pending[len(done) + 1 :]
+
+
+def _out_of_memory(exc: redis.ResponseError) -> redis.ResponseError:
+    refused = write_error(exc)
+    if not isinstance(refused, redis.exceptions.OutOfMemoryError):
+        raise exc
+    return refused
+
+
+def _refuse_all(
+    pending: list[tuple[int, Model, WritePlan]], error: BaseException
+) -> Iterator[tuple[int, str | None]]:
+    for number, _, _ in pending:
+        yield (
+            number,
+            f"Redis refused the write, nothing of this line was written: {error}",
+        )
 
 
 def _unique_clash(

@@ -76,6 +76,7 @@ def test_import_into_a_full_server_refuses_whole_lines(
         refused[:3]
     )
     assert all("used memory > 'maxmemory'" in line for line in refused)
+    assert all("nothing of this line was written" in line for line in refused)
     imported = sorted(int(k.split(b":")[-1]) for k in conn.keys(f"{E}:[0-9]*"))
     assert imported  # the first blocks went in, whole
     assert len(imported) + len(refused) == 60
