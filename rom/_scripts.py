@@ -18,6 +18,8 @@ __all__ = [
     "many_to_many",
     "page",
     "prefetch",
+    "raise_counter",
+    "repair_entries",
     "search",
     "transfer",
     "write_entity",
@@ -124,3 +126,13 @@ def many_to_many(conn: redis.Redis, plan: str) -> Any:
 def prefetch(conn: redis.Redis, plan: str) -> list[list[Any]]:
     """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``."""
     return load("prefetch")(conn, [], [plan])  # type: ignore[no-any-return]
+
+
+def repair_entries(conn: redis.Redis, keys: list[str], args: list[Any]) -> list[int]:
+    """Run ``repair_entries.lua``; per entry 1 removed, 0 gone, -1 row changed."""
+    return [int(n) for n in load("repair_entries")(conn, keys, args)]
+
+
+def raise_counter(conn: redis.Redis, key: str, at_least: int) -> int:
+    """Run ``raise_counter.lua``: raise the id counter ``key`` to ``at_least``."""
+    return int(load("raise_counter")(conn, [key], [at_least]))

@@ -1,13 +1,17 @@
 """Consistency checker: does what is in Redis agree with itself?
 
 :func:`check` reads every key of the given models (with SCAN, never KEYS)
-and returns the :class:`Problem` it finds; an empty list means the data is
-consistent. Each row's expected index entries, unique entries and index
+and returns the :class:`Problem` it finds, in a :class:`Report` (a list
+with a per-model summary); an empty one means the data is consistent.
+Each row's expected index entries, unique entries and index
 record are computed with the planning code that writes them
 (``rom._writer``), so the checker and the writer share one definition.
 
-It only reads. Run it on data at rest: an entity being written while the
-check runs may show as a problem that is gone a moment later.
+It only reads. Run it on data at rest for a definite answer: an entity
+being written while the check runs may show as a problem that is gone a
+moment later (a row or index key deleted meanwhile is taken as gone, never
+as damage). ``rom repair`` (``rom._repair``) fixes what it reports,
+re-checking each row as it goes, so a repair is safe on a live database.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ._record import record_entries
 from ._registry import MODELS
 from ._registry import registered_models
 from ._replies import decode_row
+from .relations import _OwnedReference
 from .relations import many_to_many_sides
 
 if TYPE_CHECKING:
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
     from ._meta import ModelInfo
     from .model import Model
 
-__all__ = ["KINDS", "Problem", "check"]
+__all__ = ["KINDS", "Problem", "Report", "check"]
 
 #: Every problem kind :func:`check` reports, and what it means.
 KINDS: Final[Mapping[str, str]] = {
@@ -59,6 +64,9 @@ KINDS: Final[Mapping[str, str]] = {
     "so a new entity would be given its id",
     "temp-key": "a query's temporary key left without a TTL",
     "orphan-unsafe": "an UnsafeColumn key of a row that does not exist",
+    "missing-reference": "a ManyToOne or OneToOne column naming an entity "
+    "whose row does not exist (columns with on_delete='no action' are left "
+    "out: rom leaves those dangling by design)",
     "wrong-type": "a key of the model holding another Redis type than rom writes there",
     "unknown-key": "a key under the model's namespace that is none of its "
     "keys: another model's whose namespace extends this one, or an index or "
@@ -76,23 +84,96 @@ class Problem:
     kind: str
     key: str
     detail: str
+    #: The id of the row the problem concerns ('' if none, as for a
+    #: leftover temporary key).
+    id: str = ""
+    #: The index member, unique field, UnsafeColumn or reference column the
+    #: problem is about ('' if the whole key or row is).
+    member: str = ""
 
     def __str__(self) -> str:
         return f"{self.model}: {self.kind} at {self.key!r}: {self.detail}"
 
+    def to_dict(self) -> dict[str, str]:
+        """The problem as a JSON-ready dict."""
+        return {
+            "model": self.model,
+            "kind": self.kind,
+            "key": self.key,
+            "id": self.id,
+            "member": self.member,
+            "detail": self.detail,
+        }
 
-def check(*models: type[Model], conn: redis.Redis | None = None) -> list[Problem]:
+
+class Report(list[Problem]):
+    """The problems :func:`check` found: a list, plus a summary.
+
+    It compares equal to a plain list (``check(Model) == []`` holds for
+    consistent data). ``models`` names every model checked, consistent or
+    not; ``rows`` keeps each model's rows as read (by model name, then id),
+    which lets a repair make sure a row did not change since the check.
+    """
+
+    models: list[str]
+    rows: dict[str, dict[str, dict[str, str]]]
+
+    def __init__(self, problems: Iterable[Problem] = ()) -> None:
+        super().__init__(problems)
+        self.models = []
+        self.rows = {}
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Problem counts by model, then kind (every checked model listed)."""
+        found: dict[str, dict[str, int]] = {name: {} for name in self.models}
+        for problem in self:
+            kinds = found.setdefault(problem.model, {})
+            kinds[problem.kind] = kinds.get(problem.kind, 0) + 1
+        return found
+
+    def summary(self) -> str:
+        """One line per model: ``Model: ok`` or its problem counts."""
+        lines = []
+        for name, kinds in self.counts().items():
+            count = len(self.rows.get(name, {}))
+            rows = f"{count} row{'' if count == 1 else 's'}"
+            if not kinds:
+                lines.append(f"{name}: ok ({rows})")
+                continue
+            total = sum(kinds.values())
+            shown = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            lines.append(f"{name}: {total} problem(s) in {rows}: {shown}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict: ok, counts and every problem."""
+        return {
+            "ok": self.ok,
+            "counts": self.counts(),
+            "problems": [p.to_dict() for p in self],
+        }
+
+
+def check(*models: type[Model], conn: redis.Redis | None = None) -> Report:
     """Check the data of ``models`` (every registered model if none given).
 
     ``conn`` overrides the models' own connections. Returns the problems
-    found, model by model and by key; an empty list means the data is
-    consistent.
+    found, model by model and by key, as a :class:`Report` (a list); an
+    empty one means the data is consistent.
     """
     chosen = models or tuple(registered_models())
-    problems: list[Problem] = []
+    report = Report()
     for model in chosen:
-        problems += _ModelCheck(model, conn or model._connection).run()
-    return problems
+        checker = _ModelCheck(model, conn or model._connection)
+        report += checker.run()
+        report.models.append(model._meta.name)
+        report.rows[model._meta.name] = checker.rows
+    return report
 
 
 def _str(value: Any) -> str:
@@ -124,6 +205,8 @@ class _ModelCheck:
     unique_keys: set[str] = field(default_factory=set)
     # (uidx key, value) pairs that have an entry, whichever id it names
     unique_found: set[tuple[str, str]] = field(default_factory=set)
+    # (row id, column, target model, target id) of every checked reference
+    references: list[tuple[str, str, type[Model], str]] = field(default_factory=list)
 
     @property
     def info(self) -> ModelInfo:
@@ -133,8 +216,10 @@ class _ModelCheck:
     def keys(self) -> KeySpace:
         return self.model._meta.keys
 
-    def report(self, kind: str, key: str, detail: str) -> None:
-        self.problems.append(Problem(self.info.name, kind, key, detail))
+    def report(
+        self, kind: str, key: str, detail: str, id: str = "", member: str = ""
+    ) -> None:
+        self.problems.append(Problem(self.info.name, kind, key, detail, id, member))
 
     def run(self) -> list[Problem]:
         self._scan()
@@ -145,13 +230,18 @@ class _ModelCheck:
         for id in legacy:
             if id not in self.rows:
                 self.report(
-                    "orphan-record", self.keys.legacy_index, f"field {id!r}: no row"
+                    "orphan-record",
+                    self.keys.legacy_index,
+                    f"field {id!r}: no row",
+                    id,
+                    id,
                 )
         self._check_index_keys()
         self._check_missing()
         self._check_counter()
         self._check_unsafe()
         self._check_temp()
+        self._check_references()
         return sorted(self.problems, key=lambda p: (p.key, p.kind, p.detail))
 
     # -- reading ----------------------------------------------------------
@@ -193,7 +283,9 @@ class _ModelCheck:
                 pipe.hgetall(self.keys.entity(id))
             replies = pipe.execute(raise_on_error=False)
             for id, kind, raw in zip(block, replies[::2], replies[1::2], strict=True):
-                if _str(kind) != "hash":
+                if _str(kind) == "none":  # deleted since the scan
+                    del self.rows[id]
+                elif _str(kind) != "hash":
                     self.report(
                         "wrong-type",
                         self.keys.entity(id),
@@ -223,12 +315,13 @@ class _ModelCheck:
                 "bad-row",
                 key,
                 f"the {self.info.pk!r} field is {pk!r}, expected {id!r}",
+                id,
             )
             return
         try:
             plan = self.model._from_row(row)._plan_save(full=True, force=False)
         except Exception as exc:  # any failure is the finding
-            self.report("bad-row", key, f"cannot be loaded or indexed: {exc!r}")
+            self.report("bad-row", key, f"cannot be loaded or indexed: {exc!r}", id)
             return
         e = plan.entries
         for name in e.tokens:
@@ -244,6 +337,10 @@ class _ModelCheck:
         for column, value in plan.unique:
             self.unique.add((self.keys.unique(column), value, id))
             self.unique_keys.add(self.keys.unique(column))
+        for attr, target in self._reference_targets():
+            ref = row.get(attr)
+            if ref is not None:
+                self.references.append((id, attr, target, ref))
         self._check_record(id, row, legacy, e.record())
 
     def _want(self, key: str, kind: str, member: str, score: Any) -> None:
@@ -267,6 +364,7 @@ class _ModelCheck:
                     key,
                     f"row {id} has index entries but no -index-data- field; "
                     "refresh_indices() rewrites it",
+                    id,
                 )
             return
         got = set(record_entries(self.keys, id, raw))
@@ -278,6 +376,7 @@ class _ModelCheck:
                 key,
                 f"record of row {id} names {extra} it should not and lacks "
                 f"{missing}; refresh_indices() rewrites it",
+                id,
             )
 
     # -- index keys as they are -------------------------------------------------
@@ -300,6 +399,8 @@ class _ModelCheck:
         readable: list[tuple[str, KeyShape, str]] = []
         for (key, shape), raw_kind in zip(block, pipe.execute(), strict=True):
             kind = _str(raw_kind)
+            if kind == "none":
+                continue  # emptied since the scan: it holds nothing
             want = "hash" if shape.suffix == "uidx" else self.key_kinds.get(key)
             allowed = {want} if want else {"set", "zset"}
             if shape.suffix in ("pre", "suf", "geo"):
@@ -343,12 +444,16 @@ class _ModelCheck:
             if partial and member not in expected:
                 continue  # maybe the other model's entry
             if id not in self.rows:
-                self.report("orphan-entry", key, f"member {member!r}: no row {id}")
+                self.report(
+                    "orphan-entry", key, f"member {member!r}: no row {id}", id, member
+                )
             elif member not in expected:
                 self.report(
                     "extra-entry",
                     key,
                     f"member {member!r}: row {id}'s values do not give it",
+                    id,
+                    member,
                 )
             else:
                 self.seen.add((key, member))
@@ -360,6 +465,8 @@ class _ModelCheck:
                         key,
                         f"member {member!r} has score {score!r}, row {id}'s "
                         f"values give {expected[member]!r}",
+                        id,
+                        member,
                     )
         if geo:
             self._check_geo(key, geo, expected)
@@ -376,6 +483,8 @@ class _ModelCheck:
                     key,
                     f"member {member!r} is at {pos!r}, row {member}'s values give "
                     f"({lon!r}, {lat!r})",
+                    member,
+                    member,
                 )
 
     def _check_unique_key(
@@ -390,12 +499,16 @@ class _ModelCheck:
             elif partial:
                 continue  # maybe the other model's entry
             elif id not in self.rows:
-                self.report("orphan-unique", key, f"{value!r} -> {id}: no row {id}")
+                self.report(
+                    "orphan-unique", key, f"{value!r} -> {id}: no row {id}", id, value
+                )
             else:
                 self.report(
                     "unique-mismatch",
                     key,
                     f"{value!r} -> {id}, but row {id}'s values do not give {value!r}",
+                    id,
+                    value,
                 )
 
     # -- what rows lack ---------------------------------------------------------
@@ -411,6 +524,8 @@ class _ModelCheck:
                         key,
                         f"member {member!r} (row {member.rpartition(chr(0))[2]}) "
                         "is missing; refresh_indices() adds it",
+                        member.rpartition("\0")[2],
+                        member,
                     )
         for key, value, id in sorted(self.unique):
             if self.key_kinds.get(key) == "wrong":
@@ -420,12 +535,16 @@ class _ModelCheck:
                     "unique-mismatch",
                     key,
                     f"row {id} holds {value!r}, but the entry maps it to another id",
+                    id,
+                    value,
                 )
             else:
                 self.report(
                     "missing-unique",
                     key,
                     f"row {id} holds {value!r}, which has no entry",
+                    id,
+                    value,
                 )
 
     def _check_counter(self) -> None:
@@ -445,6 +564,7 @@ class _ModelCheck:
                     self.keys.entity(id),
                     f"id {id} is above the counter {key!r} ({counter}); a new "
                     f"entity would overwrite it: SET {key} {max(map(int, self.rows))}",
+                    id,
                 )
 
     def _check_unsafe(self) -> None:
@@ -460,13 +580,57 @@ class _ModelCheck:
                     key,
                     f"UnsafeColumn key of row {shape.id}, which does not exist; "
                     "clean_unsafe_cols() deletes it",
+                    shape.id,
+                    shape.name,
                 )
             elif shape.name not in declared:
                 self.report(
                     "unknown-key",
                     key,
                     f"{shape.name!r} is not an UnsafeColumn of {self.info.name}",
+                    shape.id,
+                    shape.name,
                 )
+
+    def _reference_targets(self) -> list[tuple[str, type[Model]]]:
+        found = []
+        for col in self.info.references:
+            if not isinstance(col, _OwnedReference) or col.on_delete == "no action":
+                continue
+            target = col.get_related_model()
+            if target is not None:
+                found.append((col.attr, target))
+        return found
+
+    def _check_references(self) -> None:
+        # A target on the model's own connection is looked up on ``conn``
+        # (which may override it); one on another connection on its own.
+        refs = self.references
+        for start in range(0, len(refs), _BLOCK):
+            block = refs[start : start + _BLOCK]
+            pipes: dict[int, Any] = {}
+            for _, _, target, ref in block:
+                conn = self._conn_of(target)
+                pipe = pipes.setdefault(id(conn), conn.pipeline(transaction=False))
+                pipe.exists(target._meta.keys.entity(ref))
+            replies = {key: iter(pipe.execute()) for key, pipe in pipes.items()}
+            for row_id, attr, target, ref in block:
+                if next(replies[id(self._conn_of(target))]):
+                    continue
+                self.report(
+                    "missing-reference",
+                    self.keys.entity(row_id),
+                    f"{self.info.name}.{attr} of row {row_id} names "
+                    f"{target._meta.name} {ref}, whose row "
+                    f"{target._meta.keys.entity(ref)!r} does not exist; "
+                    "rom repair applies the column's on_delete policy",
+                    row_id,
+                    attr,
+                )
+
+    def _conn_of(self, target: type[Model]) -> redis.Redis:
+        theirs = target._connection
+        return self.conn if theirs is self.model._connection else theirs
 
     def _check_temp(self) -> None:
         for key in self.temp_keys:

@@ -18,6 +18,8 @@ from ._user_script import script_load
 from .connection import REDIS_URI
 from .connection import connection_for
 from .connection import set_connection_settings
+from .consistency import Report
+from .consistency import check
 from .keygen import CASE_INSENSITIVE
 from .keygen import FULL_TEXT
 from .keygen import IDENTITY
@@ -74,7 +76,9 @@ __all__ = [
     "EntityLock",
     "Lock",
     "Progress",
+    "Report",
     "Session",
+    "check",
     "clean_old_index",
     "clean_unsafe_cols",
     "dt2ts",

@@ -291,6 +291,7 @@ def test_every_kind_is_documented() -> None:
         "id-above-counter",
         "temp-key",
         "orphan-unsafe",
+        "missing-reference",
         "wrong-type",
         "unknown-key",
     }
