@@ -1,6 +1,6 @@
 """KeySpace: every Redis key name rom uses, built here and nowhere else.
 
-The layout is rom 1.1.2's (SPEC section 7.1); the Lua writer mirrors the
+The layout is rom 1.1.2's (docs/data_layout.rst); the Lua writer mirrors the
 index-key rules of ``index``/``token``/``prefix``/``suffix``/``geo`` for
 entries named by an entity's stored index record.
 """

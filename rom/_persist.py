@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Batch",
-    "delete_entities",
     "disable_lua_writes",
     "enable_lua_writes",
     "save_entities",
@@ -151,28 +150,6 @@ def save_entities(entities: list[Model], *, full: bool, force: bool) -> int:
     if error or failure:
         raise error or failure  # type: ignore[misc]
     return changes
-
-
-def delete_entities(entities: list[Model]) -> None:
-    """Delete entities (no on_delete processing), running their hooks."""
-    if not entities:
-        return
-    settle_pending(entities)
-
-    def plan(entity: Model) -> WritePlan:
-        if not entity._deleted:
-            entity._before_delete()
-        return entity._plan_delete()
-
-    groups, failure = _group(entities, plan)
-    done, error = _execute(groups)
-    for entity, _ in done:
-        was_deleted = entity._deleted
-        entity._was_deleted()
-        if not was_deleted:
-            entity._after_delete()
-    if error or failure:
-        raise error or failure  # type: ignore[misc]
 
 
 def _error(entity: Model, plan: WritePlan, result: dict[str, Any]) -> Exception:

@@ -170,7 +170,7 @@ def _row_moved(pipe: Pipeline, row: str, plan: WritePlan) -> bool:
 def _stored_record(
     pipe: Pipeline, keys: KeySpace, id: str, row: str
 ) -> list[RecordEntry]:
-    # The legacy <ns>:: record, if any, wins over -index-data- (SPEC 7.4).
+    # The legacy <ns>:: record, if any, wins over -index-data-, as in rom 1.1.2.
     raw = text_or_none(pipe.hget(keys.legacy_index, id))
     if raw is None:
         raw = text_or_none(pipe.hget(row, "-index-data-"))

@@ -161,7 +161,7 @@ local function add_entries(ns, id, p, kept)
 end
 
 -- rom 1.1.2's composite unique field: "\0\0" .. value, joined by "\0",
--- then each byte >= 0x80 re-encoded as UTF-8 (latin-1 decoded, SPEC 7.6).
+-- then each byte >= 0x80 re-encoded as UTF-8 (latin-1 decoded), as rom 1.1.2 encodes them.
 local function composite(values)
     local parts = {}
     for i, v in ipairs(values) do parts[i] = '\0\0' .. v end

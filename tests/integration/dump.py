@@ -1,7 +1,7 @@
 """Whole-database dumps and rom data helpers for the data-layout tests.
 
 Everything is kept as the bytes Redis holds, so a test can compare a dump with
-the exact layout of SPEC section 7. The only normalisation offered is the one
+the exact layout of docs/data_layout.rst. The only normalisation offered is the one
 the spec allows: the order of entries inside each ``-index-data-`` slot (and
 ``{}`` versus ``[]`` for an empty slot) is arbitrary.
 """
@@ -112,7 +112,7 @@ def dump(conn: redis.Redis, *, normalise: bool = False) -> Dump:
 
 
 def prefix_score(value: str | bytes) -> float:
-    """SPEC 6.4's prefix score, written from the spec (not from rom's code).
+    """The prefix score, written from its definition (not from rom's code).
 
     ``n`` accumulates the first 7 bytes in base 258 (byte + 1, 0 = end),
     is scaled up for strings shorter than 7 bytes, and the score is the

@@ -1,8 +1,8 @@
 """Scalar columns against a real Redis: conversions, wire strings and errors.
 
-SPEC 2.3 gives the exact wire string of every column type; these tests read
+docs/columns.rst gives the exact wire string of every column type; these tests read
 the stored bytes back with HGET, so a change in an encoding fails here. The
-deliberate differences from rom 1.1.2 (SPEC 10.1) are in ``test_fixes.py``.
+deliberate differences from rom 1.1.2 are in ``test_migrating_differences.py``.
 """
 
 import datetime

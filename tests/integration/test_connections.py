@@ -1,4 +1,4 @@
-"""How rom finds its Redis connection (SPEC 6.1).
+"""How rom finds its Redis connection.
 
 The four ways to configure one: ``set_connection_settings``, a per-model
 ``_conn``/``CONN``, assigning ``rom.util.CONNECTION`` and replacing

@@ -1,14 +1,14 @@
-"""The exact keys, types and bytes rom writes to Redis (SPEC sections 0, 2.3, 7).
+"""The exact keys, types and bytes rom writes to Redis (docs/data_layout.rst).
 
 Expected values are copied from the spec's observed dumps (section 7.2) and
 its encoding tables, not from our own output. Two deliberate differences from
 rom 1.1.2 are asserted as ours and marked where they occur:
 
 - geo index names are recorded in slot 5 of ``-index-data-`` (rom put them in
-  slot 4 and so never removed geo entries: SPEC 10.1 item 7);
+  slot 4 and so never removed geo entries);
 - a Float given an int is written in canonical float form (``3.0``, not
-  ``3``: SPEC 10.1 item 5), and String (bytes) prefix/suffix scores and
-  suffix members are computed from the stored text (SPEC 10.1 item 17).
+  ``3``), and String (bytes) prefix/suffix scores and
+  suffix members are computed from the stored text.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("fresh_models")
 
 
 def _declare_team_user() -> tuple[Any, Any]:
-    # SPEC 7.2's models, verbatim.
+    # The models of the reference dump, verbatim.
     class Team(rom.Model):
         name = rom.Text(required=True, unique=True)
         members = rom.OneToMany("User")
@@ -142,7 +142,7 @@ USER_RECORD_AFTER_SAVE = slots(
 
 
 def test_team_user_after_save(rom_redis: redis.Redis) -> None:
-    """Saving SPEC 7.2's Team and User writes exactly the keys and bytes of its dump."""
+    """Saving Team and User writes exactly the keys and bytes rom 1.1.2 writes."""
     _save_team_user()
     db = dump(rom_redis)
     assert _split_record(db, b"Team:1") == EMPTY_RECORD
@@ -151,7 +151,7 @@ def test_team_user_after_save(rom_redis: redis.Redis) -> None:
 
 
 def test_team_user_after_update(rom_redis: redis.Redis) -> None:
-    """SPEC 7.2's update rewrites fields, HDELs a cleared one, swaps index entries."""
+    """The update rewrites fields, HDELs a cleared one, swaps index entries."""
     u = _save_team_user()
     u.age = 31
     u.bio = "Likes Lua"
@@ -223,7 +223,7 @@ def test_all_empty_record_is_exact(rom_redis: redis.Redis) -> None:
 
 
 def test_spec_prefix_scores_match_the_spec_examples() -> None:
-    """The test's own prefix-score helper reproduces SPEC 6.4's example scores."""
+    """The test's own prefix-score helper reproduces the documented example scores."""
     assert prefix_score("") == 2.2250738585072014e-308
     assert prefix_score("a") == 2.0189796653424533e-306
     assert prefix_score("abc") == 2.054904547363961e-306
@@ -232,7 +232,7 @@ def test_spec_prefix_scores_match_the_spec_examples() -> None:
     assert prefix_score("htimS ecilA") == 2.714221020017134e-306
 
 
-# -- "More observed encodings" (SPEC 7.2) -------------------------------------
+# -- more observed encodings of rom 1.1.2 ----------------------------------------------
 
 
 def _declare_person() -> Any:
@@ -323,7 +323,7 @@ def _person_expected(row: dict[bytes, bytes], age: bytes, words: list[bytes]) ->
 
 
 def test_person_encodings(rom_redis: redis.Redis) -> None:
-    """Each column type, keygen and unique_together writes SPEC 7.2's Person bytes."""
+    """Each column type, keygen and unique_together writes rom 1.1.2's Person bytes."""
     _save_person()
     db = dump(rom_redis)
     assert record(_split_record(db, b"Person:1")) == slots(
@@ -341,7 +341,7 @@ def test_person_encodings(rom_redis: redis.Redis) -> None:
 def test_person_update_moves_unique_together_and_tokens(
     rom_redis: redis.Redis,
 ) -> None:
-    """SPEC 7.5's Person update moves the composite unique and tokens, HDELs plain."""
+    """The Person update moves the composite unique and tokens, HDELs plain."""
     p = _save_person()
     p.age = 43
     p.bio = "Goodbye world"
@@ -364,7 +364,7 @@ def test_person_update_moves_unique_together_and_tokens(
 
 
 def test_composite_unique_double_encodes_non_ascii(rom_redis: redis.Redis) -> None:
-    """A unique_together field double-encodes non-ASCII text (SPEC 7.6)."""
+    """A unique_together field double-encodes non-ASCII text."""
 
     class Triple(rom.Model):
         n = rom.Integer()
@@ -450,7 +450,7 @@ def _email_words(value: Any) -> list[str] | None:
 
 
 def test_contact_index_only_and_geo(rom_redis: redis.Redis) -> None:
-    """IndexOnly indexes, a unique-only IndexOnly and a geo index match SPEC 7.2."""
+    """IndexOnly indexes, a unique-only IndexOnly and a geo index: 1.1.2's bytes."""
 
     class Contact(rom.Model):
         email = rom.Text()
@@ -465,8 +465,9 @@ def test_contact_index_only_and_geo(rom_redis: redis.Redis) -> None:
     c.save()
     words = ["bloggs", "com", "example", "joe", "mail"]
     db = dump(rom_redis)
-    # Deliberate fix (SPEC 10.1 item 7): the geo name goes to slot 5, where
-    # rom 1.1.2 also looks when removing; rom itself wrote it to slot 4.
+    # Deliberate fix (rom 1.1.2 never removed geo entries): the geo name
+    # goes to slot 5, where rom 1.1.2 also looks when removing; rom 1.1.2
+    # itself wrote it to slot 4.
     assert record(_split_record(db, b"Contact:1")) == slots(
         [f"elookup:{w}" for w in words],
         [],
@@ -525,7 +526,7 @@ def test_multi_dict_keygen(rom_redis: redis.Redis) -> None:
 
 
 def test_t_without_indexes(rom_redis: redis.Redis) -> None:
-    """Negative times, tiny Times, non-ASCII text and False give SPEC 7.2's T:26."""
+    """Negative times, tiny Times, non-ASCII text and False: 1.1.2's T:26 row."""
 
     class T(rom.Model):
         dt = rom.DateTime()
@@ -564,7 +565,7 @@ def test_t_without_indexes(rom_redis: redis.Redis) -> None:
 
 
 def test_wire_strings_of_section_2_3(rom_redis: redis.Redis) -> None:
-    """SPEC 2.3's example values are stored as its example bytes."""
+    """The documented example values are stored as the documented bytes."""
 
     class Wire(rom.Model):
         i = rom.Integer()
@@ -585,7 +586,7 @@ def test_wire_strings_of_section_2_3(rom_redis: redis.Redis) -> None:
         f3=-1.5,
         f4=1e-06,
         f5=float("inf"),
-        # Deliberate fix (SPEC 10.1 item 5): an int given to a Float is
+        # Deliberate fix: an int given to a Float is
         # written as the float it stands for, "3.0"; rom 1.1.2 wrote "3",
         # which caused spurious DataRaceErrors. Both read back as 3.0.
         f6=3,
@@ -610,7 +611,7 @@ def test_wire_strings_of_section_2_3(rom_redis: redis.Redis) -> None:
 
 
 def test_numeric_scores_of_section_7_7(rom_redis: redis.Redis) -> None:
-    """Indexed Decimal, Date and Time columns are scored as SPEC 7.7 says."""
+    """Indexed Decimal, Date and Time columns are scored as rom 1.1.2 scores them."""
 
     class Scored(rom.Model):
         d = rom.Decimal(index=True)
@@ -635,7 +636,7 @@ def test_numeric_scores_of_section_7_7(rom_redis: redis.Redis) -> None:
 
 
 def test_string_column_index_encodings(rom_redis: redis.Redis) -> None:
-    """String (bytes) values are indexed as SPEC 7.6 says, per keygen."""
+    """String (bytes) values are indexed as rom 1.1.2 indexes them, per keygen."""
 
     class Bin(rom.Model):
         words = rom.String(index=True, keygen=rom.FULL_TEXT, prefix=True)
@@ -663,7 +664,7 @@ def test_string_column_index_encodings(rom_redis: redis.Redis) -> None:
             (b"ok\x001", prefix_score("ok")),
         ],
     )
-    # IDENTITY on bytes decodes them as UTF-8 (SPEC 7.6): utf8(utf8dec(b)).
+    # IDENTITY on bytes decodes them as UTF-8: utf8(utf8dec(b)).
     assert db[b"Bin:ident:caf\xc3\xa9:idx"] == ("set", [b"1"])
     assert db[b"Bin:plain:Ab\xc3\xbf:idx"] == ("set", [b"1"])
     # SIMPLE scores utf8(latin1dec(b)), the stored text.
@@ -679,7 +680,7 @@ def test_string_column_index_encodings(rom_redis: redis.Redis) -> None:
         "zset",
         [("\xe9t\xe9"[::-1].encode() + b"\x001", prefix_score(b"\xe9t\xe9"[::-1]))],
     )
-    # Deliberate fix (SPEC 10.1 item 17): a bytes token is reversed as the
+    # Deliberate fix: a bytes token is reversed as the
     # text it indexes ("éfac"), so the suffix member is valid UTF-8 and its
     # score matches it; rom 1.1.2 reversed the raw bytes (splitting "é").
     assert db[b"Bin:tail:suf"] == (

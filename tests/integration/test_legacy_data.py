@@ -1,9 +1,10 @@
 """Data written by rom 1.1.2 (and older rom) is read, updated and deleted correctly.
 
 Each test writes rows and index entries by hand with redis-py, exactly as
-SPEC section 7 says rom writes them (including the quirks of 7.4: ``{}`` for
-empty slots, cjson's ``\\/``, geo names in slot 4, the 2013 two-slot record
-and the pre-1.0 ``<ns>::`` HASH), then works on them through the API.
+docs/data_layout.rst says rom 1.1.2 writes them (including the quirks of its
+record: ``{}`` for empty slots, cjson's ``\\/``, geo names in slot 4, the 2013
+two-slot record and the pre-1.0 ``<ns>::`` HASH), then works on them through
+the API.
 """
 
 from __future__ import annotations
@@ -231,7 +232,7 @@ def test_update_then_delete_rom_row(rom_redis: redis.Redis, layout: str) -> None
 
 
 def test_namespace_hash_record_wins_over_row_record(rom_redis: redis.Redis) -> None:
-    """When both exist, the ``<ns>::`` record is the one used (SPEC 7.4 step 1)."""
+    """When both exist, the ``<ns>::`` record is the one used."""
     Note = _declare_note()
     _write_rom_row(rom_redis, {**SPARSE_ROW, "-index-data-": "[{},{},{},{},{}]"})
     # A stale entry only the <ns>:: record names.
@@ -277,7 +278,7 @@ def test_float_stored_as_int_loads_as_float(rom_redis: redis.Redis) -> None:
     r = Reading.get(1)
     assert (r.f, r.g) == (3.0, 4.0)
     assert type(r.f) is float and type(r.g) is float
-    # rom 1.1.2 raised a spurious DataRaceError here (SPEC 10.1 item 5).
+    # rom 1.1.2 raised a spurious DataRaceError here.
     assert r.save(full=True) == 3
     assert rom_redis.hmget("Reading:1", "f", "g") == [b"3.0", b"4.0"]
     r.save(full=True)

@@ -1,4 +1,4 @@
-"""rom.util.Lock and EntityLock against a real Redis (SPEC 6.8, 10.1 item 30).
+"""rom.util.Lock and EntityLock against a real Redis.
 
 Key and stored identifier, acquire/lock timeouts (rounded up to whole
 seconds), refresh, release, the context manager, and mutual exclusion

@@ -1,4 +1,4 @@
-"""Maintenance helpers against a real Redis (SPEC 6.6, 10.1 items 28-29).
+"""Maintenance helpers against a real Redis.
 
 refresh_indices rebuilds wiped indexes byte for byte (a large model, with
 progress), follows changed index definitions, survives concurrent writers,

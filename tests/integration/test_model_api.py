@@ -1,4 +1,4 @@
-"""The Model API against a real Redis (SPEC 3.2 to 3.6).
+"""The Model API against a real Redis.
 
 Construction, attributes, save/delete/refresh, copy/update/to_dict, get and
 get_by, uniqueness, the data-race guard and the hooks, with the exact keys

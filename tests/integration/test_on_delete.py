@@ -1,4 +1,4 @@
-"""on_delete processing against a real Redis (SPEC 3.7, 10.1 items 21-22).
+"""on_delete processing against a real Redis.
 
 Every policy; chains (A -> B -> C cascade); a restrict deep in a chain
 aborting the whole delete before anything is written; hooks on cascaded

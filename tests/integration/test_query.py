@@ -1,4 +1,4 @@
-"""The Query API (SPEC 5) against real data in Redis.
+"""The Query API against real data in Redis.
 
 Filters (ranges, values, OR-lists, NOT_NULL, sub-keys, words), prefix,
 suffix, pattern and geo filters, ordering, limits, select, the terminal
@@ -417,7 +417,7 @@ class TestPrefixSuffixPattern:
         ]
 
     def test_like_matches_exact_words(self, texts: list[QyText]) -> None:
-        """A pattern equal to a whole word matches it (SPEC 10.1 item 9)."""
+        """A pattern equal to a whole word matches it."""
         assert bodies(QyText.query.like(body="big")) == ["the world is big"]
         assert bodies(QyText.query.like(body="big*")) == ["the world is big"]
         assert [e.ident for e in QyText.query.like(ident="Alpha").all()] == ["Alpha"]
@@ -904,7 +904,7 @@ class TestGetBy:
         assert [e.n for e in QyNum.get_by(tag="red", _limit=(1, 2))] == [3, 6]
 
     def test_numeric_flag(self, rom_redis: redis.Redis) -> None:
-        """_numeric=True is accepted (SPEC 10.1 item 11)."""
+        """_numeric=True is accepted."""
         for i in range(3):
             QyNum(n=i)
         rom.session.commit()

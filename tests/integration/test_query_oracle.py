@@ -3,9 +3,9 @@
 Entities of QoItem get random values (with ties, gaps and non-ASCII words),
 then random updates and deletes; random queries (ranges, equality, words,
 OR-lists, startswith, endswith, like, booleans, order_by, limit) must return
-exactly the ids a plain Python evaluation of SPEC 5 gives, in the same order
-wherever an order is defined (which, with ties broken by id as text, is
-always), from all(), count(), iteration, iter_result() and first().
+exactly the ids a plain Python evaluation of the documented query rules gives,
+in the same order wherever an order is defined (which, with ties broken by id
+as text, is always), from all(), count(), iteration, iter_result() and first().
 """
 
 from __future__ import annotations
@@ -139,14 +139,14 @@ changes_st = st.lists(
 
 
 def tokens(text: str | None) -> set[str]:
-    """FULL_TEXT words of ``text``, by SPEC 6.4."""
+    """FULL_TEXT words of ``text``."""
     if not text:
         return set()
     return {w.lower().strip(string.punctuation) for w in text.split()} - {""}
 
 
 def bound_ok(value: float, bound: Any, low: bool) -> bool:
-    """True if ``value`` is within one end of a range (SPEC 5.2)."""
+    """True if ``value`` is within one end of a range."""
     if bound is None:
         return True
     if isinstance(bound, str):

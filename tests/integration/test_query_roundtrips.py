@@ -1,4 +1,4 @@
-"""Round trips and temporary keys of queries (DESIGN section 3).
+"""Round trips and temporary keys of queries (docs/design.rst).
 
 A query is answered by one script call; a count on one range runs a plain
 ZCOUNT with no temp key; no query leaves a key behind except cached_result,

@@ -1,4 +1,4 @@
-"""Relationship columns against a real Redis (SPEC 2.2, 2.3, 3.1, 10.1 items 20-23).
+"""Relationship columns against a real Redis .
 
 ManyToOne, OneToOne, OneToMany and ForeignModel: what is stored, lazy
 loading (one round trip per hop, on first access), assignment by entity or

@@ -1,4 +1,4 @@
-"""Round-trip budgets of the hot paths (DESIGN section 3), counted on the wire."""
+"""Round-trip budgets of the hot paths (docs/design.rst), counted on the wire."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The session: the per-thread identity map and unit of work (SPEC 4).
+"""The session: the per-thread identity map and unit of work.
 
 The fixture ``rom_redis`` rolls the session back before and after each
 test; tests that switch to the null session restore the default themselves.

@@ -1,4 +1,4 @@
-"""Model.transfer() against a real Redis (SPEC 3.8, 10.1 item 30).
+"""Model.transfer() against a real Redis.
 
 One script moves an amount and marks the transaction, or writes nothing;
 errors are ValueError with str messages; entities on two clients of the

@@ -1,4 +1,4 @@
-"""The error tree of SPEC section 8: names, bases, args and messages.
+"""The error tree: names, bases, args and messages, as in rom 1.1.2.
 
 Everything here runs without Redis: constructing an entity allocates no id,
 so value errors raised by the constructor and by assignment need no server.
@@ -96,7 +96,7 @@ class TestNames:
 class TestHierarchy:
     @pytest.mark.parametrize("name", ALL_NAMES)
     def test_public_ancestry_matches_spec(self, name: str) -> None:
-        """Each exception descends from exactly the rom classes of SPEC 8."""
+        """Each exception descends from exactly the rom classes rom 1.1.2 gives it."""
         cls = getattr(exceptions, name)
         assert public_ancestors(cls) == ANCESTRY[name]
 

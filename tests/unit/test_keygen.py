@@ -1,4 +1,4 @@
-"""Keygens and score encodings: the examples of SPEC 2.3, 6.3, 6.4 and 7.6."""
+"""Keygens and score encodings: the documented examples."""
 
 from __future__ import annotations
 

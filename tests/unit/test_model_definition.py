@@ -1,4 +1,4 @@
-"""Model class creation and column declaration checks (SPEC 2.1, 2.2 and 3.1).
+"""Model class creation and column declaration checks.
 
 No Redis is needed: declaring models and constructing entities never talks
 to the server. Models declared inside a test use ``fresh_models`` and names

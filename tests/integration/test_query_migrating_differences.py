@@ -1,4 +1,4 @@
-"""The query bugs of rom 1.1.2 (SPEC 10.1 items 8 to 19), each shown fixed."""
+"""Query bugs of rom 1.1.2, each shown fixed (see docs/migrating.rst)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def leftovers(conn: redis.Redis) -> list[bytes]:
     return found
 
 
-def test_item_8_like_escapes_lua_magic_characters(rom_redis: redis.Redis) -> None:
+def test_like_escapes_lua_magic_characters(rom_redis: redis.Redis) -> None:
     """Item 8: like() patterns with - ( ) . % [ ^ $ match those characters."""
     words("a.c", "abc", "x-y", "xy", "(p)", "50%", "[q]", "^r$", "r")
     assert like("a.c") == ["a.c"]
@@ -79,7 +79,7 @@ def test_item_8_like_escapes_lua_magic_characters(rom_redis: redis.Redis) -> Non
     assert like("a.!") == ["a.c"]
 
 
-def test_item_9_like_finds_exact_words(rom_redis: redis.Redis) -> None:
+def test_like_finds_exact_words(rom_redis: redis.Redis) -> None:
     """Item 9: a pattern whose literal prefix is a whole token matches that token."""
     words("ABC", "ABCD", "AB")
     assert like("ABC*") == ["ABC", "ABCD"]
@@ -88,7 +88,7 @@ def test_item_9_like_finds_exact_words(rom_redis: redis.Redis) -> None:
     assert like("ABC!") == ["ABCD"]
 
 
-def test_item_10_does_not_startwith_is_exact(rom_redis: redis.Redis) -> None:
+def test_does_not_startwith_is_exact(rom_redis: redis.Redis) -> None:
     """Item 10: exclusions with scores of any format give exact, unique results."""
     words("ab", "ABC", "abc", "a.c", "ABD")
     found = [e.w for e in QfWord.does_not_startwith("w", ["ab", "ABC"])]
@@ -97,7 +97,7 @@ def test_item_10_does_not_startwith_is_exact(rom_redis: redis.Redis) -> None:
     assert sorted(found) == ["ABC", "ab"]
 
 
-def test_item_11_get_by_numeric(rom_redis: redis.Redis) -> None:
+def test_get_by_numeric(rom_redis: redis.Redis) -> None:
     """Item 11: get_by(..., _numeric=True) reads the numeric index."""
     for n in range(5):
         QfWord(n=n)
@@ -106,7 +106,7 @@ def test_item_11_get_by_numeric(rom_redis: redis.Redis) -> None:
     assert [e.n for e in QfWord.get_by(n=4, _numeric=True)] == [4]
 
 
-def test_item_12_count_and_limits(rom_redis: redis.Redis) -> None:
+def test_count_and_limits(rom_redis: redis.Redis) -> None:
     """Item 12: count() counts saved entities, honours limit; limit(x, 0) is empty."""
     items = [QfWord(n=n) for n in range(6)]
     rom.session.commit()
@@ -120,7 +120,7 @@ def test_item_12_count_and_limits(rom_redis: redis.Redis) -> None:
     assert list(QfWord.query.filter(n=(0, 10)).limit(1, 0)) == []
 
 
-def test_item_13_no_temp_keys_pile_up(rom_redis: redis.Redis) -> None:
+def test_no_temp_keys_pile_up(rom_redis: redis.Redis) -> None:
     """Item 13: all(), count(), iteration and iter_result() leave no temp key."""
     for n in range(30):
         QfWord(w=f"w{n % 3}", n=n)
@@ -134,7 +134,7 @@ def test_item_13_no_temp_keys_pile_up(rom_redis: redis.Redis) -> None:
     assert leftovers(rom_redis) == []
 
 
-def test_item_14_default_order_is_the_first_range_written(
+def test_default_order_is_the_first_range_written(
     rom_redis: redis.Redis,
 ) -> None:
     """Item 14: without order_by, the first range written orders, not the cheapest."""
@@ -148,7 +148,7 @@ def test_item_14_default_order_is_the_first_range_written(
     assert [e.n for e in by_f.all()] == [11, 10, 9, 8]
 
 
-def test_item_15_order_by_an_unindexed_column_is_an_error(
+def test_order_by_an_unindexed_column_is_an_error(
     rom_redis: redis.Redis,
 ) -> None:
     """Item 15: order_by on an unindexed column raises QueryError at once."""
@@ -158,7 +158,7 @@ def test_item_15_order_by_an_unindexed_column_is_an_error(
         QfWord.query.order_by("-note")
 
 
-def test_item_16_lowercasing_gaps(rom_redis: redis.Redis) -> None:
+def test_lowercasing_gaps(rom_redis: redis.Redis) -> None:
     """Item 16: IDENTITY_STRING_CI and IndexOnly values lowercase; uniques are UTF-8."""
     entity = QfCase(code=b"MiXeD", text="Ünïcode Name")
     entity.save()
@@ -168,7 +168,7 @@ def test_item_16_lowercasing_gaps(rom_redis: redis.Redis) -> None:
     assert QfCase.get_by(handle="Ünïcode Name") is entity
 
 
-def test_item_17_string_columns_and_non_ascii(rom_redis: redis.Redis) -> None:
+def test_string_columns_and_non_ascii(rom_redis: redis.Redis) -> None:
     """Item 17: bytes values match consistently, non-ASCII included."""
     entity = QfBytes(exact="café".encode(), sorted="crème".encode())
     other = QfBytes(exact=b"plain", sorted=b"plain")
@@ -181,7 +181,7 @@ def test_item_17_string_columns_and_non_ascii(rom_redis: redis.Redis) -> None:
     assert QfBytes.query.endswith(sorted=b"in").all() == [other]
 
 
-def test_item_18_composite_unique_non_ascii(rom_redis: redis.Redis) -> None:
+def test_composite_unique_non_ascii(rom_redis: redis.Redis) -> None:
     """Item 18: composite unique fields keep rom's double encoding and still work."""
     QfPair(name="café", number=1).save()
     QfPair(name="café", number=2).save()
@@ -192,7 +192,7 @@ def test_item_18_composite_unique_non_ascii(rom_redis: redis.Redis) -> None:
     assert rom_redis.hget("QfPair:name:number:uidx", field) == b"1"
 
 
-def test_item_19_select_without_columns_and_no_info(
+def test_select_without_columns_and_no_info(
     rom_redis: redis.Redis, roundtrips: CallCounter
 ) -> None:
     """Item 19: select() is a QueryError; no_hscan is accepted; no INFO is sent."""

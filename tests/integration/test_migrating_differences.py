@@ -1,7 +1,7 @@
-"""Deliberate differences from rom 1.1.2: the bugs of SPEC 10.1 we fixed.
+"""Deliberate differences from rom 1.1.2: its bugs that rom fixes.
 
-Each test asserts our behaviour and cites the SPEC 10.1 item it fixes; the
-data written stays readable by rom 1.1.2.
+Each test asserts our behaviour where rom 1.1.2 had a bug (each is listed in
+docs/migrating.rst); the data written stays readable by rom 1.1.2.
 """
 
 import datetime
@@ -97,17 +97,17 @@ def snapshot(conn: redis.Redis) -> dict[bytes, bytes | None]:
 
 class TestSaferDateTimeOptional:
     def test_missing_is_accepted(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 1: a non-required SaferDateTime may be left out."""
+        """A non-required SaferDateTime may be left out."""
         entity = FixSafer(num=1)
         entity.save()
         assert reload(entity).when is None
 
     def test_none_is_accepted(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 1: None is accepted for a non-required SaferDateTime."""
+        """None is accepted for a non-required SaferDateTime."""
         assert FixSafer(when=None).when is None
 
     def test_datetime_is_still_required_type(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 1: values other than datetimes are still refused."""
+        """Values other than datetimes are still refused."""
         with pytest.raises(InvalidColumnValue):
             FixSafer(when=1577934245.0)
         entity = FixSafer(when=datetime.datetime(2020, 1, 2))
@@ -115,25 +115,25 @@ class TestSaferDateTimeOptional:
             entity.when = "1577934245"
 
     def test_required_still_enforced(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 1: a required SaferDateTime must still be given."""
+        """A required SaferDateTime must still be given."""
         with pytest.raises(rom.MissingColumn):
             FixSaferRequired()
 
 
 class TestTimesFromNumbers:
     def test_datetime_from_number(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 2: DateTime(number) at construction is a timestamp."""
+        """DateTime(number) at construction is a timestamp."""
         entity = FixTimes(dt=1577934245.6789)
         assert entity.dt == datetime.datetime(2020, 1, 2, 3, 4, 5, 678900)
         entity.save()
         assert rom_redis.hget(entity._pk, "dt") == b"1577934245.6789"
 
     def test_date_from_number(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 2: Date(number) at construction is a timestamp."""
+        """Date(number) at construction is a timestamp."""
         assert FixTimes(d=1577923200).d == datetime.date(2020, 1, 2)
 
     def test_time_from_number(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 2: Time(number) at construction is seconds since midnight."""
+        """Time(number) at construction is seconds since midnight."""
         assert FixTimes(t=47655.5).t == datetime.time(13, 14, 15, 500000)
 
 
@@ -143,7 +143,7 @@ class TestIntegerStrictness:
     def test_bool_is_refused(
         self, rom_redis: redis.Redis, attr: str, value: bool
     ) -> None:
-        """SPEC 10.1 item 3: a bool given to an Integer raises InvalidColumnValue."""
+        """A bool given to an Integer raises InvalidColumnValue."""
         with pytest.raises(InvalidColumnValue):
             FixNumbers(**{attr: value})
         entity = FixNumbers()
@@ -154,12 +154,12 @@ class TestIntegerStrictness:
     def test_non_integral_float_is_refused(
         self, rom_redis: redis.Redis, value: float
     ) -> None:
-        """SPEC 10.1 item 3: a float with a fraction is refused, not truncated."""
+        """A float with a fraction is refused, not truncated."""
         with pytest.raises(InvalidColumnValue):
             FixNumbers(i=value)
 
     def test_integral_float_is_accepted(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 3: an integral float becomes an int."""
+        """An integral float becomes an int."""
         entity = FixNumbers(i=5.0, ii=decimal.Decimal("7"))
         assert (entity.i, entity.ii) == (5, 7)
         assert type(entity.i) is int
@@ -169,7 +169,7 @@ class TestIntegerStrictness:
 
 class TestTimeRoundTrip:
     def test_times_round_trip_exactly(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 4: every Time value reads back unchanged."""
+        """Every Time value reads back unchanged."""
         times = [
             datetime.time(h, m, s, us)
             for h, m, s, us in [
@@ -190,14 +190,14 @@ class TestTimeRoundTrip:
         assert [e.t for e in loaded] == times
 
     def test_aware_time_is_refused(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 4: an aware time raises InvalidColumnValue, not TypeError."""
+        """An aware time raises InvalidColumnValue, not TypeError."""
         with pytest.raises(InvalidColumnValue):
             FixTimes(t=datetime.time(1, 2, tzinfo=datetime.timezone.utc))
 
 
 class TestFloatFromInt:
     def test_int_is_stored_as_float_repr(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 5: an int in a Float column is stored as '3.0'."""
+        """An int in a Float column is stored as '3.0'."""
         entity = FixNumbers(f=3, fi=4)
         entity.save()
         assert rom_redis.hget(entity._pk, "f") == b"3.0"
@@ -205,7 +205,7 @@ class TestFloatFromInt:
         assert type(entity.f) is float
 
     def test_full_save_after_save_is_no_race(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 5: save() then save(full=True) raises no DataRaceError."""
+        """``save()`` then ``save(full=True)`` raises no DataRaceError."""
         entity = FixNumbers(f=3, i=1)
         entity.save()
         entity.save(full=True)
@@ -218,7 +218,7 @@ class TestFloatFromInt:
 
 class TestStringChangeTracking:
     def test_unchanged_string_saves_nothing(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 6: an unchanged loaded entity with a String saves 0."""
+        """An unchanged loaded entity with a String saves 0."""
         entity = FixBinary(blob=b"\x00\xffdata", name="n")
         entity.save()
         assert entity.save() == 0
@@ -226,7 +226,7 @@ class TestStringChangeTracking:
         assert loaded.save() == 0
 
     def test_changed_string_counts_once(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 6: a changed String column counts as one change."""
+        """A changed String column counts as one change."""
         entity = FixBinary(blob=b"a", name="n")
         entity.save()
         loaded = reload(entity)
@@ -236,24 +236,24 @@ class TestStringChangeTracking:
 
 class TestAttributeAccess:
     def test_deleted_attribute_reads_none(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 20: reading a deleted attribute returns None."""
+        """Reading a deleted attribute returns None."""
         entity = FixPointer(note="x")
         del entity.note
         assert entity.note is None
 
     def test_class_access_returns_the_column(self) -> None:
-        """SPEC 10.1 item 20: Model.col is the column object, not an error."""
+        """Model.col is the column object, not an error."""
         assert FixPointer.note is FixPointer._columns["note"]
         assert isinstance(FixNumbers.i, rom.Integer)
 
     def test_get_related_model_through_the_class(self) -> None:
-        """SPEC 10.1 item 20: Model.col.get_related_model() works as documented."""
+        """Model.col.get_related_model() works as documented."""
         assert FixPointer.to.get_related_model() is FixTarget
 
 
 class TestLazyIds:
     def test_construction_burns_no_id(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 25: a constructed but unsaved entity takes no id."""
+        """A constructed but unsaved entity takes no id."""
         FixLazy(num=1)
         rom.session.rollback()
         assert rom_redis.get("FixLazy:id:") is None
@@ -262,14 +262,14 @@ class TestLazyIds:
         assert entity.id == 1
 
     def test_failed_save_burns_no_id(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 25: a save refused by a unique check takes no id."""
+        """A save refused by a unique check takes no id."""
         FixLazy(code="taken").save()
         with pytest.raises(rom.UniqueKeyViolation):
             FixLazy(code="taken").save()
         assert rom_redis.get("FixLazy:id:") == b"1"
 
     def test_reading_the_id_allocates_it(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 25: the id is taken when first read, and kept."""
+        """The id is taken when first read, and kept."""
         entity = FixLazy(num=1)
         id = entity.id
         assert rom_redis.get("FixLazy:id:") == str(id).encode()
@@ -278,7 +278,7 @@ class TestLazyIds:
         assert rom_redis.hget(f"FixLazy:{id}", "id") == str(id).encode()
 
     def test_zero_primary_key_is_refused(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 25: Model(id=0) is refused like any other pk value."""
+        """Model(id=0) is refused like any other pk value."""
         with pytest.raises(InvalidColumnValue, match="Cannot pass primary key"):
             FixLazy(id=0)
         with pytest.raises(InvalidColumnValue, match="Cannot pass primary key"):
@@ -287,13 +287,13 @@ class TestLazyIds:
     def test_unsaved_entity_is_not_returned_by_get(
         self, rom_redis: redis.Redis
     ) -> None:
-        """SPEC 10.1 item 25: get() returns only saved entities."""
+        """``get()`` returns only saved entities."""
         entity = FixLazy(num=1)
         assert FixLazy.get(entity.id) is None
         assert FixLazy.get([entity.id]) == []
 
     def test_commit_saves_the_unsaved_entity(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 25: commit() still writes new entities, with fresh ids."""
+        """``commit()`` still writes new entities, with fresh ids."""
         first, second = FixLazy(num=1), FixLazy(num=2)
         rom.session.commit()
         assert {first.id, second.id} == {1, 2}
@@ -302,7 +302,7 @@ class TestLazyIds:
 
 class TestRefreshVanishedRow:
     def test_refresh_raises_entity_deleted(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 26: refresh() of a vanished row raises EntityDeletedError."""
+        """``refresh()`` of a vanished row raises EntityDeletedError."""
         entity = FixLazy(num=1, code="c")
         entity.save()
         rom_redis.delete(entity._pk)
@@ -311,7 +311,7 @@ class TestRefreshVanishedRow:
         assert info.value.args[1:] == ("FixLazy", str(entity.id))
 
     def test_object_stays_usable(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 26: after the error the object keeps working."""
+        """After the error the object keeps working."""
         entity = FixLazy(num=1, code="c")
         entity.save()
         rom_redis.delete(entity._pk)
@@ -326,7 +326,7 @@ class TestRefreshVanishedRow:
 
 class TestCommitKeepsIdentity:
     def test_get_after_commit_returns_same_object(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 27: after commit, get() returns the object still held.
+        """After commit, get() returns the object still held.
 
         This is intended: the identity map keeps clean entities weakly, so
         while the program holds an entity, loading its row gives that same
@@ -341,7 +341,7 @@ class TestCommitKeepsIdentity:
         assert FixLazy.get(entity.id) is entity
 
     def test_dropped_entity_is_released(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 27: a clean entity nobody holds leaves the session."""
+        """A clean entity nobody holds leaves the session."""
         entity = FixLazy(num=1)
         rom.session.commit()
         key, id = entity._pk, entity.id
@@ -355,7 +355,7 @@ class TestBadValuesWriteNothing:
     def test_bad_index_score_writes_nothing_for_new(
         self, rom_redis: redis.Redis
     ) -> None:
-        """SPEC 10.1 item 24: a value whose index would fail is refused up front."""
+        """A value whose index would fail is refused up front."""
         entity = FixGuarded(code="c", num=1, tag="bad")
         with pytest.raises(ColumnError):
             entity.save()
@@ -364,7 +364,7 @@ class TestBadValuesWriteNothing:
     def test_bad_index_score_writes_nothing_on_update(
         self, rom_redis: redis.Redis
     ) -> None:
-        """SPEC 10.1 item 24: a failing update leaves row, uniques and indexes."""
+        """A failing update leaves row, uniques and indexes."""
         entity = FixGuarded(code="c", num=1, tag="ok")
         entity.save()
         before = snapshot(rom_redis)
@@ -375,21 +375,21 @@ class TestBadValuesWriteNothing:
         assert entity._modified is True
 
     def test_nan_in_indexed_float_is_refused(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 24: NaN cannot reach a numeric index."""
+        """NaN cannot reach a numeric index."""
         with pytest.raises(InvalidColumnValue):
             FixNumbers(fi=float("nan"))
 
 
 class TestMinorConversions:
     def test_decimal_from_float_uses_repr(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 31: Decimal(0.1 float) is Decimal('0.1')."""
+        """Decimal(0.1 float) is Decimal('0.1')."""
         entity = FixNumbers(dec=0.1)
         assert entity.dec == decimal.Decimal("0.1")
         entity.save()
         assert rom_redis.hget(entity._pk, "dec") == b"0.1"
 
     def test_date_from_datetime_truncates(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 31: a datetime given to a Date column keeps only the date."""
+        """A datetime given to a Date column keeps only the date."""
         entity = FixTimes(d=datetime.datetime(2020, 1, 2, 15, 30))
         assert entity.d == datetime.date(2020, 1, 2)
         assert type(entity.d) is datetime.date
@@ -399,7 +399,7 @@ class TestMinorConversions:
 
 class TestNumericGetBy:
     def test_numeric_keyword_works(self, rom_redis: redis.Redis) -> None:
-        """SPEC 10.1 item 11: get_by(..., _numeric=True) no longer raises."""
+        """``get_by(..., _numeric=True)`` no longer raises."""
         entity = FixGuarded(num=5)
         entity.save()
         assert FixGuarded.get_by(num=5, _numeric=True) == [entity]
@@ -407,14 +407,14 @@ class TestNumericGetBy:
 
 class TestLuaSwitch:
     def test_switches_exist(self) -> None:
-        """SPEC 10.1 item 32: rom._enable_lua_writes/_disable_lua_writes exist."""
+        """``rom._enable_lua_writes`` and ``_disable_lua_writes`` exist."""
         assert callable(rom._enable_lua_writes)
         assert callable(rom._disable_lua_writes)
 
     def test_disable_uses_watch_multi_exec(
         self, roundtrips: CallCounter, lua_writes_restored: None
     ) -> None:
-        """SPEC 10.1 item 32: with Lua disabled, saves go through MULTI/EXEC."""
+        """With Lua disabled, saves go through MULTI/EXEC."""
         rom._disable_lua_writes()
         with roundtrips.count() as calls:
             FixLazy(num=1, code="c").save()
@@ -429,7 +429,7 @@ class TestLuaSwitch:
     def test_both_paths_leave_the_same_data(
         self, rom_redis: redis.Redis, lua_writes_restored: None
     ) -> None:
-        """SPEC 10.1 item 32: the WATCH path writes exactly what the script writes."""
+        """The WATCH path writes exactly what the script writes."""
         states = []
         for switch in (rom._enable_lua_writes, rom._disable_lua_writes):
             rom_redis.flushdb()
@@ -453,7 +453,7 @@ class TestLuaSwitch:
     def test_checks_hold_without_lua(
         self, rom_redis: redis.Redis, lua_writes_restored: None
     ) -> None:
-        """SPEC 10.1 item 32: unique and race checks also work without Lua."""
+        """Unique and race checks also work without Lua."""
         rom._disable_lua_writes()
         FixLazy(code="taken").save()
         with pytest.raises(rom.UniqueKeyViolation):
