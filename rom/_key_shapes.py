@@ -31,6 +31,7 @@ from typing import NamedTuple
 import redis
 
 from ._meta import SORTABLE_STRING_KEYGENS
+from ._meta import TOKEN_KEYGENS
 from ._meta import ModelInfo
 from ._replies import text
 from .columns import Column
@@ -71,22 +72,12 @@ class KeyShape(NamedTuple):
 _SCORED_KEYGENS = frozenset(
     {"_numeric_keygen", "_many_to_one_keygen", *SORTABLE_STRING_KEYGENS}
 )
-_TOKEN_KEYGENS = frozenset(
-    {
-        "FULL_TEXT",
-        "IDENTITY",
-        "IDENTITY_CI",
-        "IDENTITY_STRING",
-        "IDENTITY_STRING_CI",
-        "_boolean_keygen",
-    }
-)
 
 
 def _keygen_kind(col: Column[Any]) -> str:
     if isinstance(col, PrimaryKey) or col._keygen_name in _SCORED_KEYGENS:
         return "scored"
-    if col._keygen_name in _TOKEN_KEYGENS:
+    if col._keygen_name in TOKEN_KEYGENS:
         return "tokens"
     return "custom"
 

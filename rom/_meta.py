@@ -28,6 +28,17 @@ __all__ = ["ModelInfo", "build_model_info"]
 
 AnyColumn = Column[Any] | UnsafeColumn | OneToMany
 SORTABLE_STRING_KEYGENS = ("SIMPLE", "SIMPLE_CI", "CASE_INSENSITIVE")
+# Keygens whose entries are SETs of ids, one per token.
+TOKEN_KEYGENS = frozenset(
+    {
+        "FULL_TEXT",
+        "IDENTITY",
+        "IDENTITY_CI",
+        "IDENTITY_STRING",
+        "IDENTITY_STRING_CI",
+        "_boolean_keygen",
+    }
+)
 
 
 @dataclass(slots=True)

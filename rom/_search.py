@@ -19,6 +19,7 @@ from typing import Any
 
 from ._keys import KeySpace
 from ._meta import SORTABLE_STRING_KEYGENS
+from ._meta import TOKEN_KEYGENS
 from ._meta import ModelInfo
 from .columns import NUMERIC_TYPES
 from .columns import Column
@@ -59,16 +60,6 @@ __all__ = [
 
 NOT_NULL = (None, None)
 ALLOWED_DIST = ("m", "km", "mi", "ft")
-_TOKEN_KEYGENS = frozenset(
-    {
-        "FULL_TEXT",
-        "IDENTITY",
-        "IDENTITY_CI",
-        "IDENTITY_STRING",
-        "IDENTITY_STRING_CI",
-        "_boolean_keygen",
-    }
-)
 _NUMERIC_KEYGENS = frozenset({"_numeric_keygen", "_many_to_one_keygen"})
 # The score syntax accepted for range endpoints: a subset of what Redis's
 # strtod-based parser takes, on which Python's float() agrees with it (no
@@ -348,7 +339,7 @@ def _kind(col: Column[Any], name: str) -> str:
     keygen = col._keygen_name
     if keygen in _NUMERIC_KEYGENS:
         return "numeric"
-    if keygen in _TOKEN_KEYGENS:
+    if keygen in TOKEN_KEYGENS:
         return "token"
     if keygen in SORTABLE_STRING_KEYGENS:
         return "sortable"

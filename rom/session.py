@@ -173,14 +173,7 @@ class Session:
 
     def forget(self, obj: Model) -> None:
         """Drop an entity from the map (done by delete)."""
-        state = _state()
-        state.new.pop(id(obj), None)
-        pk = obj._data.get(obj._pkey)
-        if pk is not None:
-            key = obj._meta.keys.entity(pk)
-            state.dirty.pop(key, None)
-            if state.weak.get(key) is obj:
-                del state.weak[key]
+        self._drop(obj, every_copy=False)
 
     def _evict(self, obj: Model) -> None:
         """Drop every cached copy of ``obj``'s row (done when it is deleted).
@@ -188,13 +181,17 @@ class Session:
         Another object loaded for the same row (after a rollback, say) would
         otherwise still be returned by ``get`` for a row that is gone.
         """
+        self._drop(obj, every_copy=True)
+
+    def _drop(self, obj: Model, *, every_copy: bool) -> None:
         state = _state()
         state.new.pop(id(obj), None)
         pk = obj._data.get(obj._pkey)
         if pk is not None:
             key = obj._meta.keys.entity(pk)
             state.dirty.pop(key, None)
-            state.weak.pop(key, None)
+            if every_copy or state.weak.get(key) is obj:
+                state.weak.pop(key, None)
 
     def get(self, pk: str) -> Model | None:
         """Return the cached entity for ``'<ns>:<id>'``, or None."""
