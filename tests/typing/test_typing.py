@@ -1,4 +1,9 @@
-"""mypy sees rom models as typed: columns on the class, values on instances."""
+"""mypy sees rom as typed: models, queries, conveniences and ManyToMany.
+
+Each ``*_ok.py`` file must pass ``mypy --strict``; in each ``*_bad.py`` file
+every line marked ``# BAD`` must be a mypy error, and no other line. mypy
+runs once over all the good files and once over all the bad ones.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,18 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+OK = sorted(HERE.glob("*_ok.py"))
+BAD = sorted(HERE.glob("*_bad.py"))
 
 pytest.importorskip("mypy", reason="the typing check needs mypy (pip install mypy)")
 
 
-def _mypy(path: Path) -> tuple[int, str]:
+def _mypy(paths: list[Path]) -> tuple[int, str]:
     # Editable installs hide the package from mypy; point it at the sources.
     env = {**os.environ, "MYPYPATH": str(ROOT)}
     run = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(path)],
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental"]
+        + [str(p) for p in paths],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -30,19 +38,33 @@ def _mypy(path: Path) -> tuple[int, str]:
     return run.returncode, run.stdout + run.stderr
 
 
-@pytest.mark.timeout(240)
+def _marked(path: Path) -> set[tuple[str, int]]:
+    lines = path.read_text().splitlines()
+    return {(path.name, i) for i, line in enumerate(lines, 1) if "# BAD" in line}
+
+
+@pytest.mark.timeout(300)
 def test_typed_use_type_checks() -> None:
-    """Reading, assigning and constructing typed models passes mypy --strict."""
-    code, output = _mypy(HERE / "models_ok.py")
+    """Typed models, queries (Query[M], all(), first(), slicing, get_by) and
+    the conveniences (create, get_or_create, ManyToMany) pass mypy --strict."""
+    assert [p.name for p in OK] == [
+        "conveniences_ok.py",
+        "models_ok.py",
+        "queries_ok.py",
+    ]
+    code, output = _mypy(OK)
     assert code == 0, output
 
 
-@pytest.mark.timeout(240)
-def test_wrong_assignments_are_caught() -> None:
-    """Every line marked BAD in models_bad.py is a mypy error, and no other."""
-    source = (HERE / "models_bad.py").read_text().splitlines()
-    expected = {i for i, line in enumerate(source, 1) if "# BAD" in line}
-    code, output = _mypy(HERE / "models_bad.py")
-    found = {int(m) for m in re.findall(r"models_bad\.py:(\d+): error", output)}
+@pytest.mark.timeout(300)
+def test_wrongly_typed_use_is_caught() -> None:
+    """Wrong assignments and wrongly typed query results are mypy errors."""
+    assert [p.name for p in BAD] == ["models_bad.py", "queries_bad.py"]
+    expected = set().union(*(_marked(p) for p in BAD))
+    code, output = _mypy(BAD)
+    found = {
+        (name, int(line))
+        for name, line in re.findall(r"(\w+_bad\.py):(\d+): error", output)
+    }
     assert code == 1, output
     assert found == expected, output
