@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import rom
 
@@ -87,6 +88,27 @@ def load_app(tmp_path: Path, name: str = "opsapp") -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def make_places(
+    module: ModuleType, count: int, owners: list[Any] | None = None
+) -> list[Any]:
+    """``count`` saved OpsPlace rows (owner i of ``owners`` round robin)."""
+    places = [
+        module.OpsPlace(
+            email=f"p{i}@example.org",
+            name=f"Ada Lovelace{i}",
+            age=30 + i,
+            team="red",
+            number=i,
+            lon=1.5 + i,
+            lat=50.25,
+            owner=owners[i % len(owners)] if owners else None,
+        )
+        for i in range(count)
+    ]
+    rom.session.commit()
+    return places
 
 
 def run_rom(

@@ -20,6 +20,7 @@ from rom.consistency import check
 
 from .dump import dump
 from .rom_cli import load_app
+from .rom_cli import make_places
 from .rom_cli import run_rom
 
 P = "ops:place"
@@ -31,18 +32,7 @@ def app(tmp_path: Path, rom_redis: redis.Redis, fresh_models: None) -> ModuleTyp
     module = load_app(tmp_path)
     owners = [module.OpsOwner(name=f"Owner{i}") for i in range(2)]
     rom.session.commit()
-    for i in range(4):
-        module.OpsPlace(
-            email=f"p{i}@example.org",
-            name=f"Ada Lovelace{i}",
-            age=30 + i,
-            team="red",
-            number=i,
-            lon=1.5 + i,
-            lat=50.25,
-            owner=owners[i % 2],
-        )
-    rom.session.commit()
+    make_places(module, 4, owners)
     rom.session.rollback()
     return module
 

@@ -22,6 +22,7 @@ from rom.consistency import check
 
 from .dump import dump
 from .rom_cli import load_app
+from .rom_cli import make_places
 from .rom_cli import run_rom
 
 P = "ops:place"
@@ -33,18 +34,8 @@ def app(tmp_path: Path, rom_redis: redis.Redis, fresh_models: None) -> ModuleTyp
     module = load_app(tmp_path)
     owners = [module.OpsOwner(name=f"Owner{i}") for i in range(3)]
     rom.session.commit()
-    for i in range(5):
-        module.OpsPlace(
-            email=f"p{i}@example.org",
-            name=f"Ada Lovelace{i}",
-            age=30 + i,
-            team="red",
-            number=i,
-            lon=1.5 + i,
-            lat=50.25,
-            owner=owners[i % 3],
-            keeper=owners[0] if i == 4 else owners[1],
-        )
+    for i, place in enumerate(make_places(module, 5, owners)):
+        place.keeper = owners[0] if i == 4 else owners[1]
     rom.session.commit()
     module.OpsPlace.get(1).log.rpush("created")
     rom.session.rollback()

@@ -24,6 +24,7 @@ from rom.consistency import check
 
 from .rom_cli import ROOT
 from .rom_cli import load_app
+from .rom_cli import make_places
 from .rom_cli import run_rom
 
 P = "ops:place"
@@ -61,17 +62,7 @@ print(json.dumps(last), flush=True)
 @pytest.fixture
 def app(tmp_path: Path, rom_redis: redis.Redis, fresh_models: None) -> ModuleType:
     module = load_app(tmp_path)
-    for i in range(6):
-        module.OpsPlace(
-            email=f"p{i}@example.org",
-            name=f"Ada Lovelace{i}",
-            age=30 + i,
-            team="red",
-            number=i,
-            lon=1.5 + i,
-            lat=50.25,
-        )
-    rom.session.commit()
+    make_places(module, 6)
     rom.session.rollback()
     return module
 
