@@ -266,5 +266,6 @@ def test_a_long_save_answered_busy_is_written_once(
     assert direct.scard("WfItem:tag:w99999:idx") == 1
     assert row_ids(direct, "WfItem") == {"1", "2"}
     assert direct.get("WfItem:id:") == b"2"
-    stats = direct.info("commandstats")["cmdstat_evalsha"]
-    assert int(stats["rejected_calls"]) >= 1  # BUSY was met on the way
+    # BUSY was met on the way (counted as an error on Redis 6.2 and 7).
+    busy = direct.info("errorstats").get("errorstat_BUSY", {"count": 0})
+    assert int(busy["count"]) >= 1
