@@ -15,9 +15,11 @@ import redis
 from . import _get_or_create
 from . import _lookup
 from ._classproperty import ClassProperty
+from ._io import run_sync
 from ._meta import ModelInfo
 from ._meta import build_model_info
 from ._on_delete import delete_with_policies
+from ._persist import allocate_id
 from ._persist import save_entities
 from ._registry import register_model
 from ._replies import decode_row
@@ -237,10 +239,13 @@ class Model:
         """The entity's id, allocated from ``<ns>:<pk>:`` on first need."""
         pk = self._data.get(self._pkey)
         if pk is None:
-            pk = int(self._connection.incr(self._meta.keys.counter))
-            self._data[self._pkey] = pk
-            session.add(self)
-        return pk
+            return run_sync(allocate_id(self))
+        return pk  # type: ignore[no-any-return]
+
+    def _take_id(self, pk: int) -> None:
+        """Record the id just allocated for this new entity."""
+        self._data[self._pkey] = pk
+        session.add(self)
 
     @property
     def _pk(self) -> str:

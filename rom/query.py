@@ -10,6 +10,7 @@ iteration takes one per page.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -21,6 +22,11 @@ from typing import TypeVar
 from typing import overload
 
 from . import _scripts
+from ._io import Blocking
+from ._io import Steps
+from ._io import call
+from ._io import run_async
+from ._io import run_sync
 from ._lookups import and_of
 from ._lookups import lookup_filters
 from ._lookups import negate
@@ -328,8 +334,10 @@ class Query(Generic[M]):
             self._orders(),
         )
 
-    def _run(self, plan: SearchPlan) -> Any:
-        return _scripts.search(self._model._connection, plan.to_json())
+    def _run(self, plan: SearchPlan) -> Steps[Any]:
+        script = _scripts.load("search")
+        reply = yield from script.steps(self._model._connection, [], [plan.to_json()])
+        return reply
 
     @property
     def _matches_nothing(self) -> bool:
@@ -349,40 +357,99 @@ class Query(Generic[M]):
 
     def count(self) -> int:
         """The number of matching entities (within ``limit``), in one round trip."""
+        return run_sync(self.count_steps())
+
+    async def acount(self) -> int:
+        """``count()`` on asyncio."""
+        return await run_async(self.count_steps())
+
+    def count_steps(self) -> Steps[int]:
+        """``count`` as steps, for either transport."""
         if self._matches_nothing:
             return 0
+        conn = self._model._connection
         if self._probe or self._bare:
-            total = self._bare_count()
+            total = yield from self._bare_count()
         elif (f := self._one_range) is not None:
             # One range: ZCOUNT from here, as search.lua would, minus the plan.
-            total = int(self._model._connection.zcount(f.key, f.min, f.max))
+            total = int((yield from call(conn, "zcount", f.key, f.min, f.max)))
         else:
-            total = int(self._run(self._plan("count", limited=False)))
+            total = int((yield from self._run(self._plan("count", limited=False))))
         offset, count = self._limit or (0, None)
         total = max(total - offset, 0)
         return total if count is None else min(total, count)
 
     def all(self) -> list[M]:
         """Every matching entity (or selected row), in order."""
+        return run_sync(self.all_steps())
+
+    async def aall(self) -> list[M]:
+        """``all()`` on asyncio."""
+        return await run_async(self.all_steps())
+
+    def all_steps(self) -> Steps[list[M]]:
+        """``all`` as steps, for either transport."""
         if self._matches_nothing:
             return []
         if self._probe:
-            return self._with_related(list(self._iter_probe(100)))
+            probed = yield Blocking(
+                self._model._connection,
+                lambda _: list(self._iter_probe(100)),
+                f"A query of {self._model.__name__} ordered by its primary key "
+                "without index=True on it",
+            )
+            return (yield from self._with_related(probed))
         plan = self._plan("select" if self._select else "rows")
-        return self._build(self._run(plan))
+        rows = yield from self._run(plan)
+        return (yield from self._build(rows))
 
     execute = all
 
     def first(self) -> M | None:
         """The first matching entity (or selected row), or None."""
+        return run_sync(self.first_steps())
+
+    async def afirst(self) -> M | None:
+        """``first()`` on asyncio."""
+        return await run_async(self.first_steps())
+
+    def first_steps(self) -> Steps[M | None]:
+        """``first`` as steps, for either transport."""
         offset, count = self._limit or (0, None)
         if count == 0:
             return None
-        found = self.replace(limit=(offset, 1)).all()
+        found = yield from self.replace(limit=(offset, 1)).all_steps()
         return found[0] if found else None
 
     def __iter__(self) -> Iterator[M]:
         return self.iter_result()
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        return self.aiter_result()
+
+    async def aiter_result(
+        self, timeout: int = 30, pagesize: int = 100
+    ) -> AsyncIterator[M]:
+        """``iter_result()`` on asyncio: page by page over a cached result."""
+        if self._matches_nothing:
+            return
+        timeout = min(max(int(timeout), 1), MAX_TTL)
+        pagesize = min(max(int(pagesize), 1), LIMIT_CAP)
+        key = await run_async(self.cached_result_steps(timeout, _checked=False))
+        try:
+            offset, remaining = self._limit or (0, None)
+            while remaining is None or remaining > 0:
+                size = pagesize if remaining is None else min(pagesize, remaining)
+                full, page = await run_async(self._page(key, offset, size, timeout))
+                for entity in page:
+                    yield entity
+                if not full:
+                    return
+                offset += size
+                if remaining is not None:
+                    remaining -= size
+        finally:
+            await run_async(call(self._model._connection, "delete", key))
 
     def iter_result(
         self, timeout: int = 30, pagesize: int = 100, no_hscan: bool = False
@@ -398,23 +465,32 @@ class Query(Generic[M]):
         try:
             yield from self._pages(key, timeout, min(max(int(pagesize), 1), LIMIT_CAP))
         finally:
-            self._model._connection.delete(key)
+            run_sync(call(self._model._connection, "delete", key))
 
     def _pages(self, key: str, timeout: int, pagesize: int) -> Iterator[Any]:
         offset, remaining = self._limit or (0, None)
-        fields = list(self._select.fields) if self._select else []
-        prefix = self._model._meta.keys.row_prefix
-        conn = self._model._connection
         while remaining is None or remaining > 0:
             size = pagesize if remaining is None else min(pagesize, remaining)
-            last = offset + size - 1
-            reply = _scripts.page(conn, key, prefix, offset, last, timeout, fields)
-            yield from self._build(reply[1:])
-            if int(reply[0]) < size:
+            full, page = run_sync(self._page(key, offset, size, timeout))
+            yield from page
+            if not full:
                 return
             offset += size
             if remaining is not None:
                 remaining -= size
+
+    def _page(
+        self, key: str, offset: int, size: int, timeout: int
+    ) -> Steps[tuple[bool, list[Any]]]:
+        # Ranks offset..offset+size-1 of a cached result, built; and whether
+        # the page was full (a short page is the last one).
+        fields = list(self._select.fields) if self._select else []
+        prefix = self._model._meta.keys.row_prefix
+        args = [prefix, offset, offset + size - 1, timeout, *fields]
+        script = _scripts.load("page")
+        reply = yield from script.steps(self._model._connection, [key], args)
+        built = yield from self._build(reply[1:])
+        return int(reply[0]) >= size, built
 
     def cached_result(self, timeout: int, _checked: bool = True) -> str:
         """Store the matching ids in a temporary ZSET and return its key.
@@ -422,6 +498,14 @@ class Query(Generic[M]):
         The key expires after ``timeout`` seconds; its ranks follow the
         query's order. ``limit`` is ignored.
         """
+        return run_sync(self.cached_result_steps(timeout, _checked))
+
+    async def acached_result(self, timeout: int) -> str:
+        """``cached_result()`` on asyncio."""
+        return await run_async(self.cached_result_steps(timeout))
+
+    def cached_result_steps(self, timeout: int, _checked: bool = True) -> Steps[str]:
+        """``cached_result`` as steps, for either transport."""
         if _checked and self._bare:
             raise QueryError(
                 "You are missing filter or order criteria: cached_result() of a "
@@ -445,7 +529,8 @@ class Query(Generic[M]):
             )
         if self._matches_nothing:
             return self._model._meta.keys.temp()
-        return text(self._run(self._plan("cache", ttl=timeout, limited=False)))
+        key = yield from self._run(self._plan("cache", ttl=timeout, limited=False))
+        return text(key)
 
     def delete(self, blocksize: int = 100) -> int:
         """Delete every matching entity, ``blocksize`` at a time; return how
@@ -526,9 +611,13 @@ class Query(Generic[M]):
         checked = check_prefetch(self._model, names)
         return self.replace(prefetch=tuple(dict.fromkeys(self._prefetch + checked)))
 
-    def _with_related(self, entities: list[Any]) -> list[Any]:
+    def _with_related(self, entities: list[Any]) -> Steps[list[Any]]:
         if self._prefetch and self._select is None:
-            load_related(self._model, entities, self._prefetch)
+            yield Blocking(
+                self._model._connection,
+                lambda _: load_related(self._model, entities, self._prefetch),
+                f"prefetch() on a {self._model.__name__} query",
+            )
         return entities
 
     def values(self, *column_names: str) -> Query[M]:
@@ -589,7 +678,7 @@ class Query(Generic[M]):
             return self.first() is not None
         pk = self._model._pkey
         probe = self.replace(limit=(offset, 1), select=None)._plan("select")
-        return bool(self._run(_replace_plan(probe, fields=(pk,))))
+        return bool(run_sync(self._run(_replace_plan(probe, fields=(pk,)))))
 
     def last(self) -> M | None:
         """The last entity (or selected row) in the query's order, or None.
@@ -611,7 +700,8 @@ class Query(Generic[M]):
             flipped = ("" if self._order().desc else "-") + self._model._pkey
             return self.replace(order_by=flipped).first()
         plan = self._plan("select" if self._select else "rows")
-        found = self._build(self._run(_replace_plan(plan, last=True)))
+        rows = run_sync(self._run(_replace_plan(plan, last=True)))
+        found = run_sync(self._build(rows))
         return found[0] if found else None
 
     @overload
@@ -671,11 +761,12 @@ class Query(Generic[M]):
 
     # -- results ---------------------------------------------------------------
 
-    def _build(self, rows: list[Any]) -> list[Any]:
+    def _build(self, rows: list[Any]) -> Steps[list[Any]]:
         if self._select is not None:
             return [self._selected(row) for row in rows]
         from_row = self._model._adopt
-        return self._with_related([from_row(reply_row(row)) for row in rows])
+        built = [from_row(reply_row(row)) for row in rows]
+        return (yield from self._with_related(built))
 
     def _selected(self, row: list[Any]) -> Any:
         select = self._select
@@ -696,16 +787,22 @@ class Query(Generic[M]):
         pk = self._model._meta.columns[self._model._pkey]
         return isinstance(pk, Column) and pk.index
 
-    def _bare_count(self) -> int:
+    def _bare_count(self) -> Steps[int]:
         conn = self._model._connection
         keys = self._model._meta.keys
         if self._pk_indexed:
-            return int(conn.zcard(keys.index(self._model._pkey)))
-        return sum(
-            1
-            for key in conn.scan_iter(match=keys.scan_pattern, count=1000)
-            if keys.row_id(text(key)) is not None
+            return int((yield from call(conn, "zcard", keys.index(self._model._pkey))))
+        counted = yield Blocking(
+            conn,
+            lambda client: sum(
+                1
+                for key in client.scan_iter(match=keys.scan_pattern, count=1000)
+                if keys.row_id(text(key)) is not None
+            ),
+            f"count() of every {self._model.__name__} without index=True on "
+            "its primary key",
         )
+        return int(counted)
 
     def _iter_probe(self, blocksize: int) -> Iterator[Any]:
         # Without an index on the primary key the only list of ids is the
