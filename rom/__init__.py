@@ -45,6 +45,7 @@ from .exceptions import QueryError
 from .exceptions import RestrictError
 from .exceptions import UniqueKeyViolation
 from .exceptions import WriteOutcomeUnknown
+from .exceptions import WrongClientError
 from .index import GeoIndex
 from .index import Pattern
 from .index import Prefix
@@ -162,6 +163,7 @@ __all__ = [
     "UniqueKeyViolation",
     "UnsafeColumn",
     "WriteOutcomeUnknown",
+    "WrongClientError",
     "__version__",
     "columns",
     "exceptions",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from . import _scripts
+from ._io import Steps
 from ._replies import text
 from ._search import AnyFilter
 from ._search import Filter
@@ -189,7 +190,7 @@ class RelatedSet:
         return int(reply[1])
 
 
-def drop_memberships(entities: Iterable[Model]) -> None:
+def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
     """Forget every membership of deleted entities, on both sides.
 
     One script call per connection; entities of models without a
@@ -214,7 +215,8 @@ def drop_memberships(entities: Iterable[Model]) -> None:
             conn = entity._connection
             calls.setdefault(id(conn), (conn, []))[1].append(item)
     for conn, items in calls.values():
-        _scripts.many_to_many(conn, json.dumps({"op": "drop", "items": items}))
+        plan = json.dumps({"op": "drop", "items": items})
+        yield from _scripts.many_to_many_steps(conn, plan)
 
 
 def membership_filter(info: ModelInfo, name: str, value: Any) -> Filter | None:

@@ -25,6 +25,7 @@ __all__ = [
     "CONNECTION",
     "REDIS_URI",
     "async_client",
+    "close_async_connections",
     "connection_for",
     "get_async_connection",
     "get_connection",
@@ -115,6 +116,17 @@ def async_client(conn: Any) -> redis.asyncio.Redis:
         found = (conn, _asyncio_twin(conn))
         twins[id(conn)] = found
     return found[1]
+
+
+async def close_async_connections() -> None:
+    """Close the asyncio clients rom made on the running loop.
+
+    Call it before the loop ends (the clients are made again on next use);
+    clients given as a model's ``_conn`` are the caller's to close.
+    """
+    twins = _TWINS.pop(asyncio.get_running_loop(), {})
+    for _, client in twins.values():
+        await client.aclose()
 
 
 def get_async_connection() -> redis.asyncio.Redis:

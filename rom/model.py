@@ -15,12 +15,17 @@ import redis
 from . import _get_or_create
 from . import _lookup
 from ._classproperty import ClassProperty
+from ._io import Steps
+from ._io import call
+from ._io import run_async
 from ._io import run_sync
 from ._meta import ModelInfo
 from ._meta import build_model_info
 from ._on_delete import delete_with_policies
+from ._on_delete import delete_with_policies_steps
 from ._persist import allocate_id
 from ._persist import save_entities
+from ._persist import save_entities_steps
 from ._registry import register_model
 from ._replies import decode_row
 from ._transfer import transfer as transfer_amount
@@ -338,6 +343,15 @@ class Model:
         row). Raises UniqueKeyViolation, DataRaceError or EntityDeletedError,
         and then writes nothing.
         """
+        self._check_saveable(force)
+        return save_entities([self], full=full, force=force)
+
+    async def asave(self, full: bool = False, force: bool = False) -> int:
+        """``save()`` on asyncio: the same write, errors and round trips."""
+        self._check_saveable(force)
+        return await run_async(save_entities_steps([self], full=full, force=force))
+
+    def _check_saveable(self, force: bool) -> None:
         if self._deleted and not force:
             if self._new:
                 name = self._meta.name
@@ -354,7 +368,6 @@ class Model:
                 self._meta.namespace,
                 str(self._data.get(self._pkey)),
             )
-        return save_entities([self], full=full, force=force)
 
     def delete(self, **kwargs: Any) -> None:
         """Delete the entity now, applying the on_delete policies of its referrers.
@@ -366,6 +379,11 @@ class Model:
         """
         skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
         delete_with_policies([self], policies=not skip)
+
+    async def adelete(self, **kwargs: Any) -> None:
+        """``delete()`` on asyncio: the same policies, hooks and errors."""
+        skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
+        await run_async(delete_with_policies_steps([self], policies=not skip))
 
     def transfer(
         self,
@@ -402,6 +420,14 @@ class Model:
         Raises EntityDeletedError, leaving the object as it was, when the
         row is gone.
         """
+        run_sync(self.refresh_steps(force))
+
+    async def arefresh(self, force: bool = False) -> None:
+        """``refresh()`` on asyncio."""
+        await run_async(self.refresh_steps(force))
+
+    def refresh_steps(self, force: bool = False) -> Steps[None]:
+        """``refresh`` as steps, for either transport."""
         if self._deleted:
             return
         name = self._meta.name
@@ -413,7 +439,7 @@ class Model:
                 "pass force=True to discard the changes"
             )
         key = self._pk
-        row = decode_row(self._connection.hgetall(key), key)
+        row = decode_row((yield from call(self._connection, "hgetall", key)), key)
         if not row:
             raise EntityDeletedError(
                 f"Entity {key} deleted by another writer; its row is gone "
@@ -463,6 +489,19 @@ class Model:
         """
         return _lookup.get(cls, ids)
 
+    @overload
+    @classmethod
+    async def aget(cls, ids: int | str | bytes) -> Self | None: ...
+
+    @overload
+    @classmethod
+    async def aget(cls, ids: _IdCollection) -> list[Self]: ...
+
+    @classmethod
+    async def aget(cls, ids: Any) -> Any:
+        """``get()`` on asyncio: the same entities, from the same session."""
+        return await run_async(_lookup.get_steps(cls, ids))
+
     @classmethod
     def _adopt(cls, row: Mapping[str, str]) -> Self:
         """The session's entity for a row just read, or a new loaded one."""
@@ -500,6 +539,14 @@ class Model:
         forces the numeric path for an indexed unique column.
         """
         found: Self | list[Self] | None = _lookup.get_by(cls, kwargs)
+        return found
+
+    @classmethod
+    async def aget_by(cls, **kwargs: Any) -> Self | list[Self] | None:
+        """``get_by()`` on asyncio."""
+        found: Self | list[Self] | None = await run_async(
+            _lookup.get_by_steps(cls, kwargs)
+        )
         return found
 
     # -- create, get_or_create, update_or_create -----------------------------

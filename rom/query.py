@@ -539,26 +539,53 @@ class Query(Generic[M]):
         Hooks run and the on_delete policies of referrers apply, per chunk,
         as in ``session.delete()``.
         """
-        return self._each_chunk(blocksize, session.delete)
+        return run_sync(self._delete_steps(blocksize))
+
+    async def adelete(self, blocksize: int = 100) -> int:
+        """``delete()`` on asyncio."""
+        return await run_async(self._delete_steps(blocksize))
+
+    def _delete_steps(self, blocksize: int) -> Steps[int]:
+        def delete(chunk: list[Any]) -> Steps[None]:
+            yield from session.delete_steps(chunk)
+
+        return (yield from self._each_chunk_steps(blocksize, delete))
 
     # -- update, values, values_list ------------------------------------------
 
     def _each_chunk(self, blocksize: int, run: Callable[[list[Any]], object]) -> int:
+        def now(chunk: list[Any]) -> Steps[None]:
+            run(chunk)
+            yield from ()
+
+        return run_sync(self._each_chunk_steps(blocksize, now))
+
+    def _each_chunk_steps(
+        self, blocksize: int, run: Callable[[list[Any]], Steps[None]]
+    ) -> Steps[int]:
         # The matching entities, ``blocksize`` at a time, from a cached result
         # taken first: writes to them do not move them in or out of it.
-        done = 0
         blocksize = max(int(blocksize), 1)
-        chunk: list[Any] = []
-        for entity in self.replace(select=None).iter_result(pagesize=blocksize):
-            chunk.append(entity)
-            if len(chunk) >= blocksize:
-                run(chunk)
+        query = self.replace(select=None)
+        if query._matches_nothing:
+            return 0
+        if query._probe:  # no cached result without an index to take it from
+            found = yield from query.all_steps()
+            for start in range(0, len(found), blocksize):
+                yield from run(found[start : start + blocksize])
+            return len(found)
+        key = yield from query.cached_result_steps(30, _checked=False)
+        done = 0
+        try:
+            while True:
+                full, chunk = yield from query._page(key, done, blocksize, 30)
+                if chunk:
+                    yield from run(chunk)
                 done += len(chunk)
-                chunk = []
-        if chunk:
-            run(chunk)
-            done += len(chunk)
-        return done
+                if not full:
+                    return done
+        finally:
+            yield from call(self._model._connection, "delete", key)
 
     def update(self, **values: Any) -> int:
         """Assign ``values`` to every matching entity and save it; return how

@@ -18,9 +18,12 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ._io import Steps
+from ._io import run_async
+from ._io import run_sync
 from ._meta import ModelInfo
-from ._on_delete import delete_with_policies
-from ._persist import save_entities
+from ._on_delete import delete_with_policies_steps
+from ._persist import save_entities_steps
 from .exceptions import ORMError
 
 if TYPE_CHECKING:
@@ -229,14 +232,31 @@ class Session:
         """
         return self.save(self._pending(all), full=full, all=all, force=force)
 
+    async def aflush(
+        self, full: bool = False, all: bool = False, force: bool = False
+    ) -> int:
+        """``flush()`` on asyncio (this task's session)."""
+        return await self.asave(self._pending(all), full=full, all=all, force=force)
+
     def commit(self, full: bool = False, all: bool = False, force: bool = False) -> int:
         """``flush``, then stop holding entities strongly."""
         changes = self.flush(full=full, all=all, force=force)
+        self._committed()
+        return changes
+
+    async def acommit(
+        self, full: bool = False, all: bool = False, force: bool = False
+    ) -> int:
+        """``commit()`` on asyncio (this task's session)."""
+        changes = await self.aflush(full=full, all=all, force=force)
+        self._committed()
+        return changes
+
+    def _committed(self) -> None:
         state = _state()
         state.dirty.clear()
         state.new.clear()
         state.epoch = next(_EPOCHS)
-        return changes
 
     def save(
         self,
@@ -250,10 +270,32 @@ class Session:
         Entities on one connection are written by one script call; the first
         failure stops the rest, as saving them one by one would.
         """
+        return run_sync(self._save_steps(objects, full, all, force))
+
+    async def asave(
+        self,
+        *objects: Any,
+        full: bool | None = None,
+        all: bool | None = None,
+        force: bool | None = None,
+    ) -> int:
+        """``save()`` on asyncio."""
+        return await run_async(self._save_steps(objects, full, all, force))
+
+    def _save_steps(
+        self,
+        objects: tuple[Any, ...],
+        full: bool | None,
+        all: bool | None,
+        force: bool | None,
+    ) -> Steps[int]:
         entities = [
             e for e in flatten(objects) if not e._deleted and (all or e._modified)
         ]
-        return save_entities(entities, full=bool(full), force=bool(force))
+        changes = yield from save_entities_steps(
+            entities, full=bool(full), force=bool(force)
+        )
+        return changes
 
     def delete(self, *objects: Any, force: bool | None = None) -> None:
         """Delete entities (nested lists allowed) in one trip per connection.
@@ -262,22 +304,43 @@ class Session:
         them together, as ``entity.delete()`` does; with no such references
         to follow, that is the only round trip.
         """
+        run_sync(self.delete_steps(*objects, force=force))
+
+    async def adelete(self, *objects: Any, force: bool | None = None) -> None:
+        """``delete()`` on asyncio."""
+        await run_async(self.delete_steps(*objects, force=force))
+
+    def delete_steps(self, *objects: Any, force: bool | None = None) -> Steps[None]:
+        """``delete`` as steps, for either transport."""
         entities = [e for e in flatten(objects) if force or not e._deleted]
-        delete_with_policies(entities)
+        yield from delete_with_policies_steps(entities)
         for entity in entities:
             self.forget(entity)
 
     def refresh(self, *objects: Any, force: bool | None = None) -> None:
         """Reload entities from Redis (new ones are only re-registered)."""
+        run_sync(self._refresh_steps(objects, force))
+
+    async def arefresh(self, *objects: Any, force: bool | None = None) -> None:
+        """``refresh()`` on asyncio."""
+        await run_async(self._refresh_steps(objects, force))
+
+    def _refresh_steps(
+        self, objects: tuple[Any, ...], force: bool | None
+    ) -> Steps[None]:
         for entity in flatten(objects):
             if entity._new:
                 self.add(entity)
             else:
-                entity.refresh(force=bool(force))
+                yield from entity.refresh_steps(force=bool(force))
 
     def refresh_all(self, force: bool | None = None) -> None:
         """Reload every cached entity."""
         self.refresh(self._pending(True), force=force)
+
+    async def arefresh_all(self, force: bool | None = None) -> None:
+        """``refresh_all()`` on asyncio."""
+        await self.arefresh(self._pending(True), force=force)
 
 
 session = Session()

@@ -16,7 +16,9 @@ from ._classproperty import ClassProperty
 from ._user_script import NO_SCRIPT_MESSAGES
 from ._user_script import script_load
 from .connection import REDIS_URI
+from .connection import close_async_connections
 from .connection import connection_for
+from .connection import get_async_connection
 from .connection import set_connection_settings
 from .consistency import Report
 from .consistency import check
@@ -81,7 +83,9 @@ __all__ = [
     "check",
     "clean_old_index",
     "clean_unsafe_cols",
+    "close_async_connections",
     "dt2ts",
+    "get_async_connection",
     "refresh_all_indexes",
     "refresh_indices",
     "session",
