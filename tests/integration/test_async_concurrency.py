@@ -1,0 +1,95 @@
+"""Many tasks on one event loop: unique races and cancelled commits."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+
+import redis
+
+import rom
+from rom import _requests
+from rom.exceptions import UniqueKeyViolation
+
+from .async_api import Api
+
+
+class AcUnique(rom.Model):
+    code = rom.Text(unique=True)
+    num = rom.Integer(index=True)
+
+
+class AcBatch(rom.Model):
+    group = rom.Integer(index=True)
+    n = rom.Integer()
+    tag = rom.Text(unique=True)
+
+
+def test_200_tasks_race_for_20_unique_values(rom_redis: redis.Redis) -> None:
+    """Exactly one winner per value; the losers wrote nothing."""
+    outcomes: list[tuple[str, bool]] = []
+
+    async def create(i: int) -> None:
+        code = f"v{i % 20}"
+        entity = AcUnique(code=code, num=i)
+        try:
+            await entity.asave()
+        except UniqueKeyViolation:
+            outcomes.append((code, False))
+            assert entity._new  # a loser stays unsaved
+        else:
+            outcomes.append((code, True))
+
+    async def body(api: Api) -> None:
+        await asyncio.gather(*(create(i) for i in range(200)))
+
+    Api("async").run(body)
+    winners = Counter(code for code, won in outcomes if won)
+    assert len(outcomes) == 200
+    assert winners == Counter({f"v{i}": 1 for i in range(20)})
+    rom.session.rollback()
+    assert AcUnique.query.count() == 20
+    assert sorted(e.code for e in AcUnique.query.all()) == sorted(winners)
+    assert rom.util.check(AcUnique) == []
+
+
+def test_cancelled_commits_leave_nothing_partial(rom_redis: redis.Redis) -> None:
+    """Tasks committing 100 entities are cancelled at random points.
+
+    Each group is then either wholly in Redis or not at all, and saving the
+    cancelled entities again (in another task) writes each exactly once.
+    """
+    rng = random.Random(11)
+    made: dict[int, list[AcBatch]] = {}
+
+    async def commit(group: int) -> None:
+        made[group] = [
+            AcBatch(group=group, n=n, tag=f"{group}-{n}") for n in range(100)
+        ]
+        await asyncio.sleep(0)
+        await rom.session.acommit()
+
+    async def body(api: Api) -> None:
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(commit(g)) for g in range(30)]
+        for task in tasks:
+            loop.call_later(rng.uniform(0, 0.5), task.cancel)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        cancelled = [g for g, t in enumerate(tasks) if t.cancelled()]
+        assert cancelled and len(cancelled) < len(tasks)
+        # Some were cancelled while their write was on its way: outcome unknown.
+        assert any(e in _requests._PENDING for g in cancelled for e in made[g])
+        for group in range(30):
+            assert await AcBatch.query.filter(group=group).acount() in (0, 100)
+        # The session of a new task is usable, and re-saving the cancelled
+        # entities settles their unknown outcome first: nothing twice.
+        for group in cancelled:
+            await rom.session.asave(made[group])
+        for group in range(30):
+            assert await AcBatch.query.filter(group=group).acount() == 100
+
+    Api("async").run(body)
+    assert rom_redis.get("AcBatch:id:") is not None
+    assert len(rom_redis.keys("AcBatch:[0-9]*")) == 3000
+    assert rom.util.check(AcBatch) == []
