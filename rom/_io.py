@@ -151,20 +151,36 @@ def hook(entity: Any, name: str) -> Steps[None]:
 # -- the blocking driver ---------------------------------------------------------
 
 
+class _Resumer:
+    """Resumes a Steps generator with the reply (or error) of its last request."""
+
+    def __init__(self, steps: Steps[Any]) -> None:
+        self.steps = steps
+        self.reply: Any = None
+        self.error: BaseException | None = None
+        self.result: Any = None
+
+    def next(self) -> Request | None:
+        """The next request, or None once the generator returned (``result``)."""
+        error, self.error = self.error, None
+        try:
+            if error is not None:
+                return self.steps.throw(error)
+            return self.steps.send(self.reply)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+
+
 def run_sync(steps: Steps[T]) -> T:
     """Run ``steps`` with blocking clients; return what it returns."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
+    resumer = _Resumer(steps)
+    while (request := resumer.next()) is not None:
         try:
-            request = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        error = None
-        try:
-            reply = _sync(request)
+            resumer.reply = _sync(request)
         except BaseException as exc:  # thrown into the generator, as raised
-            error = exc
+            resumer.error = exc
+    return resumer.result  # type: ignore[no-any-return]
 
 
 def _sync(request: Request) -> Any:
@@ -211,18 +227,13 @@ def _sync(request: Request) -> Any:
 
 async def run_async(steps: Steps[T]) -> T:
     """Run ``steps`` with ``redis.asyncio`` clients; return what it returns."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
+    resumer = _Resumer(steps)
+    while (request := resumer.next()) is not None:
         try:
-            request = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        error = None
-        try:
-            reply = await _async(request)
-        except BaseException as exc:  # cancellation included: the core settles
-            error = exc
+            resumer.reply = await _async(request)
+        except BaseException as exc:  # cancellation too: the steps settle it
+            resumer.error = exc
+    return resumer.result  # type: ignore[no-any-return]
 
 
 async def _async(request: Request) -> Any:
