@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -449,6 +450,21 @@ class Model:
             )
         self._init_loaded(row)
         session.add(self)
+
+    async def aload(self, attr: str) -> Any:
+        """The value of relationship ``attr``, read with the async client.
+
+        ``await child.aload("parent")`` is ``child.parent`` (a ManyToOne or
+        ForeignModel: the entity, or None if it is gone) and
+        ``await parent.aload("children")`` is ``parent.children`` (a
+        OneToMany: the list of referrers), without blocking the loop. Any
+        other attribute is returned as it is.
+        """
+        column = inspect.getattr_static(type(self), attr, None)
+        load = getattr(column, "load_steps", None)
+        if load is None:
+            return getattr(self, attr)
+        return await run_async(load(self))
 
     # -- hooks ------------------------------------------------------------------
 

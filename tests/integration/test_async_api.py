@@ -252,6 +252,27 @@ def test_a_lost_reply_is_settled_on_both_paths(
     api.run(body)
 
 
+def test_relations_load_explicitly_on_the_async_path(
+    rom_redis: redis.Redis, roundtrips: CallCounter
+) -> None:
+    async def body(api: Api) -> None:
+        parent = AsParent(name="p")
+        kids = [AsChild(parent=parent, num=n) for n in range(2)]
+        await rom.session.acommit()
+        rom.session.rollback()
+        child = await AsChild.aget(kids[0].id)
+        assert child is not None
+        with roundtrips.count() as loading:
+            loaded = await child.aload("parent")
+        assert loading.roundtrips == 1 and loaded.name == "p"
+        assert child.parent is loaded  # kept, as a first attribute read keeps it
+        children = await loaded.aload("children")
+        assert sorted(c.num for c in children) == [0, 1]
+        assert await child.aload("num") == 0
+
+    Api("async").run(body)
+
+
 # -- connections ------------------------------------------------------------------
 
 
