@@ -819,17 +819,15 @@ class Query(Generic[M]):
         keys = self._model._meta.keys
         if self._pk_indexed:
             return int((yield from call(conn, "zcard", keys.index(self._model._pkey))))
-        counted = yield Blocking(
-            conn,
-            lambda client: sum(
-                1
-                for key in client.scan_iter(match=keys.scan_pattern, count=1000)
-                if keys.row_id(text(key)) is not None
-            ),
-            f"count() of every {self._model.__name__} without index=True on "
-            "its primary key",
-        )
-        return int(counted)
+        # SCAN until the cursor comes back to 0, as redis-py's scan_iter.
+        counted, cursor = 0, 0
+        while True:
+            cursor, found = yield from call(
+                conn, "scan", cursor, match=keys.scan_pattern, count=1000
+            )
+            counted += sum(1 for key in found if keys.row_id(text(key)) is not None)
+            if int(cursor) == 0:
+                return counted
 
     def _iter_probe(self, blocksize: int) -> Iterator[Any]:
         # Without an index on the primary key the only list of ids is the
