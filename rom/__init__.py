@@ -70,6 +70,7 @@ from .relations import ManyToMany
 from .relations import ManyToOne
 from .relations import OneToMany
 from .relations import OneToOne
+from .session import session_scope
 from .util import ClassProperty
 from .util import session
 
@@ -171,6 +172,7 @@ __all__ = [
     "model",
     "query",
     "session",
+    "session_scope",
     "util",
 ]
 

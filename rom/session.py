@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Iterable
 from collections.abc import Iterator
 from contextvars import ContextVar
+from contextvars import Token
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "NULL_SESSION",
     "Session",
     "session",
+    "session_scope",
     "use_null_session",
     "use_rom_session",
 ]
@@ -344,3 +346,31 @@ class Session:
 
 
 session = Session()
+
+
+class session_scope:
+    """A session for one request or job, discarded when the scope exits.
+
+    ``with rom.session_scope():`` (or ``async with``) gives the code inside
+    an empty session of its own: what it commits is written, and whatever
+    it leaves uncommitted is dropped on exit (on error too), so it cannot
+    be written by the next request's commit in the same worker thread or
+    task. The session in force before the scope is back afterwards,
+    untouched. Scopes nest.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: list[Token[_State]] = []
+
+    def __enter__(self) -> Session:
+        self._tokens.append(_STATE.set(_State(_owner())))
+        return session
+
+    def __exit__(self, *exc: object) -> None:
+        _STATE.reset(self._tokens.pop())
+
+    async def __aenter__(self) -> Session:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__(*exc)
