@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
+from ._io import Steps
+from ._io import run_sync
+from ._persist import save_entities_steps
 from .columns import Column
 from .columns import IndexOnly
 from .exceptions import DataRaceError
@@ -43,9 +46,14 @@ CANDIDATES = 1000
 def create(model: type[M], values: Mapping[str, Any]) -> M:
     """A new entity saved now; one that fails to save is left out of the
     session (nothing pending is left behind)."""
+    return run_sync(create_steps(model, values))
+
+
+def create_steps(model: type[M], values: Mapping[str, Any]) -> Steps[M]:
+    """``create`` as steps, for either transport."""
     entity = model(**values)
     try:
-        entity.save()
+        yield from save_entities_steps([entity], full=False, force=False)
     except BaseException:
         session.forget(entity)
         raise

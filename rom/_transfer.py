@@ -9,7 +9,9 @@ from typing import Any
 import redis
 
 from . import _scripts
-from ._persist import save_entities
+from ._io import Steps
+from ._io import run_sync
+from ._persist import save_entities_steps
 from ._replies import text
 
 if TYPE_CHECKING:
@@ -36,20 +38,47 @@ def transfer(
     not touch indexes; ``refresh_index`` reloads the entities and saves them
     in full afterwards, which rebuilds their index entries.
     """
+    run_sync(
+        transfer_steps(
+            source,
+            dest,
+            attr,
+            value,
+            txn,
+            txn_attr,
+            decimal_places,
+            refresh_entities,
+            refresh_index,
+        )
+    )
+
+
+def transfer_steps(
+    source: Model,
+    dest: Model,
+    attr: str,
+    value: Any,
+    txn: Model,
+    txn_attr: str,
+    decimal_places: int = 0,
+    refresh_entities: bool = True,
+    refresh_index: bool = True,
+) -> Steps[None]:
+    """``transfer`` as steps, for either transport."""
     entities = (source, dest, txn)
     amount = _check(entities, value, decimal_places)
     keys = [entity._pk for entity in entities]
-    reply = _scripts.transfer(
-        source._connection, keys, attr, txn_attr, amount, int(decimal_places)
-    )
+    args = [attr, txn_attr, amount, int(decimal_places)]
+    script = _scripts.load("transfer")
+    reply = yield from script.steps(source._connection, keys, args)
     message = text(reply)
     if message != "ok":
         raise ValueError(message)
     if refresh_entities or refresh_index:
         for entity in _distinct(entities):
-            entity.refresh()
+            yield from entity.refresh_steps()
     if refresh_index:
-        save_entities(_distinct(entities), full=True, force=False)
+        yield from save_entities_steps(_distinct(entities), full=True, force=False)
 
 
 def _distinct(entities: tuple[Model, ...]) -> list[Model]:

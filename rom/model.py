@@ -30,6 +30,7 @@ from ._persist import save_entities_steps
 from ._registry import register_model
 from ._replies import decode_row
 from ._transfer import transfer as transfer_amount
+from ._transfer import transfer_steps
 from ._unsafe import UnsafeHandle
 from ._writer import AttrDict  # noqa: F401 - rom 1.1.2 exported it here
 from ._writer import WritePlan
@@ -415,6 +416,32 @@ class Model:
             refresh_index,
         )
 
+    async def atransfer(
+        self,
+        other: Model,
+        attr: str,
+        value: Any,
+        txn_model: Model,
+        txn_attr: str,
+        decimal_places: int = 0,
+        refresh_entities: bool = True,
+        refresh_index: bool = True,
+    ) -> None:
+        """``transfer()`` on asyncio."""
+        await run_async(
+            transfer_steps(
+                self,
+                other,
+                attr,
+                value,
+                txn_model,
+                txn_attr,
+                decimal_places,
+                refresh_entities,
+                refresh_index,
+            )
+        )
+
     def refresh(self, force: bool = False) -> None:
         """Reload the entity from Redis (``force`` discards unsaved changes).
 
@@ -575,6 +602,11 @@ class Model:
         propagates and the entity is not left pending in the session.
         """
         return _get_or_create.create(cls, values)
+
+    @classmethod
+    async def acreate(cls, **values: Any) -> Self:
+        """``create()`` on asyncio."""
+        return await run_async(_get_or_create.create_steps(cls, values))
 
     @classmethod
     def get_or_create(

@@ -698,14 +698,22 @@ class Query(Generic[M]):
 
     def exists(self) -> bool:
         """True if the query matches at least one entity (one round trip)."""
+        return run_sync(self.exists_steps())
+
+    async def aexists(self) -> bool:
+        """``exists()`` on asyncio."""
+        return await run_async(self.exists_steps())
+
+    def exists_steps(self) -> Steps[bool]:
+        """``exists`` as steps, for either transport."""
         offset, count = self._limit or (0, None)
         if count == 0 or self._matches_nothing:
             return False
         if self._probe:
-            return self.first() is not None
+            return (yield from self.first_steps()) is not None
         pk = self._model._pkey
         probe = self.replace(limit=(offset, 1), select=None)._plan("select")
-        return bool(run_sync(self._run(_replace_plan(probe, fields=(pk,)))))
+        return bool((yield from self._run(_replace_plan(probe, fields=(pk,)))))
 
     def last(self) -> M | None:
         """The last entity (or selected row) in the query's order, or None.
@@ -714,6 +722,14 @@ class Query(Generic[M]):
         end. A limited or sliced query cannot be reversed: call ``last()``
         before ``limit()`` or slicing.
         """
+        return run_sync(self.last_steps())
+
+    async def alast(self) -> M | None:
+        """``last()`` on asyncio."""
+        return await run_async(self.last_steps())
+
+    def last_steps(self) -> Steps[M | None]:
+        """``last`` as steps, for either transport."""
         if self._limit is not None:
             raise QueryError(
                 f"{self._model.__name__}.query.last() of a limited or sliced "
@@ -725,10 +741,10 @@ class Query(Generic[M]):
         if self._probe:
             # Ordered by id without an id index: the first of the reverse.
             flipped = ("" if self._order().desc else "-") + self._model._pkey
-            return self.replace(order_by=flipped).first()
+            return (yield from self.replace(order_by=flipped).first_steps())
         plan = self._plan("select" if self._select else "rows")
-        rows = run_sync(self._run(_replace_plan(plan, last=True)))
-        found = run_sync(self._build(rows))
+        rows = yield from self._run(_replace_plan(plan, last=True))
+        found = yield from self._build(rows)
         return found[0] if found else None
 
     @overload

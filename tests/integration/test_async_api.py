@@ -46,6 +46,14 @@ class AsChild(rom.Model):
     num = rom.Integer()
 
 
+class AsAccount(rom.Model):
+    coins = rom.Integer(index=True)
+
+
+class AsTxn(rom.Model):
+    sent = rom.Integer(default=0)
+
+
 class AsHooked(rom.Model):
     num = rom.Integer()
 
@@ -197,6 +205,30 @@ def test_queries(api: Api, roundtrips: CallCounter) -> None:
         assert rom.util.get_connection().zcard(key) == 5
         assert await api.call(AsItem.query.filter(num=(None, 1)), "delete") == 2
         assert AsItem.query.count() == 5
+
+    api.run(body)
+
+
+def test_exists_last_create_transfer(api: Api, roundtrips: CallCounter) -> None:
+    async def body(api: Api) -> None:
+        with roundtrips.count() as creating:
+            made = await api.call(AsItem, "create", num=1, code="k1")
+        assert creating.roundtrips == 1 and not made._new
+        with pytest.raises(UniqueKeyViolation):
+            await api.call(AsItem, "create", num=2, code="k1")
+        await api.call(AsItem, "create", num=5, code="k5")
+        query = AsItem.query.filter(num=(0, 10)).order_by("num")
+        assert await api.call(query, "exists") is True
+        assert await api.call(AsItem.query.filter(num=7), "exists") is False
+        assert (await api.call(query, "last")).num == 5
+        a, b = AsAccount(coins=10), AsAccount(coins=0)
+        txn = AsTxn()
+        await api.call(rom.session, "commit")
+        await api.call(a, "transfer", b, "coins", 4, txn, "sent")
+        assert (a.coins, b.coins, txn.sent) == (6, 4, 1)
+        with pytest.raises(ValueError, match="already sent"):
+            await api.call(a, "transfer", b, "coins", 1, txn, "sent")
+        assert AsAccount.get_by(coins=4) == [b]  # the index was rebuilt
 
     api.run(body)
 
