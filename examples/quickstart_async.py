@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
 
 import redis
 
@@ -116,27 +115,6 @@ async def tour(conn: redis.Redis) -> None:
     print(f"   books left: {await Book.query.acount()}")
 
 
-def clean(conn: redis.Redis) -> None:
-    """Delete this example's keys, and nothing else."""
-    keys = list(conn.scan_iter(match=PREFIX + "*", count=500))
-    if keys:
-        conn.delete(*keys)
-
-
-@contextlib.contextmanager
-def redis_url() -> Iterator[str]:
-    """The URL of REDIS_URL/ROM_REDIS_URI, or of a server started for us."""
-    url = os.environ.get("REDIS_URL") or os.environ.get("ROM_REDIS_URI")
-    if url:
-        print(f"Using the Redis server at {url} (keys under {PREFIX!r})")
-        yield url
-        return
-    with RedisServer() as server:
-        print(f"Started a throwaway redis-server {server.version} at {server.url}")
-        yield server.url
-    print("Stopped the throwaway redis-server")
-
-
 async def run(conn: redis.Redis) -> None:
     try:
         await tour(conn)
@@ -145,15 +123,18 @@ async def run(conn: redis.Redis) -> None:
 
 
 def main() -> None:
-    with redis_url() as url:
+    url = os.environ.get("REDIS_URL") or os.environ.get("ROM_REDIS_URI")
+    with contextlib.ExitStack() as stack:
+        if not url:  # a throwaway redis-server, stopped at the end
+            url = stack.enter_context(RedisServer()).url
         conn, _ = counting_client(url)
         rom.util.CONNECTION = conn  # the async client is made from it
-        clean(conn)  # leftovers of an interrupted run
-        try:
-            asyncio.run(run(conn))
-        finally:
-            clean(conn)
-            conn.close()
+        stack.callback(conn.close)
+        for key in conn.scan_iter(match=PREFIX + "*"):  # an interrupted run's
+            conn.delete(key)
+        stack.callback(lambda: [conn.delete(k) for k in conn.scan_iter(PREFIX + "*")])
+        print(f"Redis at {url}; this tour's keys are under {PREFIX!r}")
+        asyncio.run(run(conn))
 
 
 if __name__ == "__main__":

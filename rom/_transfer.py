@@ -10,47 +10,13 @@ import redis
 
 from . import _scripts
 from ._io import Steps
-from ._io import run_sync
 from ._persist import save_entities_steps
 from ._replies import text
 
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["transfer"]
-
-
-def transfer(
-    source: Model,
-    dest: Model,
-    attr: str,
-    value: Any,
-    txn: Model,
-    txn_attr: str,
-    decimal_places: int = 0,
-    refresh_entities: bool = True,
-    refresh_index: bool = True,
-) -> None:
-    """Move ``value`` from ``source.attr`` to ``dest.attr``; set ``txn.txn_attr = 1``.
-
-    All three writes happen atomically, or none: ``ValueError`` says why
-    ('already sent', 'not enough credit', 'entity deleted'). The script does
-    not touch indexes; ``refresh_index`` reloads the entities and saves them
-    in full afterwards, which rebuilds their index entries.
-    """
-    run_sync(
-        transfer_steps(
-            source,
-            dest,
-            attr,
-            value,
-            txn,
-            txn_attr,
-            decimal_places,
-            refresh_entities,
-            refresh_index,
-        )
-    )
+__all__ = ["transfer_steps"]
 
 
 def transfer_steps(
@@ -64,7 +30,13 @@ def transfer_steps(
     refresh_entities: bool = True,
     refresh_index: bool = True,
 ) -> Steps[None]:
-    """``transfer`` as steps, for either transport."""
+    """Move ``value`` from ``source.attr`` to ``dest.attr``; set ``txn.txn_attr = 1``.
+
+    All three writes happen atomically, or none: ``ValueError`` says why
+    ('already sent', 'not enough credit', 'entity deleted'). The script does
+    not touch indexes; ``refresh_index`` reloads the entities and saves them
+    in full afterwards, which rebuilds their index entries.
+    """
     entities = (source, dest, txn)
     amount = _check(entities, value, decimal_places)
     keys = [entity._pk for entity in entities]

@@ -29,7 +29,6 @@ from ._persist import save_entities
 from ._persist import save_entities_steps
 from ._registry import register_model
 from ._replies import decode_row
-from ._transfer import transfer as transfer_amount
 from ._transfer import transfer_steps
 from ._unsafe import UnsafeHandle
 from ._writer import AttrDict  # noqa: F401 - rom 1.1.2 exported it here
@@ -404,31 +403,7 @@ class Model:
         already marked is refused, as is an amount above ``self.attr``
         (``ValueError``, nothing written).
         """
-        transfer_amount(
-            self,
-            other,
-            attr,
-            value,
-            txn_model,
-            txn_attr,
-            decimal_places,
-            refresh_entities,
-            refresh_index,
-        )
-
-    async def atransfer(
-        self,
-        other: Model,
-        attr: str,
-        value: Any,
-        txn_model: Model,
-        txn_attr: str,
-        decimal_places: int = 0,
-        refresh_entities: bool = True,
-        refresh_index: bool = True,
-    ) -> None:
-        """``transfer()`` on asyncio."""
-        await run_async(
+        run_sync(
             transfer_steps(
                 self,
                 other,
@@ -441,6 +416,10 @@ class Model:
                 refresh_index,
             )
         )
+
+    async def atransfer(self, other: Model, *args: Any, **kwargs: Any) -> None:
+        """``transfer()`` on asyncio, with the same arguments."""
+        await run_async(transfer_steps(self, other, *args, **kwargs))
 
     def refresh(self, force: bool = False) -> None:
         """Reload the entity from Redis (``force`` discards unsaved changes).
