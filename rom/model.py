@@ -603,9 +603,25 @@ class Model:
         return _get_or_create.get_or_create(cls, defaults, lookup)
 
     @classmethod
+    async def aget_or_create(
+        cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[Self, bool]:
+        """``get_or_create()`` on asyncio."""
+        steps = _get_or_create.get_or_create_steps(cls, defaults, lookup)
+        return await run_async(steps)
+
+    @classmethod
     def update_or_create(
         cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
     ) -> tuple[Self, bool]:
         """``(entity, created)``: as get_or_create, and an entity found gets
         ``defaults`` assigned and saved (retried on DataRaceError)."""
         return _get_or_create.update_or_create(cls, defaults, lookup)
+
+    @classmethod
+    async def aupdate_or_create(
+        cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[Self, bool]:
+        """``update_or_create()`` on asyncio."""
+        steps = _get_or_create.update_or_create_steps(cls, defaults, lookup)
+        return await run_async(steps)

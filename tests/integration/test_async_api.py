@@ -233,6 +233,22 @@ def test_exists_last_create_transfer(api: Api, roundtrips: CallCounter) -> None:
     api.run(body)
 
 
+def test_get_or_create_and_update_or_create(api: Api) -> None:
+    async def body(api: Api) -> None:
+        made, created = await api.call(AsItem, "get_or_create", {"num": 1}, code="g")
+        assert created and made.num == 1
+        again, created = await api.call(AsItem, "get_or_create", {"num": 2}, code="g")
+        assert again is made and not created
+        rom.util.get_connection().hset(made._pk, "num", "5")  # another writer
+        updated, created = await api.call(
+            AsItem, "update_or_create", {"num": 3}, code="g"
+        )
+        assert updated is made and not created and made.num == 3
+        assert AsItem.get_by(num=3) == [made]
+
+    api.run(body)
+
+
 def test_iteration_removes_its_temporary_key(api: Api, rom_redis: redis.Redis) -> None:
     async def body(api: Api) -> None:
         for n in range(5):

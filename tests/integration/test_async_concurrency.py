@@ -54,6 +54,24 @@ def test_200_tasks_race_for_20_unique_values(rom_redis: redis.Redis) -> None:
     assert rom.util.check(AcUnique) == []
 
 
+def test_100_tasks_get_or_create_one_entity(rom_redis: redis.Redis) -> None:
+    """The losers of the unique race read and return the winner."""
+    results: list[tuple[int, bool]] = []
+
+    async def claim(i: int) -> None:
+        entity, created = await AcUnique.aget_or_create({"num": i}, code="same")
+        results.append((int(entity.id), created))
+
+    async def body(api: Api) -> None:
+        await asyncio.gather(*(claim(i) for i in range(100)))
+
+    Api("async").run(body)
+    assert len(results) == 100
+    assert len({id for id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert AcUnique.query.count() == 1 and rom.util.check(AcUnique) == []
+
+
 def test_cancelled_commits_leave_nothing_partial(rom_redis: redis.Redis) -> None:
     """Tasks committing 100 entities each are cancelled at random points.
 
