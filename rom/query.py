@@ -553,13 +553,6 @@ class Query(Generic[M]):
 
     # -- update, values, values_list ------------------------------------------
 
-    def _each_chunk(self, blocksize: int, run: Callable[[list[Any]], object]) -> int:
-        def now(chunk: list[Any]) -> Steps[None]:
-            run(chunk)
-            yield from ()
-
-        return run_sync(self._each_chunk_steps(blocksize, now))
-
     def _each_chunk_steps(
         self, blocksize: int, run: Callable[[list[Any]], Steps[None]]
     ) -> Steps[int]:
@@ -599,6 +592,14 @@ class Query(Generic[M]):
         Unsaved changes the session holds for a matching entity are saved
         too. Values are checked before anything is read or written.
         """
+        return run_sync(self.update_steps(values))
+
+    async def aupdate(self, **values: Any) -> int:
+        """``update()`` on asyncio."""
+        return await run_async(self.update_steps(values))
+
+    def update_steps(self, values: dict[str, Any]) -> Steps[int]:
+        """``update`` as steps, for either transport."""
         info = self._model._meta
         for name, value in values.items():
             col = info.columns.get(name)
@@ -615,12 +616,12 @@ class Query(Generic[M]):
             if value is not None:
                 col.validate(value)
 
-        def save(chunk: list[Any]) -> None:
+        def save(chunk: list[Any]) -> Steps[None]:
             for entity in chunk:
                 entity.update(**values)
-            session.save(chunk)
+            yield from session.save_steps(chunk)
 
-        return self._each_chunk(100, save)
+        return (yield from self._each_chunk_steps(100, save))
 
     def prefetch(self, *names: str) -> Query[M]:
         """Also load these relations of the result, at most one more round trip.

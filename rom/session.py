@@ -272,7 +272,7 @@ class Session:
         Entities on one connection are written by one script call; the first
         failure stops the rest, as saving them one by one would.
         """
-        return run_sync(self._save_steps(objects, full, all, force))
+        return run_sync(self.save_steps(*objects, full=full, all=all, force=force))
 
     async def asave(
         self,
@@ -282,15 +282,18 @@ class Session:
         force: bool | None = None,
     ) -> int:
         """``save()`` on asyncio."""
-        return await run_async(self._save_steps(objects, full, all, force))
+        return await run_async(
+            self.save_steps(*objects, full=full, all=all, force=force)
+        )
 
-    def _save_steps(
+    def save_steps(
         self,
-        objects: tuple[Any, ...],
-        full: bool | None,
-        all: bool | None,
-        force: bool | None,
+        *objects: Any,
+        full: bool | None = None,
+        all: bool | None = None,
+        force: bool | None = None,
     ) -> Steps[int]:
+        """``save`` as steps, for either transport."""
         entities = [
             e for e in flatten(objects) if not e._deleted and (all or e._modified)
         ]

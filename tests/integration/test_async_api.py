@@ -203,6 +203,8 @@ def test_queries(api: Api, roundtrips: CallCounter) -> None:
         assert [e.num for e in await api.iterate(query.limit(1, 3))] == [5, 4, 3]
         key = await api.call(query, "cached_result", 30)
         assert rom.util.get_connection().zcard(key) == 5
+        assert await api.call(AsItem.query.filter(num=(5, 6)), "update", num=9) == 2
+        assert AsItem.query.filter(num=9).count() == 2
         assert await api.call(AsItem.query.filter(num=(None, 1)), "delete") == 2
         assert AsItem.query.count() == 5
 
