@@ -46,6 +46,7 @@ from .keygen import ts2t
 from .locks import EntityLock
 from .locks import Lock
 from .maintenance import Progress
+from .maintenance import arefresh_indices
 from .maintenance import clean_old_index
 from .maintenance import clean_unsafe_cols
 from .maintenance import refresh_all_indexes
@@ -80,6 +81,7 @@ __all__ = [
     "Progress",
     "Report",
     "Session",
+    "arefresh_indices",
     "check",
     "clean_old_index",
     "clean_unsafe_cols",
