@@ -7,6 +7,7 @@ trips, same bytes in Redis.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +70,10 @@ class AsAsyncHooked(rom.Model):
 
     async def _before_insert(self) -> None:  # type: ignore[override]
         HOOKS.append("async before_insert")
+
+    async def _after_delete(self) -> None:  # type: ignore[override]
+        await asyncio.sleep(0)
+        HOOKS.append("async after_delete")
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -207,6 +212,11 @@ def test_queries(api: Api, roundtrips: CallCounter) -> None:
         assert AsItem.query.filter(num=9).count() == 2
         assert await api.call(AsItem.query.filter(num=(None, 1)), "delete") == 2
         assert AsItem.query.count() == 5
+        selected = AsItem.query.filter(num=(0, 9)).order_by("num").select("num", "code")
+        rows = await api.call(selected, "all")
+        expected = [(2, "q2"), (3, "q3"), (4, "q4"), (9, "q5"), (9, "q6")]
+        assert rows == [{"num": n, "code": c} for n, c in expected]
+        assert await api.iterate(selected) == rows
 
     api.run(body)
 
@@ -279,6 +289,8 @@ def test_an_async_hook_is_awaited_or_refused(
         if api.is_async:
             await entity.asave()
             assert hooks == ["async before_insert"] and entity.id == 1
+            await entity.adelete()
+            assert hooks[-1] == "async after_delete"
             return
         with pytest.raises(InvalidOperation, match=r"async def hook.*asave"):
             entity.save()
