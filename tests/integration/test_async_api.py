@@ -55,6 +55,15 @@ class AsTxn(rom.Model):
     sent = rom.Integer(default=0)
 
 
+class AsTag(rom.Model):
+    name = rom.Text()
+
+
+class AsPost(rom.Model):
+    title = rom.Text()
+    tags = rom.ManyToMany("AsTag", related_name="posts")
+
+
 class AsHooked(rom.Model):
     num = rom.Integer()
 
@@ -79,7 +88,7 @@ class AsAsyncHooked(rom.Model):
 @pytest.fixture(params=["sync", "async"])
 def api(request: pytest.FixtureRequest, rom_redis: redis.Redis) -> Api:
     # Scripts loaded up front: a first NOSCRIPT would add round trips.
-    for name in ("write_entity", "fetch_by_unique", "search", "page"):
+    for name in ("write_entity", "fetch_by_unique", "search", "page", "many_to_many"):
         rom_redis.script_load(_scripts.load(name).source)
     return Api(request.param)
 
@@ -257,6 +266,29 @@ def test_get_or_create_and_update_or_create(api: Api) -> None:
         )
         assert updated is made and not created and made.num == 3
         assert AsItem.get_by(num=3) == [made]
+
+    api.run(body)
+
+
+def test_many_to_many_sets(api: Api, roundtrips: CallCounter) -> None:
+    async def body(api: Api) -> None:
+        post = AsPost(title="p")
+        tags = [AsTag(name=n) for n in "abc"]
+        rom.session.commit()
+        with roundtrips.count() as adding:
+            assert await api.call(post.tags, "add", *tags[:2]) == 2
+        assert adding.roundtrips == 1
+        assert await api.call(post.tags, "ids") == [tags[0].id, tags[1].id]
+        assert await api.call(post.tags, "count") == 2
+        assert sorted(t.name for t in await api.call(post.tags, "all")) == ["a", "b"]
+        assert await api.call(post.tags, "set", [tags[2]]) == 3
+        assert [p.id for p in await api.call(tags[2].posts, "all")] == [post.id]
+        assert await api.call(post.tags, "remove", tags[2]) == 1
+        assert await api.call(post.tags, "clear") == 0
+        if api.is_async:
+            assert await post.tags.acontains(tags[0]) is False
+        else:
+            assert tags[0] not in post.tags
 
     api.run(body)
 
