@@ -45,6 +45,7 @@ from .exceptions import QueryError
 from .exceptions import RestrictError
 from .exceptions import UniqueKeyViolation
 from .exceptions import WriteOutcomeUnknown
+from .exceptions import WrongClientError
 from .index import GeoIndex
 from .index import Pattern
 from .index import Prefix
@@ -69,6 +70,7 @@ from .relations import ManyToMany
 from .relations import ManyToOne
 from .relations import OneToMany
 from .relations import OneToOne
+from .session import session_scope
 from .util import ClassProperty
 from .util import session
 
@@ -162,6 +164,7 @@ __all__ = [
     "UniqueKeyViolation",
     "UnsafeColumn",
     "WriteOutcomeUnknown",
+    "WrongClientError",
     "__version__",
     "columns",
     "exceptions",
@@ -169,6 +172,7 @@ __all__ = [
     "model",
     "query",
     "session",
+    "session_scope",
     "util",
 ]
 

@@ -15,12 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
+import redis.asyncio.connection as aconnection
 from redis.connection import AbstractConnection
 from redis.connection import Connection
 from redis.connection import SSLConnection
 from redis.connection import UnixDomainSocketConnection
 
 __all__ = [
+    "AsyncCountingConnection",
     "CallCount",
     "CallCounter",
     "CountingConnection",
@@ -245,6 +247,58 @@ class CountingUnixDomainSocketConnection(_CountingMixin, UnixDomainSocketConnect
     def __init__(self, *args: Any, counter: CallCounter | None = None, **kw: Any):
         super().__init__(*args, **kw)  # type: ignore[no-untyped-call]
         self._init_counting(counter)
+
+
+class AsyncCountingConnection(aconnection.Connection):
+    """The ``redis.asyncio`` flavour of :class:`CountingConnection`.
+
+    rom's async API makes it (sharing the counter) when it derives an
+    asyncio client from a counting client, so one counter sees both paths.
+    """
+
+    def __init__(self, *args: Any, counter: CallCounter | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.counter = counter if counter is not None else CallCounter()
+        self._quiet = 0
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        # pack_commands (pipelines) packs each command through here too.
+        if not self._quiet:
+            self.counter._add_command(_command_name(args))
+        return super().pack_command(*args)
+
+    async def send_packed_command(
+        self, command: Any, check_health: bool = True
+    ) -> None:
+        if not self._quiet:
+            self.counter._add_roundtrip()
+        self._quiet += 1
+        try:
+            await super().send_packed_command(command, check_health)
+        finally:
+            self._quiet -= 1
+
+    async def _connect(self) -> None:
+        await super()._connect()  # type: ignore[no-untyped-call]
+        if not self._quiet:
+            self.counter._add_connect()
+
+    async def on_connect_check_health(self, check_health: bool = True) -> None:
+        self._quiet += 1
+        try:
+            await super().on_connect_check_health(check_health)
+        finally:
+            self._quiet -= 1
+
+
+def _register_async() -> None:
+    # Deriving an asyncio client from a counting TCP client keeps counting.
+    from .connection import ASYNC_CONNECTION_CLASSES
+
+    ASYNC_CONNECTION_CLASSES[CountingConnection] = AsyncCountingConnection
+
+
+_register_async()
 
 
 def _counting_class(url: str) -> type[AbstractConnection]:

@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
+from ._io import Steps
+from ._io import run_sync
+from ._lookup import get_by_steps
+from ._persist import save_entities_steps
 from .columns import Column
 from .columns import IndexOnly
 from .exceptions import DataRaceError
@@ -43,9 +47,14 @@ CANDIDATES = 1000
 def create(model: type[M], values: Mapping[str, Any]) -> M:
     """A new entity saved now; one that fails to save is left out of the
     session (nothing pending is left behind)."""
+    return run_sync(create_steps(model, values))
+
+
+def create_steps(model: type[M], values: Mapping[str, Any]) -> Steps[M]:
+    """``create`` as steps, for either transport."""
     entity = model(**values)
     try:
-        entity.save()
+        yield from save_entities_steps([entity], full=False, force=False)
     except BaseException:
         session.forget(entity)
         raise
@@ -96,15 +105,20 @@ def _unique_column(model: type[Model], names: Mapping[str, Any]) -> str | None:
 
 def find(model: type[M], lookup: Mapping[str, Any]) -> M | None:
     """The one entity matching ``lookup``, or None; QueryError if several do."""
+    return run_sync(find_steps(model, lookup))
+
+
+def find_steps(model: type[M], lookup: Mapping[str, Any]) -> Steps[M | None]:
+    """``find`` as steps, for either transport."""
     wires = _checked(model, lookup)
     unique = _unique_column(model, lookup)
     if unique is not None:
-        found = model.get_by(**{unique: lookup[unique]})
+        found = yield from get_by_steps(model, {unique: lookup[unique]})
         if found is None or isinstance(found, list):  # one value: one entity
             return None
         return found if _matches(found, wires) else None
     query = model.query.filter(**{k: v for k, v in lookup.items() if v is not None})
-    candidates = query.limit(0, CANDIDATES).all()
+    candidates = yield from query.limit(0, CANDIDATES).all_steps()
     matching = [e for e in candidates if _matches(e, wires)]
     if len(matching) > 1:
         info = model._meta
@@ -121,15 +135,23 @@ def get_or_create(
 ) -> tuple[M, bool]:
     """``(entity, created)``: the entity matching ``lookup``, else a new one
     made of ``lookup`` and ``defaults`` (defaults win) and saved."""
-    found = find(model, lookup)
+    return run_sync(get_or_create_steps(model, defaults, lookup))
+
+
+def get_or_create_steps(
+    model: type[M], defaults: Mapping[str, Any] | None, lookup: Mapping[str, Any]
+) -> Steps[tuple[M, bool]]:
+    """``get_or_create`` as steps, for either transport."""
+    found = yield from find_steps(model, lookup)
     if found is not None:
         return found, False
     try:
-        return create(model, {**lookup, **(defaults or {})}), True
+        made = yield from create_steps(model, {**lookup, **(defaults or {})})
+        return made, True
     except UniqueKeyViolation:
         # Another creator won the race (or the values clash with another
         # entity): return the winner if it matches the lookup.
-        found = find(model, lookup)
+        found = yield from find_steps(model, lookup)
         if found is None:
             raise
         return found, False
@@ -145,19 +167,27 @@ def update_or_create(
     (DataRaceError) or deleted it is retried on the row as it is now, up
     to ``UPDATE_ATTEMPTS`` times.
     """
+    return run_sync(update_or_create_steps(model, defaults, lookup))
+
+
+def update_or_create_steps(
+    model: type[M], defaults: Mapping[str, Any] | None, lookup: Mapping[str, Any]
+) -> Steps[tuple[M, bool]]:
+    """``update_or_create`` as steps, for either transport."""
     values = dict(defaults or {})
     for attempt in range(UPDATE_ATTEMPTS):
-        entity, created = get_or_create(model, values, lookup)
+        entity, created = yield from get_or_create_steps(model, values, lookup)
         if created:
             return entity, True
         try:
             entity.update(**values)
-            entity.save()
+            entity._check_saveable(force=False)
+            yield from save_entities_steps([entity], full=False, force=False)
             return entity, False
         except DataRaceError:
             if attempt == UPDATE_ATTEMPTS - 1:
                 raise
-            entity.refresh(force=True)
+            yield from entity.refresh_steps(force=True)
         except EntityDeletedError:
             if attempt == UPDATE_ATTEMPTS - 1:
                 raise

@@ -13,6 +13,10 @@ from typing import Any
 from typing import TypeVar
 
 from . import _scripts
+from ._io import Pipeline
+from ._io import Steps
+from ._io import call
+from ._io import run_sync
 from ._replies import decode_row
 from ._replies import reply_row
 from ._replies import text
@@ -29,7 +33,7 @@ from .session import session
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["ID_COLLECTIONS", "get", "get_by"]
+__all__ = ["ID_COLLECTIONS", "get", "get_by", "get_by_steps", "get_steps"]
 
 M = TypeVar("M", bound="Model")
 
@@ -42,9 +46,14 @@ def get(model: type[M], ids: Any) -> M | list[M] | None:
 
     A collection gives the entities found, in the order asked.
     """
+    return run_sync(get_steps(model, ids))
+
+
+def get_steps(model: type[M], ids: Any) -> Steps[M | list[M] | None]:
+    """``get`` as steps, for either transport."""
     single = not isinstance(ids, ID_COLLECTIONS)
     wanted = [_to_id(model.__name__, i) for i in ([ids] if single else ids)]
-    found = _load_ids(model, wanted)
+    found = yield from _load_ids(model, wanted)
     if single:
         return found.get(wanted[0])
     return [found[i] for i in wanted if i in found]
@@ -62,7 +71,7 @@ def _to_id(model: str, value: object) -> int:
     return int(digits)
 
 
-def _load_ids(model: type[M], ids: list[int]) -> dict[int, M]:
+def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
     keys = model._meta.keys
     found: dict[int, M] = {}
     missing: list[int] = []
@@ -74,14 +83,15 @@ def _load_ids(model: type[M], ids: list[int]) -> dict[int, M]:
             missing.append(i)
     if len(missing) == 1:
         # One command is atomic by itself: no MULTI/EXEC, no pipeline.
-        raw = model._connection.hgetall(keys.entity(missing[0]))
+        raw = yield from call(model._connection, "hgetall", keys.entity(missing[0]))
         if raw:
             found[missing[0]] = model._adopt(decode_row(raw, keys.entity(missing[0])))
     elif missing:
-        pipe = model._connection.pipeline(transaction=True)
-        for i in missing:
-            pipe.hgetall(keys.entity(i))
-        for i, raw in zip(missing, pipe.execute(), strict=True):
+        rows: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
+            ("hgetall", (keys.entity(i),), {}) for i in missing
+        )
+        replies = yield Pipeline(model._connection, rows, transaction=True)
+        for i, raw in zip(missing, replies, strict=True):
             if raw:
                 found[i] = model._adopt(decode_row(raw, keys.entity(i)))
     return found
@@ -89,6 +99,11 @@ def _load_ids(model: type[M], ids: list[int]) -> dict[int, M]:
 
 def get_by(model: type[M], kwargs: dict[str, Any]) -> Any:
     """``Model.get_by(**kwargs)``: by primary key, unique column or index."""
+    return run_sync(get_by_steps(model, kwargs))
+
+
+def get_by_steps(model: type[M], kwargs: dict[str, Any]) -> Steps[Any]:
+    """``get_by`` as steps, for either transport."""
     limit = kwargs.pop("_limit", None)
     numeric = bool(kwargs.pop("_numeric", False))
     if len(kwargs) != 1:
@@ -106,10 +121,13 @@ def get_by(model: type[M], kwargs: dict[str, Any]) -> Any:
             f"got {limit!r}"
         )
     ((attr, value),) = kwargs.items()
-    return _lookup(model, attr, value, limit, numeric)
+    found = yield from _lookup(model, attr, value, limit, numeric)
+    return found
 
 
-def _lookup(model: type[M], attr: str, value: Any, limit: Any, numeric: bool) -> Any:
+def _lookup(
+    model: type[M], attr: str, value: Any, limit: Any, numeric: bool
+) -> Steps[Any]:
     info = model._meta
     if isinstance(value, tuple) and len(value) != 2:
         raise QueryError(
@@ -117,7 +135,7 @@ def _lookup(model: type[M], attr: str, value: Any, limit: Any, numeric: bool) ->
             f"tuples, got {value!r}"
         )
     if attr == info.pk:
-        return get(model, value)
+        return (yield from get_steps(model, value))
     col = info.columns.get(attr)
     if isinstance(col, Column) and col.unique and not (col.index and numeric):
         if isinstance(value, tuple):
@@ -125,8 +143,8 @@ def _lookup(model: type[M], attr: str, value: Any, limit: Any, numeric: bool) ->
                 f"Cannot query a unique index with a range: {model.__name__}."
                 f"{attr} is unique; pass a value or a list of values"
             )
-        return _by_unique(model, col, value)
-    return _by_index(model, attr.split(":")[0], attr, value, limit)
+        return (yield from _by_unique(model, col, value))
+    return (yield from _by_index(model, attr.split(":")[0], attr, value, limit))
 
 
 def _unique_lookup_value(col: Column[Any], value: Any) -> str:
@@ -138,7 +156,7 @@ def _unique_lookup_value(col: Column[Any], value: Any) -> str:
     return col.to_redis(converted)
 
 
-def _by_unique(model: type[M], col: Column[Any], value: Any) -> Any:
+def _by_unique(model: type[M], col: Column[Any], value: Any) -> Steps[Any]:
     values = list(value) if isinstance(value, (list, set, frozenset)) else [value]
     # None is never stored, so it never matches (and is not the text 'None').
     values = [v for v in values if v is not None]
@@ -146,7 +164,7 @@ def _by_unique(model: type[M], col: Column[Any], value: Any) -> Any:
         return None if not isinstance(value, (list, set, frozenset)) else []
     wires = [_unique_lookup_value(col, v) for v in values]
     keys = model._meta.keys
-    replies = _scripts.fetch_by_unique(
+    replies = yield from _scripts.fetch_by_unique_steps(
         model._connection, keys.unique(col.attr), keys.row_prefix, wires
     )
     found: list[M | None] = []
@@ -158,7 +176,9 @@ def _by_unique(model: type[M], col: Column[Any], value: Any) -> Any:
     return [entity for entity in found if entity is not None]
 
 
-def _by_index(model: type[M], base: str, attr: str, value: Any, limit: Any) -> list[M]:
+def _by_index(
+    model: type[M], base: str, attr: str, value: Any, limit: Any
+) -> Steps[list[M]]:
     info = model._meta
     col = info.columns.get(base)
     if not isinstance(col, Column) or not col.indexed:
@@ -180,7 +200,7 @@ def _by_index(model: type[M], base: str, attr: str, value: Any, limit: Any) -> l
         low = high = value
     else:
         query = model.query.filter(**{attr: value})
-        return (query.limit(*limit) if limit else query).all()
+        return (yield from (query.limit(*limit) if limit else query).all_steps())
     lo = range_bound(where, col, low) or "-inf"
     hi = range_bound(where, col, high) or "+inf"
     offset, count = limit if limit else (0, -1)
@@ -190,4 +210,4 @@ def _by_index(model: type[M], base: str, attr: str, value: Any, limit: Any) -> l
     # in the same order (ZRANGEBYSCORE), dropping rows that are gone.
     ranged = RangeFilter(info.keys.index(attr), lo, hi)
     bounds = (offset, None if count < 0 else count)
-    return Query(model, (ranged,), limit=bounds).all()
+    return (yield from Query(model, (ranged,), limit=bounds).all_steps())

@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from . import _scripts
+from ._io import Steps
+from ._io import call
+from ._io import run_async
+from ._io import run_sync
 from ._replies import text
 from ._search import AnyFilter
 from ._search import Filter
@@ -102,50 +106,95 @@ class RelatedSet:
 
     def all(self) -> list[Any]:
         """The related entities, by id (one round trip, or none if prefetched)."""
+        return run_sync(self._all_steps())
+
+    async def aall(self) -> list[Any]:
+        """``all()`` on asyncio."""
+        return await run_async(self._all_steps())
+
+    def _all_steps(self) -> Steps[list[Any]]:
         cached = vars(self._entity).get(PREFETCHED, {}).get(self._side.attr)
         if cached is not None:
             return list(cached)
-        return self.query.all()
+        return (yield from self.query.all_steps())
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.all())
 
     def ids(self) -> list[int]:
         """The ids of the related entities, ascending."""
+        return run_sync(self._ids_steps())
+
+    async def aids(self) -> list[int]:
+        """``ids()`` on asyncio."""
+        return await run_async(self._ids_steps())
+
+    def _ids_steps(self) -> Steps[list[int]]:
         if self._id() is None:
             return []
-        conn = self._entity._connection
-        return sorted(int(text(i)) for i in conn.smembers(self._key()))
+        found = yield from call(self._entity._connection, "smembers", self._key())
+        return sorted(int(text(i)) for i in found)
 
     def count(self) -> int:
         """The number of related entities (SCARD)."""
+        return run_sync(self._count_steps())
+
+    async def acount(self) -> int:
+        """``count()`` on asyncio."""
+        return await run_async(self._count_steps())
+
+    def _count_steps(self) -> Steps[int]:
         if self._id() is None:
             return 0
-        return int(self._entity._connection.scard(self._key()))
+        return int((yield from call(self._entity._connection, "scard", self._key())))
 
     def __contains__(self, value: object) -> bool:
+        return run_sync(self._contains_steps(value))
+
+    async def acontains(self, value: object) -> bool:
+        """``value in related`` on asyncio."""
+        return await run_async(self._contains_steps(value))
+
+    def _contains_steps(self, value: object) -> Steps[bool]:
         if self._id() is None:
             return False
         member = _other_id(self._side, value)
-        return bool(self._entity._connection.sismember(self._key(), member))
+        conn = self._entity._connection
+        return bool((yield from call(conn, "sismember", self._key(), member)))
 
     def add(self, *values: Any) -> int:
         """Relate entities (or ids); returns the number of new memberships."""
-        return self._change("add", values)
+        return run_sync(self._change("add", values))
+
+    async def aadd(self, *values: Any) -> int:
+        """``add()`` on asyncio."""
+        return await run_async(self._change("add", values))
 
     def remove(self, *values: Any) -> int:
         """Unrelate entities (or ids); returns the number removed."""
-        return self._change("remove", values)
+        return run_sync(self._change("remove", values))
+
+    async def aremove(self, *values: Any) -> int:
+        """``remove()`` on asyncio."""
+        return await run_async(self._change("remove", values))
 
     def set(self, values: Iterable[Any]) -> int:
         """Make exactly ``values`` related; returns the memberships changed."""
-        return self._change("set", tuple(values))
+        return run_sync(self._change("set", tuple(values)))
+
+    async def aset(self, values: Iterable[Any]) -> int:
+        """``set()`` on asyncio."""
+        return await run_async(self._change("set", tuple(values)))
 
     def clear(self) -> int:
         """Unrelate every entity; returns the number removed."""
-        return self._change("set", ())
+        return run_sync(self._change("set", ()))
 
-    def _change(self, op: str, values: tuple[Any, ...]) -> int:
+    async def aclear(self) -> int:
+        """``clear()`` on asyncio."""
+        return await run_async(self._change("set", ()))
+
+    def _change(self, op: str, values: tuple[Any, ...]) -> Steps[int]:
         side, entity = self._side, self._entity
         other = side.linked()
         ids = list(dict.fromkeys(_other_id(side, v) for v in values))
@@ -169,7 +218,9 @@ class RelatedSet:
             "other_after": after,
             "ids": ids,
         }
-        reply = _scripts.many_to_many(entity._connection, json.dumps(plan))
+        reply = yield from _scripts.many_to_many_steps(
+            entity._connection, json.dumps(plan)
+        )
         vars(entity).get(PREFETCHED, {}).pop(side.attr, None)
         status = text(reply[0])
         if status == "deleted":
@@ -189,7 +240,7 @@ class RelatedSet:
         return int(reply[1])
 
 
-def drop_memberships(entities: Iterable[Model]) -> None:
+def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
     """Forget every membership of deleted entities, on both sides.
 
     One script call per connection; entities of models without a
@@ -214,7 +265,8 @@ def drop_memberships(entities: Iterable[Model]) -> None:
             conn = entity._connection
             calls.setdefault(id(conn), (conn, []))[1].append(item)
     for conn, items in calls.values():
-        _scripts.many_to_many(conn, json.dumps({"op": "drop", "items": items}))
+        plan = json.dumps({"op": "drop", "items": items})
+        yield from _scripts.many_to_many_steps(conn, plan)
 
 
 def membership_filter(info: ModelInfo, name: str, value: Any) -> Filter | None:

@@ -24,9 +24,14 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ._io import Each
+from ._io import Pipeline
+from ._io import Steps
+from ._io import hook
+from ._io import run_sync
 from ._many_to_many import drop_memberships
 from ._persist import Batch
-from ._persist import write_batch
+from ._persist import write_batch_steps
 from ._replies import text
 from .exceptions import RestrictError
 from .relations import OnDelete
@@ -36,7 +41,12 @@ from .relations import referrers_of
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["DeletePlan", "delete_with_policies", "plan_deletes"]
+__all__ = [
+    "DeletePlan",
+    "delete_with_policies",
+    "delete_with_policies_steps",
+    "plan_deletes",
+]
 
 # (the referenced entity, referring model, attribute, on_delete, referrer ids)
 _Found = tuple["Model", Any, str, OnDelete, list[str]]
@@ -77,7 +87,7 @@ class DeletePlan:
         return [u for key, u in self.updates.items() if key not in self.deleted]
 
 
-def plan_deletes(roots: Iterable[Model]) -> DeletePlan:
+def plan_deletes(roots: Iterable[Model]) -> Steps[DeletePlan]:
     """Follow every on_delete policy from ``roots``; reads only, writes nothing."""
     plan = DeletePlan()
     level = []
@@ -86,15 +96,20 @@ def plan_deletes(roots: Iterable[Model]) -> DeletePlan:
             plan.deleted[entity._pk] = entity
             level.append(entity)
     while level:
-        level = _apply_level(plan, _referrer_ids(level))
+        found = yield from _referrer_ids(level)
+        level = yield from _apply_level(plan, found)
     return plan
 
 
-def _referrer_ids(level: list[Model]) -> list[_Found]:
+# (connection, its reads) per connection, in the order first used.
+_Reads = dict[int, tuple[Any, list[tuple[str, tuple[Any, ...], dict[str, Any]]]]]
+
+
+def _referrer_ids(level: list[Model]) -> Steps[list[_Found]]:
     # ZRANGEBYSCORE <ref ns>:<attr>:idx id id lists the referrers of one
     # entity; all of a level's reads on one connection share a pipeline.
     asked: list[tuple[Model, Any, str, OnDelete, int]] = []
-    pipes: dict[int, Any] = {}
+    pipes: _Reads = {}
     edges: dict[type, list[tuple[Any, str, OnDelete]]] = {}
     for entity in level:
         model = type(entity)
@@ -104,10 +119,10 @@ def _referrer_ids(level: list[Model]) -> list[_Found]:
             if action == "no action":
                 continue
             conn = referrer._connection
-            if id(conn) not in pipes:
-                pipes[id(conn)] = conn.pipeline(transaction=False)
             pk = entity._primary_key()
-            pipes[id(conn)].zrangebyscore(referrer._meta.keys.index(attr), pk, pk)
+            index = referrer._meta.keys.index(attr)
+            reads = pipes.setdefault(id(conn), (conn, []))[1]
+            reads.append(("zrangebyscore", (index, pk, pk), {}))
             asked.append((entity, referrer, attr, action, id(conn)))
         # A ManyToMany side: the entity's own member SET lists the related
         # entities, read only if their policy is 'restrict' or 'cascade'.
@@ -116,12 +131,13 @@ def _referrer_ids(level: list[Model]) -> list[_Found]:
             if other is None or other.on_delete == "remove":
                 continue
             conn = entity._connection
-            if id(conn) not in pipes:
-                pipes[id(conn)] = conn.pipeline(transaction=False)
             key = entity._meta.keys.members(entity._primary_key(), side.attr)
-            pipes[id(conn)].smembers(key)
+            pipes.setdefault(id(conn), (conn, []))[1].append(("smembers", (key,), {}))
             asked.append((entity, other.owner, other.attr, other.on_delete, id(conn)))
-    replies = {conn: iter(pipe.execute()) for conn, pipe in pipes.items()}
+    if not pipes:
+        return []
+    sent = yield Each(tuple(Pipeline(c, tuple(r)) for c, r in pipes.values()))
+    replies = {conn: iter(got) for conn, got in zip(pipes, sent, strict=True)}
     return [
         (entity, referrer, attr, action, _ids(next(replies[conn])))
         for entity, referrer, attr, action, conn in asked
@@ -134,21 +150,25 @@ def _ids(reply: Any) -> list[str]:
     return sorted(ids, key=int) if isinstance(reply, set) else ids
 
 
-def _load(found: list[_Found]) -> dict[tuple[Any, str], Model]:
+def _load(found: list[_Found]) -> Steps[dict[tuple[Any, str], Model]]:
     # One read per referring model: its rows, pipelined (Model.get).
+    from ._lookup import get_steps  # _lookup imports the session, which needs us
+
     wanted: dict[Any, list[str]] = {}
     for _, referrer, _, action, ids in found:
         if action != "restrict":
             wanted.setdefault(referrer, []).extend(ids)
     loaded: dict[tuple[Any, str], Model] = {}
     for referrer, ids in wanted.items():
-        for entity in referrer.get(list(dict.fromkeys(ids))):
+        got = yield from get_steps(referrer, list(dict.fromkeys(ids)))
+        assert isinstance(got, list)
+        for entity in got:
             loaded[(referrer, str(entity._primary_key()))] = entity
     return loaded
 
 
-def _apply_level(plan: DeletePlan, found: list[_Found]) -> list[Model]:
-    loaded = _load(found)
+def _apply_level(plan: DeletePlan, found: list[_Found]) -> Steps[list[Model]]:
+    loaded = yield from _load(found)
     cascaded: list[Model] = []
     for entity, referrer, attr, action, ids in found:
         if action == "restrict":
@@ -177,6 +197,13 @@ def _apply_level(plan: DeletePlan, found: list[_Found]) -> list[Model]:
 
 
 def delete_with_policies(entities: list[Model], *, policies: bool = True) -> None:
+    """Delete entities and apply the on_delete policies of their referrers."""
+    run_sync(delete_with_policies_steps(entities, policies=policies))
+
+
+def delete_with_policies_steps(
+    entities: list[Model], *, policies: bool = True
+) -> Steps[None]:
     """Delete entities and apply the on_delete policies of their referrers.
 
     Hooks: ``_before_delete``/``_after_delete`` run for every entity deleted,
@@ -185,34 +212,34 @@ def delete_with_policies(entities: list[Model], *, policies: bool = True) -> Non
     changed). With ``policies=False`` only the given entities are deleted
     and referrers are left as they are.
     """
-    entities = _drop_unsaved(entities)
+    entities = yield from _drop_unsaved(entities)
     if not entities:
         return
     for entity in entities:
         if not entity._deleted:
-            entity._before_delete()
+            yield from hook(entity, "_before_delete")
     if policies:
-        plan = plan_deletes(entities)
+        plan = yield from plan_deletes(entities)
         plan.check_restrict()
     else:
         plan = DeletePlan(deleted={e._pk: e for e in entities})
     given = {id(e) for e in entities}
     for entity in plan.deleted.values():
         if id(entity) not in given and not entity._deleted:
-            entity._before_delete()
+            yield from hook(entity, "_before_delete")
     fresh = {id(e) for e in plan.deleted.values() if not e._deleted}
     called = _call_policies(plan)
     try:
-        batch, undo = _plan_updates(plan.pending_updates())
+        batch, undo = yield from _plan_updates(plan.pending_updates())
     except BaseException:
         _restore(called)
         raise
     batch += [(e, e._plan_delete()) for e in plan.deleted.values()]
-    done, error = write_batch(batch)
+    done, error = yield from write_batch_steps(batch)
     try:
         # Not in the delete's script call: a crash between the two leaves
         # memberships naming deleted ids, which readers skip.
-        drop_memberships(e for e, p in done if p.delete)
+        yield from drop_memberships(e for e, p in done if p.delete)
     except Exception as exc:
         error = error or exc
     written = {id(entity) for entity, _ in done}
@@ -220,10 +247,10 @@ def delete_with_policies(entities: list[Model], *, policies: bool = True) -> Non
         if id(entity) not in written:
             entity._data.update(values)
     _restore([s for s in called if id(s.entity) not in written])
-    _finish(done, fresh, error)
+    yield from _finish(done, fresh, error)
 
 
-def _drop_unsaved(entities: list[Model]) -> list[Model]:
+def _drop_unsaved(entities: list[Model]) -> Steps[list[Model]]:
     # A never-saved entity has nothing in Redis and nothing can reference
     # it there: it is deleted in memory (hooks included) without taking an
     # id or sending anything. Returns the entities that were saved.
@@ -232,9 +259,9 @@ def _drop_unsaved(entities: list[Model]) -> list[Model]:
         if not entity._new:
             saved.append(entity)
         elif not entity._deleted:
-            entity._before_delete()
+            yield from hook(entity, "_before_delete")
             entity._was_deleted()
-            entity._after_delete()
+            yield from hook(entity, "_after_delete")
     return saved
 
 
@@ -309,7 +336,7 @@ def _restore(snapshots: list[_Snapshot]) -> None:
 
 def _plan_updates(
     updates: list[tuple[Model, dict[str, Any]]],
-) -> tuple[Batch, list[tuple[Model, dict[str, Any]]]]:
+) -> Steps[tuple[Batch, list[tuple[Model, dict[str, Any]]]]]:
     # The referrers' old values are kept to restore them if they are not
     # written, so a failed delete leaves nothing half-changed in memory.
     batch: Batch = []
@@ -318,7 +345,7 @@ def _plan_updates(
         for entity, values in updates:
             undo.append((entity, {a: entity._data.get(a) for a in values}))
             entity._data.update(values)
-            entity._before_update()
+            yield from hook(entity, "_before_update")
             batch.append((entity, entity._plan_save(full=False, force=False)))
     except BaseException:
         for entity, old in undo:
@@ -327,7 +354,7 @@ def _plan_updates(
     return batch, undo
 
 
-def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> None:
+def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> Steps[None]:
     for entity, plan in done:
         if plan.delete:
             entity._was_deleted()
@@ -337,9 +364,9 @@ def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> None:
     for entity, plan in done:
         try:
             if not plan.delete:
-                entity._after_update()
+                yield from hook(entity, "_after_update")
             elif id(entity) in fresh:
-                entity._after_delete()
+                yield from hook(entity, "_after_delete")
         except Exception as exc:  # every after hook runs; the first error wins
             failure = failure or exc
     if failure is not None:

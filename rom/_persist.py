@@ -12,9 +12,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
-import redis
 from redis.exceptions import ResponseError
 
+from ._io import Steps
+from ._io import call
+from ._io import hook
+from ._io import run_sync
 from ._requests import Batch
 from ._requests import chunks
 from ._requests import disable_lua_writes
@@ -37,12 +40,14 @@ __all__ = [
     "disable_lua_writes",
     "enable_lua_writes",
     "save_entities",
+    "save_entities_steps",
     "settle_pending",
     "write_batch",
+    "write_batch_steps",
 ]
 
 # id(connection) -> (connection, its writes in order)
-Groups = dict[int, tuple[redis.Redis, Batch]]
+Groups = dict[int, tuple[Any, Batch]]
 
 
 def _add(groups: Groups, entity: Model, plan: WritePlan) -> None:
@@ -51,26 +56,26 @@ def _add(groups: Groups, entity: Model, plan: WritePlan) -> None:
 
 
 def _group(
-    entities: list[Model], make_plan: Callable[[Model], WritePlan]
-) -> tuple[Groups, BaseException | None]:
+    entities: list[Model], make_plan: Callable[[Model], Steps[WritePlan]]
+) -> Steps[tuple[Groups, BaseException | None]]:
     # Plans are made in order; the first entity that cannot be planned (a
     # hook or a value refused) stops planning, and only earlier ones run.
     groups: Groups = {}
     for entity in entities:
         try:
-            plan = make_plan(entity)
+            plan = yield from make_plan(entity)
         except Exception as exc:
             return groups, exc
         _add(groups, entity, plan)
     return groups, None
 
 
-def _execute(groups: Groups) -> tuple[Batch, BaseException | None]:
+def _execute(groups: Groups) -> Steps[tuple[Batch, BaseException | None]]:
     done: Batch = []
     for conn, batch in groups.values():
         for chunk in chunks(batch):
             try:
-                results = run_reading_rows(conn, chunk, send)
+                results = yield from run_reading_rows(conn, chunk, send)
             except Exception as exc:
                 return done, exc
             for index, (entity, plan) in enumerate(chunk):
@@ -93,34 +98,50 @@ def write_batch(batch: Batch) -> tuple[Batch, BaseException | None]:
 
     Returns the pairs applied and the error that stopped the rest, if any.
     """
-    settle_pending([entity for entity, _ in batch])
+    return run_sync(write_batch_steps(batch))
+
+
+def write_batch_steps(batch: Batch) -> Steps[tuple[Batch, BaseException | None]]:
+    """``write_batch`` as steps, for either transport."""
+    yield from settle_pending([entity for entity, _ in batch])
     groups: Groups = {}
     for entity, plan in batch:
         _add(groups, entity, plan)
-    return _execute(groups)
+    found = yield from _execute(groups)
+    return found
 
 
 # -- saving and deleting ------------------------------------------------------------
 
 
-def _with_new_targets(entities: list[Model]) -> list[Model]:
+def allocate_id(entity: Model) -> Steps[int]:
+    """The entity's id, taken from its model's counter on first need."""
+    pk: int | None = entity._data.get(entity._pkey)
+    if pk is None:
+        counter = entity._meta.keys.counter
+        pk = int((yield from call(entity._connection, "incr", counter)))
+        entity._take_id(pk)
+    return pk
+
+
+def _with_new_targets(entities: list[Model]) -> Steps[list[Model]]:
     # A referrer stores its targets' ids: new entities it references get an
     # id now and are saved just before it, in the same write.
     ordered: dict[int, Model] = {}
 
-    def visit(entity: Model, path: set[int]) -> None:
+    def visit(entity: Model, path: set[int]) -> Steps[None]:
         if id(entity) in ordered or id(entity) in path:
             return
         path.add(id(entity))
         for col in entity._meta.references:
             target: Any = entity._data.get(col.attr)
             if getattr(target, "_new", False) is True and not target._deleted:
-                target._primary_key()
-                visit(target, path)
+                yield from allocate_id(target)
+                yield from visit(target, path)
         ordered[id(entity)] = entity
 
     for entity in entities:
-        visit(entity, set())
+        yield from visit(entity, set())
     return list(ordered.values())
 
 
@@ -129,24 +150,35 @@ def save_entities(entities: list[Model], *, full: bool, force: bool) -> int:
 
     New entities they reference are saved first, in the same write.
     """
+    return run_sync(save_entities_steps(entities, full=full, force=force))
+
+
+def save_entities_steps(
+    entities: list[Model], *, full: bool, force: bool
+) -> Steps[int]:
+    """``save_entities`` as steps, for either transport."""
     if not entities:
         return 0
-    settle_pending(entities)
-    entities = _with_new_targets(entities)
-    settle_pending(entities)  # the new targets pulled in, if any is pending
+    yield from settle_pending(entities)
+    entities = yield from _with_new_targets(entities)
+    yield from settle_pending(entities)  # the new targets pulled in, if pending
 
-    def plan(entity: Model) -> WritePlan:
-        entity._before_insert() if entity._new else entity._before_update()
+    def plan(entity: Model) -> Steps[WritePlan]:
+        if entity._new:
+            yield from hook(entity, "_before_insert")
+        else:
+            yield from hook(entity, "_before_update")
         return entity._plan_save(full=full, force=force)
 
-    groups, failure = _group(entities, plan)
-    done, error = _execute(groups)
+    groups, failure = yield from _group(entities, plan)
+    done, error = yield from _execute(groups)
     changes = 0
     for entity, write in done:
         was_new = entity._new
         entity._saved(write)
         changes += write.changes
-        entity._after_insert() if was_new else entity._after_update()
+        after = "_after_insert" if was_new else "_after_update"
+        yield from hook(entity, after)
     if error or failure:
         raise error or failure  # type: ignore[misc]
     return changes

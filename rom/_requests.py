@@ -12,7 +12,6 @@ write again.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -24,6 +23,10 @@ from redis.exceptions import ResponseError
 
 from . import _scripts
 from . import _watch_writer
+from ._io import Blocking
+from ._io import Pipeline
+from ._io import Steps
+from ._io import Wait
 from ._keys import KeySpace
 from ._redis_rules import write_error
 from ._replies import text_or_none
@@ -83,7 +86,7 @@ def disable_lua_writes() -> None:
 class _Pending:
     """A request whose outcome an entity has not learnt (its reply was lost)."""
 
-    conn: redis.Redis
+    conn: Any
     record_key: str
     index: int
     plan: WritePlan
@@ -129,10 +132,19 @@ def chunks(batch: Batch) -> list[Batch]:
     return found
 
 
-def _call(conn: redis.Redis, chunk: Batch, record_key: str, args: list[str]) -> Any:
+def _call(conn: Any, chunk: Batch, record_key: str, args: list[str]) -> Steps[Any]:
     if _USE_LUA:
-        return _scripts.write_entity(conn, record_key, RECORD_TTL, args)
-    return _watch_writer.apply_plan(conn, chunk[0][1], record_key, RECORD_TTL)
+        reply = yield from _scripts.write_entity_steps(
+            conn, record_key, RECORD_TTL, args
+        )
+        return reply
+    plan = chunk[0][1]
+    reply = yield Blocking(
+        conn,
+        lambda client: _watch_writer.apply_plan(client, plan, record_key, RECORD_TTL),
+        "Writing with WATCH/MULTI/EXEC (disable_lua_writes)",
+    )
+    return reply
 
 
 def _busy(exc: ResponseError) -> bool:
@@ -141,11 +153,15 @@ def _busy(exc: ResponseError) -> bool:
     return str(exc).startswith("BUSY")
 
 
-def send(conn: redis.Redis, chunk: Batch) -> list[dict[str, Any]]:
+def send(conn: Any, chunk: Batch) -> Steps[list[dict[str, Any]]]:
     """Send one request exactly once; return its results, one per plan run.
 
     A lost reply is settled by sending the same request (same token) again:
-    Redis answers a request it ran from its record and writes nothing.
+    Redis answers a request it ran from its record and writes nothing. A
+    send interrupted from outside (an asyncio task cancelled while it
+    awaits the reply, a KeyboardInterrupt) leaves the request's outcome
+    unknown: it is remembered on its entities and settled before they
+    write again, exactly as a reply lost after every re-send.
     """
     first = chunk[0][1]
     record_key = KeySpace(first.namespace, first.pk).write_record(uuid.uuid4().hex)
@@ -153,20 +169,27 @@ def send(conn: redis.Redis, chunk: Batch) -> list[dict[str, Any]]:
     lost: Exception | None = None
     for attempt in range(SEND_ATTEMPTS):
         if attempt:
-            time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
+            yield Wait(min(0.05 * 2 ** (attempt - 1), 1.0))
         try:
-            reply = _call(conn, chunk, record_key, args)
+            reply = yield from _call(conn, chunk, record_key, args)
         except ResponseError as exc:
             if not _busy(exc):
                 raise _refused(chunk, exc) from exc
             lost = exc
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             lost = exc
+        except BaseException:
+            _remember(conn, chunk, record_key)
+            raise
         else:
             return reply if isinstance(reply, list) else []
+    _remember(conn, chunk, record_key)
+    raise _unknown(chunk, lost) from lost
+
+
+def _remember(conn: Any, chunk: Batch, record_key: str) -> None:
     for index, (entity, plan) in enumerate(chunk):
         _PENDING[entity] = _Pending(conn, record_key, index, plan, entity._last)
-    raise _unknown(chunk, lost) from lost
 
 
 def names(chunk: Batch) -> str:
@@ -204,7 +227,7 @@ def _refused(chunk: Batch, exc: ResponseError) -> ResponseError:
 # -- settling lost replies ------------------------------------------------------
 
 
-def settle_pending(entities: list[Model]) -> None:
+def settle_pending(entities: list[Model]) -> Steps[None]:
     """Learn the outcome of requests whose reply was lost, and adopt it.
 
     One round trip per connection, only when some entity has such a
@@ -214,18 +237,18 @@ def settle_pending(entities: list[Model]) -> None:
     pending = [(e, _PENDING[e]) for e in entities if e in _PENDING]
     if not pending:
         return
-    by_conn: dict[int, tuple[redis.Redis, list[str]]] = {}
+    by_conn: dict[int, tuple[Any, list[str]]] = {}
     for _, p in pending:
         keys = by_conn.setdefault(id(p.conn), (p.conn, []))[1]
         if p.record_key not in keys:
             keys.append(p.record_key)
     outcomes: dict[str, Any] = {}
     for conn, keys in by_conn.values():
-        with conn.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(key, _FENCED, nx=True, ex=RECORD_TTL)
-                pipe.get(key)
-            replies = pipe.execute()
+        commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for key in keys:
+            commands.append(("set", (key, _FENCED), {"nx": True, "ex": RECORD_TTL}))
+            commands.append(("get", (key,), {}))
+        replies = yield Pipeline(conn, tuple(commands))
         for key, raw in zip(keys, replies[1::2], strict=True):
             outcomes[key] = _decode(text_or_none(raw))
     for entity, p in pending:

@@ -9,13 +9,18 @@ from importlib import resources
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError
+
+from ._io import Script
+from ._io import Steps
+from ._io import run_sync
 
 __all__ = [
     "LuaScript",
     "clean_orphans",
     "fetch_by_unique",
+    "fetch_by_unique_steps",
     "many_to_many",
+    "many_to_many_steps",
     "page",
     "prefetch",
     "raise_counter",
@@ -23,6 +28,7 @@ __all__ = [
     "search",
     "transfer",
     "write_entity",
+    "write_entity_steps",
 ]
 
 
@@ -39,11 +45,14 @@ class LuaScript:
         self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
 
     def __call__(self, conn: redis.Redis, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return conn.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            conn.script_load(self.source)
-            return conn.evalsha(self.sha, len(keys), *keys, *args)
+        return run_sync(self.steps(conn, keys, args))
+
+    def steps(self, conn: Any, keys: list[str], args: list[Any]) -> Steps[Any]:
+        """Run the script (``yield from``); returns its reply."""
+        reply = yield Script(
+            conn, self.name, self.source, self.sha, tuple(keys), tuple(args)
+        )
+        return reply
 
 
 @cache
@@ -59,6 +68,13 @@ def load(name: str) -> LuaScript:
 
 
 def write_entity(conn: redis.Redis, record_key: str, ttl: int, args: list[str]) -> Any:
+    """Run ``write_entity.lua`` now (see ``write_entity_steps``)."""
+    return run_sync(write_entity_steps(conn, record_key, ttl, args))
+
+
+def write_entity_steps(
+    conn: Any, record_key: str, ttl: int, args: list[str]
+) -> Steps[Any]:
     """Run ``write_entity.lua`` over plans (``WritePlan.to_args``, concatenated).
 
     ``record_key`` names the request (``KeySpace.write_record``): re-sending
@@ -66,7 +82,7 @@ def write_entity(conn: redis.Redis, record_key: str, ttl: int, args: list[str]) 
     the decoded reply: one result dict per plan run, or what the record
     holds (see ``_persist``).
     """
-    raw = load("write_entity")(conn, [record_key], [ttl, *args])
+    raw = yield from load("write_entity").steps(conn, [record_key], [ttl, *args])
     return json.loads(raw)
 
 
@@ -92,8 +108,16 @@ def page(
 def fetch_by_unique(
     conn: redis.Redis, unique_key: str, row_prefix: str, values: list[str]
 ) -> list[list[Any]]:
+    """Run ``fetch_by_unique.lua`` now (see ``fetch_by_unique_steps``)."""
+    return run_sync(fetch_by_unique_steps(conn, unique_key, row_prefix, values))
+
+
+def fetch_by_unique_steps(
+    conn: Any, unique_key: str, row_prefix: str, values: list[str]
+) -> Steps[list[list[Any]]]:
     """Run ``fetch_by_unique.lua``: per value, ``[]`` or ``[id, field, value...]``."""
-    reply = load("fetch_by_unique")(conn, [unique_key], [row_prefix, *values])
+    script = load("fetch_by_unique")
+    reply = yield from script.steps(conn, [unique_key], [row_prefix, *values])
     return reply  # type: ignore[no-any-return]
 
 
@@ -120,7 +144,13 @@ def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
 
 def many_to_many(conn: redis.Redis, plan: str) -> Any:
     """Run ``many_to_many.lua`` on a JSON plan (see the script's header)."""
-    return load("many_to_many")(conn, [], [plan])
+    return run_sync(many_to_many_steps(conn, plan))
+
+
+def many_to_many_steps(conn: Any, plan: str) -> Steps[Any]:
+    """``many_to_many`` as steps, for either transport."""
+    reply = yield from load("many_to_many").steps(conn, [], [plan])
+    return reply
 
 
 def prefetch(conn: redis.Redis, plan: str) -> list[list[Any]]:

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
-import redis
-
+from ._io import Pipeline
+from ._io import Steps
 from ._replies import decode_row
 from ._writer import WritePlan
 from ._writer import from_stored_row
@@ -32,12 +32,12 @@ __all__ = ["MAX_READS", "run_reading_rows"]
 # rewritten this many times during one write gets there.
 MAX_READS = 50
 
-Runner = Callable[[redis.Redis, list[tuple["Model", WritePlan]]], list[dict[str, Any]]]
+Runner = Callable[[Any, list[tuple["Model", WritePlan]]], Steps[list[dict[str, Any]]]]
 
 
 def run_reading_rows(
-    conn: redis.Redis, batch: Sequence[tuple[Model, WritePlan]], run: Runner
-) -> list[dict[str, Any]]:
+    conn: Any, batch: Sequence[tuple[Model, WritePlan]], run: Runner
+) -> Steps[list[dict[str, Any]]]:
     """``run(conn, batch)``, completing ``reads_row`` plans from their rows.
 
     Returns one result per plan run, stopping at the first error, as
@@ -48,8 +48,8 @@ def run_reading_rows(
     start = 0
     for _ in range(MAX_READS):
         pending = batch[start:]
-        _read_rows(conn, pending)
-        got = run(conn, list(pending))
+        yield from _read_rows(conn, pending)
+        got = yield from run(conn, list(pending))
         if not got or got[-1].get("error") != "moved":
             return results + got
         results += got[:-1]
@@ -58,13 +58,13 @@ def run_reading_rows(
     return [*results, {"error": "race", "fields": [f for f, _ in plan.row_check]}]
 
 
-def _read_rows(conn: redis.Redis, batch: Sequence[tuple[Model, WritePlan]]) -> None:
+def _read_rows(conn: Any, batch: Sequence[tuple[Model, WritePlan]]) -> Steps[None]:
     wanted = [(e, p) for e, p in batch if p.reads_row and p.id is not None]
     if not wanted:
         return
-    pipe = conn.pipeline(transaction=False)
-    for entity, plan in wanted:
-        assert plan.id is not None
-        pipe.hgetall(entity._meta.keys.entity(plan.id))
-    for (entity, plan), raw in zip(wanted, pipe.execute(), strict=True):
+    rows: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
+        ("hgetall", (entity._meta.keys.entity(plan.id),), {}) for entity, plan in wanted
+    )
+    replies = yield Pipeline(conn, rows)
+    for (entity, plan), raw in zip(wanted, replies, strict=True):
         from_stored_row(plan, entity._meta, decode_row(raw))

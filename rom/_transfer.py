@@ -9,16 +9,17 @@ from typing import Any
 import redis
 
 from . import _scripts
-from ._persist import save_entities
+from ._io import Steps
+from ._persist import save_entities_steps
 from ._replies import text
 
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["transfer"]
+__all__ = ["transfer_steps"]
 
 
-def transfer(
+def transfer_steps(
     source: Model,
     dest: Model,
     attr: str,
@@ -28,7 +29,7 @@ def transfer(
     decimal_places: int = 0,
     refresh_entities: bool = True,
     refresh_index: bool = True,
-) -> None:
+) -> Steps[None]:
     """Move ``value`` from ``source.attr`` to ``dest.attr``; set ``txn.txn_attr = 1``.
 
     All three writes happen atomically, or none: ``ValueError`` says why
@@ -39,17 +40,17 @@ def transfer(
     entities = (source, dest, txn)
     amount = _check(entities, value, decimal_places)
     keys = [entity._pk for entity in entities]
-    reply = _scripts.transfer(
-        source._connection, keys, attr, txn_attr, amount, int(decimal_places)
-    )
+    args = [attr, txn_attr, amount, int(decimal_places)]
+    script = _scripts.load("transfer")
+    reply = yield from script.steps(source._connection, keys, args)
     message = text(reply)
     if message != "ok":
         raise ValueError(message)
     if refresh_entities or refresh_index:
         for entity in _distinct(entities):
-            entity.refresh()
+            yield from entity.refresh_steps()
     if refresh_index:
-        save_entities(_distinct(entities), full=True, force=False)
+        yield from save_entities_steps(_distinct(entities), full=True, force=False)
 
 
 def _distinct(entities: tuple[Model, ...]) -> list[Model]:

@@ -25,6 +25,7 @@ __all__ = [
     "UniqueKeyViolation",
     "UnsafeError",
     "WriteOutcomeUnknown",
+    "WrongClientError",
 ]
 
 
@@ -213,3 +214,13 @@ class WriteOutcomeUnknown(ORMError, redis.exceptions.ConnectionError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class WrongClientError(ORMError, TypeError):
+    """A blocking client was given where an asyncio one is needed, or the reverse.
+
+    The sync API (``save``, ``get``, ...) needs a ``redis.Redis``; the async
+    API (``asave``, ``aget``, ...) makes a ``redis.asyncio.Redis`` from a
+    blocking client's settings by itself, or uses an asyncio client given
+    as a model's ``_conn``.
+    """

@@ -12,6 +12,7 @@ Each touches only its own model's keys, told by their whole shape
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -20,11 +21,17 @@ from typing import Any
 import redis
 
 from . import _scripts
+from ._io import Pipeline
+from ._io import Steps
+from ._io import call
+from ._io import run_async
+from ._io import run_sync
+from ._key_shapes import OwnKeys
 from ._key_shapes import key_census
 from ._key_shapes import scan_own_keys
 from ._keys import KeySpace
 from ._persist import Batch
-from ._persist import write_batch
+from ._persist import write_batch_steps
 from ._progress import Progress
 from ._progress import show_progress
 from ._record import record_entries
@@ -36,6 +43,7 @@ from .exceptions import EntityDeletedError
 
 __all__ = [
     "Progress",
+    "arefresh_indices",
     "clean_old_index",
     "clean_unsafe_cols",
     "refresh_all_indexes",
@@ -62,31 +70,81 @@ def refresh_indices(
     ``total`` is the id counter, an upper bound; the last Progress has
     ``done == total`` and ``resume`` None.
     """
-    block_size = max(int(block_size), 10)
-    conn = model._connection
-    total = int(conn.get(model._meta.keys.counter) or 0)
-    done = 0
-    blocks: Iterator[tuple[list[str], int | None]]
-    if scan:
-        blocks = _row_id_blocks(conn, model, block_size, resume_from)
-    else:
-        blocks = _id_range_blocks(total, block_size, resume_from)
-    for ids, resume in blocks:
-        done += _refresh_rows(model, ids)
-        yield Progress(done, max(total, done), resume)
-    yield Progress(done, done, None)
+    job = _RefreshJob(model, block_size, scan, resume_from)
+    while (progress := run_sync(job.step())) is not None:
+        yield progress
 
 
-def _row_id_blocks(
-    conn: redis.Redis, model: Any, block_size: int, start: int
-) -> Iterator[tuple[list[str], int | None]]:
-    block: list[str] = []
-    for page, cursor in scan_own_keys(conn, model._meta, block_size, start):
-        block += [shape.id for _, shape in page if shape.kind == "row"]
-        if len(block) >= block_size or cursor == 0:
-            # SCAN cursor 0 means done: there is nothing left to resume.
-            yield list(dict.fromkeys(block)), cursor or None
-            block = []
+async def arefresh_indices(
+    model: Any, block_size: int = 100, scan: bool = True, *, resume_from: int = 0
+) -> AsyncIterator[Progress]:
+    """``refresh_indices()`` on asyncio: ``async for progress in ...``."""
+    job = _RefreshJob(model, block_size, scan, resume_from)
+    while (progress := await run_async(job.step())) is not None:
+        yield progress
+
+
+class _RefreshJob:
+    """refresh_indices, one block per ``step()``, for either transport."""
+
+    def __init__(self, model: Any, block_size: int, scan: bool, start: int) -> None:
+        self.model = model
+        self.block_size = max(int(block_size), 10)
+        self.scan = scan
+        self.cursor = start  # the SCAN cursor, or the next id to probe
+        self.own = OwnKeys(model._meta)
+        self.total: int | None = None
+        self.done = 0
+        self.over = False  # no block left: the final Progress is next
+        self.finished = False
+
+    def step(self) -> Steps[Progress | None]:
+        """Refresh the next block; its Progress, then the final one, then None."""
+        if self.finished:
+            return None
+        conn = self.model._connection
+        if self.total is None:
+            counter = yield from call(conn, "get", self.model._meta.keys.counter)
+            self.total = int(counter or 0)
+        if not self.over:
+            block = yield from (
+                self._scan_block() if self.scan else self._range_block()
+            )
+            if block is not None:
+                ids, resume = block
+                self.done += yield from _refresh_rows_steps(self.model, ids)
+                return Progress(self.done, max(self.total, self.done), resume)
+        self.finished = True
+        return Progress(self.done, self.done, None)
+
+    def _scan_block(self) -> Steps[tuple[list[str], int | None] | None]:
+        conn, info = self.model._connection, self.model._meta
+        block: list[str] = []
+        while True:
+            cursor, page = yield from call(
+                conn,
+                "scan",
+                self.cursor,
+                match=info.keys.scan_pattern,
+                count=self.block_size,
+            )
+            self.cursor = int(cursor)
+            shapes = (self.own.shape(text(key)) for key in page)
+            block += [shape.id for shape in shapes if shape and shape.kind == "row"]
+            if len(block) >= self.block_size or self.cursor == 0:
+                # SCAN cursor 0 means done: there is nothing left to resume.
+                self.over = self.cursor == 0
+                return list(dict.fromkeys(block)), self.cursor or None
+
+    def _range_block(self) -> Steps[tuple[list[str], int | None] | None]:
+        assert self.total is not None
+        first = max(self.cursor, 1)
+        if first > self.total:
+            return None
+        end = min(first + self.block_size, self.total + 1)
+        self.cursor = end
+        yield from ()
+        return [str(i) for i in range(first, end)], end
 
 
 def _id_range_blocks(
@@ -97,21 +155,26 @@ def _id_range_blocks(
         yield [str(i) for i in range(first, end)], end
 
 
-def _read_rows(model: Any, ids: list[str]) -> list[Any]:
+def _read_rows_steps(model: Any, ids: list[str]) -> Steps[list[Any]]:
     # Throwaway entities, outside the session: the user's cached (perhaps
     # modified) entities are neither returned nor saved.
-    pipe = model._connection.pipeline(transaction=False)
-    for i in ids:
-        pipe.hgetall(model._meta.keys.entity(i))
-    return [model._from_row(decode_row(raw)) for raw in pipe.execute() if raw]
+    reads: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
+        ("hgetall", (model._meta.keys.entity(i),), {}) for i in ids
+    )
+    replies = yield Pipeline(model._connection, reads)
+    return [model._from_row(decode_row(raw)) for raw in replies if raw]
 
 
 def _refresh_rows(model: Any, ids: list[str]) -> int:
-    entities = _read_rows(model, ids) if ids else []
+    return run_sync(_refresh_rows_steps(model, ids))
+
+
+def _refresh_rows_steps(model: Any, ids: list[str]) -> Steps[int]:
+    entities = (yield from _read_rows_steps(model, ids)) if ids else []
     pending: Batch = [(e, e._plan_save(full=True, force=False)) for e in entities]
     retries = 0
     while pending:
-        done, error = write_batch(pending)
+        done, error = yield from write_batch_steps(pending)
         if error is None:
             break
         failed, pending = pending[len(done)][0], pending[len(done) + 1 :]
@@ -120,7 +183,7 @@ def _refresh_rows(model: Any, ids: list[str]) -> int:
         if not isinstance(error, DataRaceError) or retries >= _RACE_RETRIES:
             raise error
         retries += 1
-        again = _read_rows(model, [str(failed._primary_key())])
+        again = yield from _read_rows_steps(model, [str(failed._primary_key())])
         pending = [(e, e._plan_save(full=True, force=False)) for e in again] + pending
     return len(entities)
 

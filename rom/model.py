@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -15,13 +16,20 @@ import redis
 from . import _get_or_create
 from . import _lookup
 from ._classproperty import ClassProperty
+from ._io import Steps
+from ._io import call
+from ._io import run_async
+from ._io import run_sync
 from ._meta import ModelInfo
 from ._meta import build_model_info
 from ._on_delete import delete_with_policies
+from ._on_delete import delete_with_policies_steps
+from ._persist import allocate_id
 from ._persist import save_entities
+from ._persist import save_entities_steps
 from ._registry import register_model
 from ._replies import decode_row
-from ._transfer import transfer as transfer_amount
+from ._transfer import transfer_steps
 from ._unsafe import UnsafeHandle
 from ._writer import AttrDict  # noqa: F401 - rom 1.1.2 exported it here
 from ._writer import WritePlan
@@ -237,10 +245,13 @@ class Model:
         """The entity's id, allocated from ``<ns>:<pk>:`` on first need."""
         pk = self._data.get(self._pkey)
         if pk is None:
-            pk = int(self._connection.incr(self._meta.keys.counter))
-            self._data[self._pkey] = pk
-            session.add(self)
-        return pk
+            return run_sync(allocate_id(self))
+        return pk  # type: ignore[no-any-return]
+
+    def _take_id(self, pk: int) -> None:
+        """Record the id just allocated for this new entity."""
+        self._data[self._pkey] = pk
+        session.add(self)
 
     @property
     def _pk(self) -> str:
@@ -333,6 +344,15 @@ class Model:
         row). Raises UniqueKeyViolation, DataRaceError or EntityDeletedError,
         and then writes nothing.
         """
+        self._check_saveable(force)
+        return save_entities([self], full=full, force=force)
+
+    async def asave(self, full: bool = False, force: bool = False) -> int:
+        """``save()`` on asyncio: the same write, errors and round trips."""
+        self._check_saveable(force)
+        return await run_async(save_entities_steps([self], full=full, force=force))
+
+    def _check_saveable(self, force: bool) -> None:
         if self._deleted and not force:
             if self._new:
                 name = self._meta.name
@@ -349,7 +369,6 @@ class Model:
                 self._meta.namespace,
                 str(self._data.get(self._pkey)),
             )
-        return save_entities([self], full=full, force=force)
 
     def delete(self, **kwargs: Any) -> None:
         """Delete the entity now, applying the on_delete policies of its referrers.
@@ -361,6 +380,11 @@ class Model:
         """
         skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
         delete_with_policies([self], policies=not skip)
+
+    async def adelete(self, **kwargs: Any) -> None:
+        """``delete()`` on asyncio: the same policies, hooks and errors."""
+        skip = any(value is SKIP_ON_DELETE for value in kwargs.values())
+        await run_async(delete_with_policies_steps([self], policies=not skip))
 
     def transfer(
         self,
@@ -379,17 +403,23 @@ class Model:
         already marked is refused, as is an amount above ``self.attr``
         (``ValueError``, nothing written).
         """
-        transfer_amount(
-            self,
-            other,
-            attr,
-            value,
-            txn_model,
-            txn_attr,
-            decimal_places,
-            refresh_entities,
-            refresh_index,
+        run_sync(
+            transfer_steps(
+                self,
+                other,
+                attr,
+                value,
+                txn_model,
+                txn_attr,
+                decimal_places,
+                refresh_entities,
+                refresh_index,
+            )
         )
+
+    async def atransfer(self, other: Model, *args: Any, **kwargs: Any) -> None:
+        """``transfer()`` on asyncio, with the same arguments."""
+        await run_async(transfer_steps(self, other, *args, **kwargs))
 
     def refresh(self, force: bool = False) -> None:
         """Reload the entity from Redis (``force`` discards unsaved changes).
@@ -397,6 +427,14 @@ class Model:
         Raises EntityDeletedError, leaving the object as it was, when the
         row is gone.
         """
+        run_sync(self.refresh_steps(force))
+
+    async def arefresh(self, force: bool = False) -> None:
+        """``refresh()`` on asyncio."""
+        await run_async(self.refresh_steps(force))
+
+    def refresh_steps(self, force: bool = False) -> Steps[None]:
+        """``refresh`` as steps, for either transport."""
         if self._deleted:
             return
         name = self._meta.name
@@ -408,7 +446,7 @@ class Model:
                 "pass force=True to discard the changes"
             )
         key = self._pk
-        row = decode_row(self._connection.hgetall(key), key)
+        row = decode_row((yield from call(self._connection, "hgetall", key)), key)
         if not row:
             raise EntityDeletedError(
                 f"Entity {key} deleted by another writer; its row is gone "
@@ -418,6 +456,21 @@ class Model:
             )
         self._init_loaded(row)
         session.add(self)
+
+    async def aload(self, attr: str) -> Any:
+        """The value of relationship ``attr``, read with the async client.
+
+        ``await child.aload("parent")`` is ``child.parent`` (a ManyToOne or
+        ForeignModel: the entity, or None if it is gone) and
+        ``await parent.aload("children")`` is ``parent.children`` (a
+        OneToMany: the list of referrers), without blocking the loop. Any
+        other attribute is returned as it is.
+        """
+        column = inspect.getattr_static(type(self), attr, None)
+        load = getattr(column, "load_steps", None)
+        if load is None:
+            return getattr(self, attr)
+        return await run_async(load(self))
 
     # -- hooks ------------------------------------------------------------------
 
@@ -458,6 +511,19 @@ class Model:
         """
         return _lookup.get(cls, ids)
 
+    @overload
+    @classmethod
+    async def aget(cls, ids: int | str | bytes) -> Self | None: ...
+
+    @overload
+    @classmethod
+    async def aget(cls, ids: _IdCollection) -> list[Self]: ...
+
+    @classmethod
+    async def aget(cls, ids: Any) -> Any:
+        """``get()`` on asyncio: the same entities, from the same session."""
+        return await run_async(_lookup.get_steps(cls, ids))
+
     @classmethod
     def _adopt(cls, row: Mapping[str, str]) -> Self:
         """The session's entity for a row just read, or a new loaded one."""
@@ -497,6 +563,14 @@ class Model:
         found: Self | list[Self] | None = _lookup.get_by(cls, kwargs)
         return found
 
+    @classmethod
+    async def aget_by(cls, **kwargs: Any) -> Self | list[Self] | None:
+        """``get_by()`` on asyncio."""
+        found: Self | list[Self] | None = await run_async(
+            _lookup.get_by_steps(cls, kwargs)
+        )
+        return found
+
     # -- create, get_or_create, update_or_create -----------------------------
 
     @classmethod
@@ -507,6 +581,11 @@ class Model:
         propagates and the entity is not left pending in the session.
         """
         return _get_or_create.create(cls, values)
+
+    @classmethod
+    async def acreate(cls, **values: Any) -> Self:
+        """``create()`` on asyncio."""
+        return await run_async(_get_or_create.create_steps(cls, values))
 
     @classmethod
     def get_or_create(
@@ -524,9 +603,25 @@ class Model:
         return _get_or_create.get_or_create(cls, defaults, lookup)
 
     @classmethod
+    async def aget_or_create(
+        cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[Self, bool]:
+        """``get_or_create()`` on asyncio."""
+        steps = _get_or_create.get_or_create_steps(cls, defaults, lookup)
+        return await run_async(steps)
+
+    @classmethod
     def update_or_create(
         cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
     ) -> tuple[Self, bool]:
         """``(entity, created)``: as get_or_create, and an entity found gets
         ``defaults`` assigned and saved (retried on DataRaceError)."""
         return _get_or_create.update_or_create(cls, defaults, lookup)
+
+    @classmethod
+    async def aupdate_or_create(
+        cls, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[Self, bool]:
+        """``update_or_create()`` on asyncio."""
+        steps = _get_or_create.update_or_create_steps(cls, defaults, lookup)
+        return await run_async(steps)

@@ -10,6 +10,7 @@ iteration takes one per page.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -21,6 +22,11 @@ from typing import TypeVar
 from typing import overload
 
 from . import _scripts
+from ._io import Blocking
+from ._io import Steps
+from ._io import call
+from ._io import run_async
+from ._io import run_sync
 from ._lookups import and_of
 from ._lookups import lookup_filters
 from ._lookups import negate
@@ -328,8 +334,10 @@ class Query(Generic[M]):
             self._orders(),
         )
 
-    def _run(self, plan: SearchPlan) -> Any:
-        return _scripts.search(self._model._connection, plan.to_json())
+    def _run(self, plan: SearchPlan) -> Steps[Any]:
+        script = _scripts.load("search")
+        reply = yield from script.steps(self._model._connection, [], [plan.to_json()])
+        return reply
 
     @property
     def _matches_nothing(self) -> bool:
@@ -349,40 +357,99 @@ class Query(Generic[M]):
 
     def count(self) -> int:
         """The number of matching entities (within ``limit``), in one round trip."""
+        return run_sync(self.count_steps())
+
+    async def acount(self) -> int:
+        """``count()`` on asyncio."""
+        return await run_async(self.count_steps())
+
+    def count_steps(self) -> Steps[int]:
+        """``count`` as steps, for either transport."""
         if self._matches_nothing:
             return 0
+        conn = self._model._connection
         if self._probe or self._bare:
-            total = self._bare_count()
+            total = yield from self._bare_count()
         elif (f := self._one_range) is not None:
             # One range: ZCOUNT from here, as search.lua would, minus the plan.
-            total = int(self._model._connection.zcount(f.key, f.min, f.max))
+            total = int((yield from call(conn, "zcount", f.key, f.min, f.max)))
         else:
-            total = int(self._run(self._plan("count", limited=False)))
+            total = int((yield from self._run(self._plan("count", limited=False))))
         offset, count = self._limit or (0, None)
         total = max(total - offset, 0)
         return total if count is None else min(total, count)
 
     def all(self) -> list[M]:
         """Every matching entity (or selected row), in order."""
+        return run_sync(self.all_steps())
+
+    async def aall(self) -> list[M]:
+        """``all()`` on asyncio."""
+        return await run_async(self.all_steps())
+
+    def all_steps(self) -> Steps[list[M]]:
+        """``all`` as steps, for either transport."""
         if self._matches_nothing:
             return []
         if self._probe:
-            return self._with_related(list(self._iter_probe(100)))
+            probed = yield Blocking(
+                self._model._connection,
+                lambda _: list(self._iter_probe(100)),
+                f"A query of {self._model.__name__} ordered by its primary key "
+                "without index=True on it",
+            )
+            return (yield from self._with_related(probed))
         plan = self._plan("select" if self._select else "rows")
-        return self._build(self._run(plan))
+        rows = yield from self._run(plan)
+        return (yield from self._build(rows))
 
     execute = all
 
     def first(self) -> M | None:
         """The first matching entity (or selected row), or None."""
+        return run_sync(self.first_steps())
+
+    async def afirst(self) -> M | None:
+        """``first()`` on asyncio."""
+        return await run_async(self.first_steps())
+
+    def first_steps(self) -> Steps[M | None]:
+        """``first`` as steps, for either transport."""
         offset, count = self._limit or (0, None)
         if count == 0:
             return None
-        found = self.replace(limit=(offset, 1)).all()
+        found = yield from self.replace(limit=(offset, 1)).all_steps()
         return found[0] if found else None
 
     def __iter__(self) -> Iterator[M]:
         return self.iter_result()
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        return self.aiter_result()
+
+    async def aiter_result(
+        self, timeout: int = 30, pagesize: int = 100
+    ) -> AsyncIterator[M]:
+        """``iter_result()`` on asyncio: page by page over a cached result."""
+        if self._matches_nothing:
+            return
+        timeout = min(max(int(timeout), 1), MAX_TTL)
+        pagesize = min(max(int(pagesize), 1), LIMIT_CAP)
+        key = await run_async(self.cached_result_steps(timeout, _checked=False))
+        try:
+            offset, remaining = self._limit or (0, None)
+            while remaining is None or remaining > 0:
+                size = pagesize if remaining is None else min(pagesize, remaining)
+                full, page = await run_async(self._page(key, offset, size, timeout))
+                for entity in page:
+                    yield entity
+                if not full:
+                    return
+                offset += size
+                if remaining is not None:
+                    remaining -= size
+        finally:
+            await run_async(call(self._model._connection, "delete", key))
 
     def iter_result(
         self, timeout: int = 30, pagesize: int = 100, no_hscan: bool = False
@@ -398,23 +465,32 @@ class Query(Generic[M]):
         try:
             yield from self._pages(key, timeout, min(max(int(pagesize), 1), LIMIT_CAP))
         finally:
-            self._model._connection.delete(key)
+            run_sync(call(self._model._connection, "delete", key))
 
     def _pages(self, key: str, timeout: int, pagesize: int) -> Iterator[Any]:
         offset, remaining = self._limit or (0, None)
-        fields = list(self._select.fields) if self._select else []
-        prefix = self._model._meta.keys.row_prefix
-        conn = self._model._connection
         while remaining is None or remaining > 0:
             size = pagesize if remaining is None else min(pagesize, remaining)
-            last = offset + size - 1
-            reply = _scripts.page(conn, key, prefix, offset, last, timeout, fields)
-            yield from self._build(reply[1:])
-            if int(reply[0]) < size:
+            full, page = run_sync(self._page(key, offset, size, timeout))
+            yield from page
+            if not full:
                 return
             offset += size
             if remaining is not None:
                 remaining -= size
+
+    def _page(
+        self, key: str, offset: int, size: int, timeout: int
+    ) -> Steps[tuple[bool, list[Any]]]:
+        # Ranks offset..offset+size-1 of a cached result, built; and whether
+        # the page was full (a short page is the last one).
+        fields = list(self._select.fields) if self._select else []
+        prefix = self._model._meta.keys.row_prefix
+        args = [prefix, offset, offset + size - 1, timeout, *fields]
+        script = _scripts.load("page")
+        reply = yield from script.steps(self._model._connection, [key], args)
+        built = yield from self._build(reply[1:])
+        return int(reply[0]) >= size, built
 
     def cached_result(self, timeout: int, _checked: bool = True) -> str:
         """Store the matching ids in a temporary ZSET and return its key.
@@ -422,6 +498,14 @@ class Query(Generic[M]):
         The key expires after ``timeout`` seconds; its ranks follow the
         query's order. ``limit`` is ignored.
         """
+        return run_sync(self.cached_result_steps(timeout, _checked))
+
+    async def acached_result(self, timeout: int) -> str:
+        """``cached_result()`` on asyncio."""
+        return await run_async(self.cached_result_steps(timeout))
+
+    def cached_result_steps(self, timeout: int, _checked: bool = True) -> Steps[str]:
+        """``cached_result`` as steps, for either transport."""
         if _checked and self._bare:
             raise QueryError(
                 "You are missing filter or order criteria: cached_result() of a "
@@ -445,7 +529,8 @@ class Query(Generic[M]):
             )
         if self._matches_nothing:
             return self._model._meta.keys.temp()
-        return text(self._run(self._plan("cache", ttl=timeout, limited=False)))
+        key = yield from self._run(self._plan("cache", ttl=timeout, limited=False))
+        return text(key)
 
     def delete(self, blocksize: int = 100) -> int:
         """Delete every matching entity, ``blocksize`` at a time; return how
@@ -454,26 +539,46 @@ class Query(Generic[M]):
         Hooks run and the on_delete policies of referrers apply, per chunk,
         as in ``session.delete()``.
         """
-        return self._each_chunk(blocksize, session.delete)
+        return run_sync(self._delete_steps(blocksize))
+
+    async def adelete(self, blocksize: int = 100) -> int:
+        """``delete()`` on asyncio."""
+        return await run_async(self._delete_steps(blocksize))
+
+    def _delete_steps(self, blocksize: int) -> Steps[int]:
+        def delete(chunk: list[Any]) -> Steps[None]:
+            yield from session.delete_steps(chunk)
+
+        return (yield from self._each_chunk_steps(blocksize, delete))
 
     # -- update, values, values_list ------------------------------------------
 
-    def _each_chunk(self, blocksize: int, run: Callable[[list[Any]], object]) -> int:
+    def _each_chunk_steps(
+        self, blocksize: int, run: Callable[[list[Any]], Steps[None]]
+    ) -> Steps[int]:
         # The matching entities, ``blocksize`` at a time, from a cached result
         # taken first: writes to them do not move them in or out of it.
-        done = 0
         blocksize = max(int(blocksize), 1)
-        chunk: list[Any] = []
-        for entity in self.replace(select=None).iter_result(pagesize=blocksize):
-            chunk.append(entity)
-            if len(chunk) >= blocksize:
-                run(chunk)
+        query = self.replace(select=None)
+        if query._matches_nothing:
+            return 0
+        if query._probe:  # no cached result without an index to take it from
+            found = yield from query.all_steps()
+            for start in range(0, len(found), blocksize):
+                yield from run(found[start : start + blocksize])
+            return len(found)
+        key = yield from query.cached_result_steps(30, _checked=False)
+        done = 0
+        try:
+            while True:
+                full, chunk = yield from query._page(key, done, blocksize, 30)
+                if chunk:
+                    yield from run(chunk)
                 done += len(chunk)
-                chunk = []
-        if chunk:
-            run(chunk)
-            done += len(chunk)
-        return done
+                if not full:
+                    return done
+        finally:
+            yield from call(self._model._connection, "delete", key)
 
     def update(self, **values: Any) -> int:
         """Assign ``values`` to every matching entity and save it; return how
@@ -487,6 +592,14 @@ class Query(Generic[M]):
         Unsaved changes the session holds for a matching entity are saved
         too. Values are checked before anything is read or written.
         """
+        return run_sync(self.update_steps(values))
+
+    async def aupdate(self, **values: Any) -> int:
+        """``update()`` on asyncio."""
+        return await run_async(self.update_steps(values))
+
+    def update_steps(self, values: dict[str, Any]) -> Steps[int]:
+        """``update`` as steps, for either transport."""
         info = self._model._meta
         for name, value in values.items():
             col = info.columns.get(name)
@@ -503,12 +616,12 @@ class Query(Generic[M]):
             if value is not None:
                 col.validate(value)
 
-        def save(chunk: list[Any]) -> None:
+        def save(chunk: list[Any]) -> Steps[None]:
             for entity in chunk:
                 entity.update(**values)
-            session.save(chunk)
+            yield from session.save_steps(chunk)
 
-        return self._each_chunk(100, save)
+        return (yield from self._each_chunk_steps(100, save))
 
     def prefetch(self, *names: str) -> Query[M]:
         """Also load these relations of the result, at most one more round trip.
@@ -526,9 +639,13 @@ class Query(Generic[M]):
         checked = check_prefetch(self._model, names)
         return self.replace(prefetch=tuple(dict.fromkeys(self._prefetch + checked)))
 
-    def _with_related(self, entities: list[Any]) -> list[Any]:
+    def _with_related(self, entities: list[Any]) -> Steps[list[Any]]:
         if self._prefetch and self._select is None:
-            load_related(self._model, entities, self._prefetch)
+            yield Blocking(
+                self._model._connection,
+                lambda _: load_related(self._model, entities, self._prefetch),
+                f"prefetch() on a {self._model.__name__} query",
+            )
         return entities
 
     def values(self, *column_names: str) -> Query[M]:
@@ -582,14 +699,22 @@ class Query(Generic[M]):
 
     def exists(self) -> bool:
         """True if the query matches at least one entity (one round trip)."""
+        return run_sync(self.exists_steps())
+
+    async def aexists(self) -> bool:
+        """``exists()`` on asyncio."""
+        return await run_async(self.exists_steps())
+
+    def exists_steps(self) -> Steps[bool]:
+        """``exists`` as steps, for either transport."""
         offset, count = self._limit or (0, None)
         if count == 0 or self._matches_nothing:
             return False
         if self._probe:
-            return self.first() is not None
+            return (yield from self.first_steps()) is not None
         pk = self._model._pkey
         probe = self.replace(limit=(offset, 1), select=None)._plan("select")
-        return bool(self._run(_replace_plan(probe, fields=(pk,))))
+        return bool((yield from self._run(_replace_plan(probe, fields=(pk,)))))
 
     def last(self) -> M | None:
         """The last entity (or selected row) in the query's order, or None.
@@ -598,6 +723,14 @@ class Query(Generic[M]):
         end. A limited or sliced query cannot be reversed: call ``last()``
         before ``limit()`` or slicing.
         """
+        return run_sync(self.last_steps())
+
+    async def alast(self) -> M | None:
+        """``last()`` on asyncio."""
+        return await run_async(self.last_steps())
+
+    def last_steps(self) -> Steps[M | None]:
+        """``last`` as steps, for either transport."""
         if self._limit is not None:
             raise QueryError(
                 f"{self._model.__name__}.query.last() of a limited or sliced "
@@ -609,9 +742,10 @@ class Query(Generic[M]):
         if self._probe:
             # Ordered by id without an id index: the first of the reverse.
             flipped = ("" if self._order().desc else "-") + self._model._pkey
-            return self.replace(order_by=flipped).first()
+            return (yield from self.replace(order_by=flipped).first_steps())
         plan = self._plan("select" if self._select else "rows")
-        found = self._build(self._run(_replace_plan(plan, last=True)))
+        rows = yield from self._run(_replace_plan(plan, last=True))
+        found = yield from self._build(rows)
         return found[0] if found else None
 
     @overload
@@ -671,11 +805,12 @@ class Query(Generic[M]):
 
     # -- results ---------------------------------------------------------------
 
-    def _build(self, rows: list[Any]) -> list[Any]:
+    def _build(self, rows: list[Any]) -> Steps[list[Any]]:
         if self._select is not None:
             return [self._selected(row) for row in rows]
         from_row = self._model._adopt
-        return self._with_related([from_row(reply_row(row)) for row in rows])
+        built = [from_row(reply_row(row)) for row in rows]
+        return (yield from self._with_related(built))
 
     def _selected(self, row: list[Any]) -> Any:
         select = self._select
@@ -696,16 +831,20 @@ class Query(Generic[M]):
         pk = self._model._meta.columns[self._model._pkey]
         return isinstance(pk, Column) and pk.index
 
-    def _bare_count(self) -> int:
+    def _bare_count(self) -> Steps[int]:
         conn = self._model._connection
         keys = self._model._meta.keys
         if self._pk_indexed:
-            return int(conn.zcard(keys.index(self._model._pkey)))
-        return sum(
-            1
-            for key in conn.scan_iter(match=keys.scan_pattern, count=1000)
-            if keys.row_id(text(key)) is not None
-        )
+            return int((yield from call(conn, "zcard", keys.index(self._model._pkey))))
+        # SCAN until the cursor comes back to 0, as redis-py's scan_iter.
+        counted, cursor = 0, 0
+        while True:
+            cursor, found = yield from call(
+                conn, "scan", cursor, match=keys.scan_pattern, count=1000
+            )
+            counted += sum(1 for key in found if keys.row_id(text(key)) is not None)
+            if int(cursor) == 0:
+                return counted
 
     def _iter_probe(self, blocksize: int) -> Iterator[Any]:
         # Without an index on the primary key the only list of ids is the

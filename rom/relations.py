@@ -15,6 +15,8 @@ from typing import Any
 from typing import TypeAlias
 from typing import overload
 
+from ._io import Steps
+from ._io import run_sync
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
 from .columns import NULL
@@ -152,22 +154,28 @@ class _Reference(Column[Any]):
     def __get__(self, instance: object | None, owner: type) -> Any:
         if instance is None:
             return self
-        data = instance._data  # type: ignore[attr-defined]
+        return run_sync(self.load_steps(instance))
+
+    def load_steps(self, instance: Any) -> Steps[Any]:
+        """The referenced entity, read on first access (either transport)."""
+        from ._lookup import get_steps  # _lookup imports this module
+
+        data = instance._data
         value = data.get(self.attr)
         if isinstance(value, Unloaded):
-            value = self._fetch(value.id)
+            target = self._target()
+            if target is None:
+                raise ORMError(
+                    f"{self.model_name}.{self.attr} references {self.ftable!r}, "
+                    "which is not a defined model"
+                )
+            if hasattr(target, "_meta"):
+                value = yield from get_steps(target, value.id)
+            else:  # a ForeignModel's own class: its get() is its business
+                value = target.get(value.id)
             # A reference to a vanished entity reads as None, as in rom.
             data[self.attr] = value
         return value
-
-    def _fetch(self, id: Any) -> Any:
-        target = self._target()
-        if target is None:
-            raise ORMError(
-                f"{self.model_name}.{self.attr} references {self.ftable!r}, "
-                "which is not a defined model"
-            )
-        return target.get(id)
 
 
 class _OwnedReference(_Reference):
@@ -309,16 +317,22 @@ class OneToMany:
     def __get__(self, instance: object | None, owner: type) -> Any:
         if instance is None:
             return self
+        return run_sync(self.load_steps(instance))
+
+    def load_steps(self, instance: Any) -> Steps[Any]:
+        """The referring entities, read on each access (either transport)."""
+        from ._lookup import get_by_steps  # _lookup imports this module
+
         model = self.get_related_model()
-        names = (owner.__name__, owner._namespace)  # type: ignore[attr-defined]
-        column = self.referring_column(names)
-        pk = instance._data.get(instance._pkey)  # type: ignore[attr-defined]
+        owner = type(instance)
+        column = self.referring_column((owner.__name__, owner._namespace))
+        pk = instance._data.get(instance._pkey)
         if pk is None:  # a new entity without an id has no referrers yet
             return []
         cached = vars(instance).get(PREFETCHED, {}).get(self.attr)
         if cached is not None:  # loaded by a query's prefetch()
             return list(cached)
-        return model.get_by(**{column: pk})
+        return (yield from get_by_steps(model, {column: pk}))
 
     def __set__(self, instance: object, value: object) -> None:
         raise InvalidOperation(

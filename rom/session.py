@@ -15,12 +15,16 @@ import weakref
 from collections.abc import Iterable
 from collections.abc import Iterator
 from contextvars import ContextVar
+from contextvars import Token
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ._io import Steps
+from ._io import run_async
+from ._io import run_sync
 from ._meta import ModelInfo
-from ._on_delete import delete_with_policies
-from ._persist import save_entities
+from ._on_delete import delete_with_policies_steps
+from ._persist import save_entities_steps
 from .exceptions import ORMError
 
 if TYPE_CHECKING:
@@ -30,6 +34,7 @@ __all__ = [
     "NULL_SESSION",
     "Session",
     "session",
+    "session_scope",
     "use_null_session",
     "use_rom_session",
 ]
@@ -226,14 +231,31 @@ class Session:
         """
         return self.save(self._pending(all), full=full, all=all, force=force)
 
+    async def aflush(
+        self, full: bool = False, all: bool = False, force: bool = False
+    ) -> int:
+        """``flush()`` on asyncio (this task's session)."""
+        return await self.asave(self._pending(all), full=full, all=all, force=force)
+
     def commit(self, full: bool = False, all: bool = False, force: bool = False) -> int:
         """``flush``, then stop holding entities strongly."""
         changes = self.flush(full=full, all=all, force=force)
+        self._committed()
+        return changes
+
+    async def acommit(
+        self, full: bool = False, all: bool = False, force: bool = False
+    ) -> int:
+        """``commit()`` on asyncio (this task's session)."""
+        changes = await self.aflush(full=full, all=all, force=force)
+        self._committed()
+        return changes
+
+    def _committed(self) -> None:
         state = _state()
         state.dirty.clear()
         state.new.clear()
         state.epoch = next(_EPOCHS)
-        return changes
 
     def save(
         self,
@@ -247,10 +269,35 @@ class Session:
         Entities on one connection are written by one script call; the first
         failure stops the rest, as saving them one by one would.
         """
+        return run_sync(self.save_steps(*objects, full=full, all=all, force=force))
+
+    async def asave(
+        self,
+        *objects: Any,
+        full: bool | None = None,
+        all: bool | None = None,
+        force: bool | None = None,
+    ) -> int:
+        """``save()`` on asyncio."""
+        return await run_async(
+            self.save_steps(*objects, full=full, all=all, force=force)
+        )
+
+    def save_steps(
+        self,
+        *objects: Any,
+        full: bool | None = None,
+        all: bool | None = None,
+        force: bool | None = None,
+    ) -> Steps[int]:
+        """``save`` as steps, for either transport."""
         entities = [
             e for e in flatten(objects) if not e._deleted and (all or e._modified)
         ]
-        return save_entities(entities, full=bool(full), force=bool(force))
+        changes = yield from save_entities_steps(
+            entities, full=bool(full), force=bool(force)
+        )
+        return changes
 
     def delete(self, *objects: Any, force: bool | None = None) -> None:
         """Delete entities (nested lists allowed) in one trip per connection.
@@ -259,22 +306,71 @@ class Session:
         them together, as ``entity.delete()`` does; with no such references
         to follow, that is the only round trip.
         """
+        run_sync(self.delete_steps(*objects, force=force))
+
+    async def adelete(self, *objects: Any, force: bool | None = None) -> None:
+        """``delete()`` on asyncio."""
+        await run_async(self.delete_steps(*objects, force=force))
+
+    def delete_steps(self, *objects: Any, force: bool | None = None) -> Steps[None]:
+        """``delete`` as steps, for either transport."""
         entities = [e for e in flatten(objects) if force or not e._deleted]
-        delete_with_policies(entities)
+        yield from delete_with_policies_steps(entities)
         for entity in entities:
             self.forget(entity)
 
     def refresh(self, *objects: Any, force: bool | None = None) -> None:
         """Reload entities from Redis (new ones are only re-registered)."""
+        run_sync(self._refresh_steps(objects, force))
+
+    async def arefresh(self, *objects: Any, force: bool | None = None) -> None:
+        """``refresh()`` on asyncio."""
+        await run_async(self._refresh_steps(objects, force))
+
+    def _refresh_steps(
+        self, objects: tuple[Any, ...], force: bool | None
+    ) -> Steps[None]:
         for entity in flatten(objects):
             if entity._new:
                 self.add(entity)
             else:
-                entity.refresh(force=bool(force))
+                yield from entity.refresh_steps(force=bool(force))
 
     def refresh_all(self, force: bool | None = None) -> None:
         """Reload every cached entity."""
         self.refresh(self._pending(True), force=force)
 
+    async def arefresh_all(self, force: bool | None = None) -> None:
+        """``refresh_all()`` on asyncio."""
+        await self.arefresh(self._pending(True), force=force)
+
 
 session = Session()
+
+
+class session_scope:
+    """A session for one request or job, discarded when the scope exits.
+
+    ``with rom.session_scope():`` (or ``async with``) gives the code inside
+    an empty session of its own: what it commits is written, and whatever
+    it leaves uncommitted is dropped on exit (on error too), so it cannot
+    be written by the next request's commit in the same worker thread or
+    task. The session in force before the scope is back afterwards,
+    untouched. Scopes nest.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: list[Token[_State]] = []
+
+    def __enter__(self) -> Session:
+        self._tokens.append(_STATE.set(_State(_owner())))
+        return session
+
+    def __exit__(self, *exc: object) -> None:
+        _STATE.reset(self._tokens.pop())
+
+    async def __aenter__(self) -> Session:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__(*exc)

@@ -524,7 +524,7 @@ class DroppingProxy:
                             self.dropped += 1
                         return
                     (upstream if upward else client).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: stop() closed a socket
             return
         finally:
             for sock in (client, upstream):

@@ -16,7 +16,9 @@ from ._classproperty import ClassProperty
 from ._user_script import NO_SCRIPT_MESSAGES
 from ._user_script import script_load
 from .connection import REDIS_URI
+from .connection import close_async_connections
 from .connection import connection_for
+from .connection import get_async_connection
 from .connection import set_connection_settings
 from .consistency import Report
 from .consistency import check
@@ -44,6 +46,7 @@ from .keygen import ts2t
 from .locks import EntityLock
 from .locks import Lock
 from .maintenance import Progress
+from .maintenance import arefresh_indices
 from .maintenance import clean_old_index
 from .maintenance import clean_unsafe_cols
 from .maintenance import refresh_all_indexes
@@ -78,10 +81,13 @@ __all__ = [
     "Progress",
     "Report",
     "Session",
+    "arefresh_indices",
     "check",
     "clean_old_index",
     "clean_unsafe_cols",
+    "close_async_connections",
     "dt2ts",
+    "get_async_connection",
     "refresh_all_indexes",
     "refresh_indices",
     "session",

@@ -26,6 +26,7 @@ ALL_NAMES = [
     "UniqueKeyViolation",
     "UnsafeError",
     "WriteOutcomeUnknown",
+    "WrongClientError",
 ]
 
 # Each public rom exception and its public rom ancestors, nearest first.
@@ -43,6 +44,7 @@ ANCESTRY = {
     "UnsafeError": ["ColumnError", "ORMError"],
     "BulkError": ["ORMError"],
     "WriteOutcomeUnknown": ["ORMError"],
+    "WrongClientError": ["ORMError"],
 }
 
 ENTITY_ERRORS = ["UniqueKeyViolation", "DataRaceError", "EntityDeletedError"]
@@ -75,12 +77,12 @@ def empty_session() -> Iterator[None]:
 
 class TestNames:
     def test_module_defines_every_name(self) -> None:
-        """rom.exceptions defines rom 1.1.2's twelve names and WriteOutcomeUnknown."""
+        """rom.exceptions defines rom 1.1.2's twelve names and rom's own two."""
         for name in ALL_NAMES:
             assert isinstance(getattr(exceptions, name), type)
 
     def test_module_all_lists_the_names(self) -> None:
-        """rom.exceptions.__all__ is exactly those thirteen names."""
+        """rom.exceptions.__all__ is exactly those fourteen names."""
         assert sorted(exceptions.__all__) == ALL_NAMES
 
     def test_top_level_reexports_all_but_bulk_and_unsafe(self) -> None:

@@ -1,0 +1,273 @@
+"""One core, two transports: operations written once as generators of requests.
+
+The code that plans, validates, runs hooks and decodes replies is written
+as a generator (a ``Steps``) that yields prepared requests and receives
+their replies; it never touches a socket. Two drivers run it:
+``run_sync(steps)`` with ``redis.Redis`` clients and ``await
+run_async(steps)`` with ``redis.asyncio.Redis`` clients. An error a request
+raises is thrown into the generator where it yielded, so the generator's
+``try``/``except`` reads exactly like blocking code.
+
+The requests:
+
+``Command(conn, name, args, kwargs)``
+    one client method call, e.g. ``Command(conn, "hgetall", (key,))``;
+``Pipeline(conn, commands, transaction)``
+    several commands in one round trip, the reply is their list;
+``Script(conn, name, source, sha, keys, args)``
+    EVALSHA, loading the script on NOSCRIPT;
+``Each(requests)``
+    several requests (on different connections), the reply is their list;
+``Wait(seconds)``
+    a pause (``time.sleep`` or ``asyncio.sleep``);
+``Awaited(value)``
+    what an ``async def`` hook returned: awaited on the async path, refused
+    on the sync one;
+``Blocking(conn, fn, what)``
+    a job that only exists with a blocking client (the WATCH writer):
+    ``fn(conn)`` on the sync path, refused on the async one.
+
+``conn`` is what ``rom.connection.connection_for`` gives (a model's
+``_conn``/``CONN`` or the global one); each driver turns it into the client
+it needs (see ``rom.connection.sync_client``/``async_client``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from collections.abc import Generator
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import TypeVar
+
+from redis.exceptions import NoScriptError
+
+from .connection import async_client
+from .connection import sync_client
+from .exceptions import InvalidOperation
+
+__all__ = [
+    "Awaited",
+    "Blocking",
+    "Command",
+    "Each",
+    "Pipeline",
+    "Request",
+    "Script",
+    "Steps",
+    "Wait",
+    "call",
+    "hook",
+    "run_async",
+    "run_sync",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One client method call: ``conn.<name>(*args, **kwargs)``."""
+
+    conn: Any
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Commands sent together (in MULTI/EXEC with ``transaction``)."""
+
+    conn: Any
+    commands: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...]
+    transaction: bool = False
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script run with EVALSHA, loaded on the server on NOSCRIPT."""
+
+    conn: Any
+    name: str
+    source: str
+    sha: str
+    keys: tuple[str, ...]
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Each:
+    """Several requests, run in order; the reply is the list of their replies."""
+
+    requests: tuple[Request, ...]
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A pause between attempts."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Awaited:
+    """What an ``async def`` hook returned, to be awaited."""
+
+    value: Any
+    what: str
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """A job only a blocking client can run: ``fn(conn)``."""
+
+    conn: Any
+    fn: Callable[[Any], Any]
+    what: str
+
+
+Request = Command | Pipeline | Script | Each | Wait | Awaited | Blocking
+Steps = Generator[Request, Any, T]
+
+
+def call(conn: Any, name: str, *args: Any, **kwargs: Any) -> Steps[Any]:
+    """Send one command and return its reply (``yield from call(...)``)."""
+    reply = yield Command(conn, name, args, kwargs)
+    return reply
+
+
+def hook(entity: Any, name: str) -> Steps[None]:
+    """Call the hook ``entity.<name>()``; an ``async def`` hook is awaited."""
+    result = getattr(entity, name)()
+    if inspect.isawaitable(result):
+        yield Awaited(result, f"{type(entity).__name__}.{name}")
+
+
+# -- the blocking driver ---------------------------------------------------------
+
+
+class _Resumer:
+    """Resumes a Steps generator with the reply (or error) of its last request."""
+
+    def __init__(self, steps: Steps[Any]) -> None:
+        self.steps = steps
+        self.reply: Any = None
+        self.error: BaseException | None = None
+        self.result: Any = None
+
+    def next(self) -> Request | None:
+        """The next request, or None once the generator returned (``result``)."""
+        error, self.error = self.error, None
+        try:
+            if error is not None:
+                return self.steps.throw(error)
+            return self.steps.send(self.reply)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+
+
+def run_sync(steps: Steps[T]) -> T:
+    """Run ``steps`` with blocking clients; return what it returns."""
+    resumer = _Resumer(steps)
+    while (request := resumer.next()) is not None:
+        try:
+            resumer.reply = _sync(request)
+        except BaseException as exc:  # thrown into the generator, as raised
+            resumer.error = exc
+    return resumer.result  # type: ignore[no-any-return]
+
+
+def _sync(request: Request) -> Any:
+    if isinstance(request, Command):
+        client = sync_client(request.conn)
+        return getattr(client, request.name)(*request.args, **request.kwargs)
+    if isinstance(request, Pipeline):
+        client = sync_client(request.conn)
+        with client.pipeline(transaction=request.transaction) as pipe:
+            for name, args, kwargs in request.commands:
+                getattr(pipe, name)(*args, **kwargs)
+            return pipe.execute()
+    if isinstance(request, Script):
+        client = sync_client(request.conn)
+        try:
+            return client.evalsha(
+                request.sha, len(request.keys), *request.keys, *request.args
+            )
+        except NoScriptError:
+            client.script_load(request.source)
+            return client.evalsha(
+                request.sha, len(request.keys), *request.keys, *request.args
+            )
+    if isinstance(request, Each):
+        return [_sync(r) for r in request.requests]
+    if isinstance(request, Wait):
+        time.sleep(request.seconds)
+        return None
+    if isinstance(request, Awaited):
+        if inspect.iscoroutine(request.value):
+            request.value.close()  # never awaited: no "never awaited" warning
+        raise InvalidOperation(
+            f"{request.what} is an async def hook: it runs only on the async "
+            "path (asave(), adelete(), session.acommit(), ...); call the "
+            "async method, or make the hook a plain def"
+        )
+    if isinstance(request, Blocking):
+        return request.fn(sync_client(request.conn))
+    raise TypeError(f"not a rom request: {request!r}")
+
+
+# -- the asyncio driver ----------------------------------------------------------
+
+
+async def run_async(steps: Steps[T]) -> T:
+    """Run ``steps`` with ``redis.asyncio`` clients; return what it returns."""
+    resumer = _Resumer(steps)
+    while (request := resumer.next()) is not None:
+        try:
+            resumer.reply = await _async(request)
+        except BaseException as exc:  # cancellation too: the steps settle it
+            resumer.error = exc
+    return resumer.result  # type: ignore[no-any-return]
+
+
+async def _async(request: Request) -> Any:
+    if isinstance(request, Command):
+        client = async_client(request.conn)
+        return await getattr(client, request.name)(*request.args, **request.kwargs)
+    if isinstance(request, Pipeline):
+        client = async_client(request.conn)
+        async with client.pipeline(transaction=request.transaction) as pipe:
+            for name, args, kwargs in request.commands:
+                getattr(pipe, name)(*args, **kwargs)
+            return await pipe.execute()
+    if isinstance(request, Script):
+        client = async_client(request.conn)
+        try:
+            return await client.evalsha(
+                request.sha, len(request.keys), *request.keys, *request.args
+            )
+        except NoScriptError:
+            await client.script_load(request.source)
+            return await client.evalsha(
+                request.sha, len(request.keys), *request.keys, *request.args
+            )
+    if isinstance(request, Each):
+        return [await _async(r) for r in request.requests]
+    if isinstance(request, Wait):
+        await asyncio.sleep(request.seconds)
+        return None
+    if isinstance(request, Awaited):
+        return await request.value
+    if isinstance(request, Blocking):
+        raise InvalidOperation(
+            f"{request.what} needs a blocking redis.Redis client and has no "
+            "async form yet; call the sync method (from a thread: "
+            "await asyncio.to_thread(...))"
+        )
+    raise TypeError(f"not a rom request: {request!r}")
