@@ -86,7 +86,6 @@ def disable_lua_writes() -> None:
 class _Pending:
     """A request whose outcome an entity has not learnt (its reply was lost)."""
 
-    conn: Any
     record_key: str
     index: int
     plan: WritePlan
@@ -179,17 +178,17 @@ def send(conn: Any, chunk: Batch) -> Steps[list[dict[str, Any]]]:
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             lost = exc
         except BaseException:
-            _remember(conn, chunk, record_key)
+            _remember(chunk, record_key)
             raise
         else:
             return reply if isinstance(reply, list) else []
-    _remember(conn, chunk, record_key)
+    _remember(chunk, record_key)
     raise _unknown(chunk, lost) from lost
 
 
-def _remember(conn: Any, chunk: Batch, record_key: str) -> None:
+def _remember(chunk: Batch, record_key: str) -> None:
     for index, (entity, plan) in enumerate(chunk):
-        _PENDING[entity] = _Pending(conn, record_key, index, plan, entity._last)
+        _PENDING[entity] = _Pending(record_key, index, plan, entity._last)
 
 
 def names(chunk: Batch) -> str:
@@ -233,13 +232,20 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
     One round trip per connection, only when some entity has such a
     request. Each request is also fenced: its record is set (if absent)
     to say it never ran, so a copy of it still on its way cannot apply.
+
+    The record is looked up through the entity's connection as it is now,
+    the one the coming write will use, not the one the request went out
+    on: after a failover (the application pointed at the promoted replica)
+    the old client may never answer again, and the replica holds the
+    record of every write it received.
     """
     pending = [(e, _PENDING[e]) for e in entities if e in _PENDING]
     if not pending:
         return
     by_conn: dict[int, tuple[Any, list[str]]] = {}
-    for _, p in pending:
-        keys = by_conn.setdefault(id(p.conn), (p.conn, []))[1]
+    for entity, p in pending:
+        conn = entity._connection
+        keys = by_conn.setdefault(id(conn), (conn, []))[1]
         if p.record_key not in keys:
             keys.append(p.record_key)
     outcomes: dict[str, Any] = {}
