@@ -187,6 +187,7 @@ def test_a_lost_reply_of_an_update_raises_no_race(
         entity.save()
     assert rom_redis.hget("EoUnique:1", "n") == b"2"
     assert entity._last["n"] == "2" and not entity._modified
+    assert assert_consistent(rom_redis, "EoUnique") == {"1"}
 
 
 @pytest.mark.parametrize("path", WRITE_PATHS)
@@ -249,7 +250,7 @@ def test_busy_is_resent_until_answered(
     entity = EoPlain(n=1)
     entity.save()
     assert len(sent) == 2 and entity.id == 1
-    assert row_ids(rom_redis, "EoPlain") == {"1"}
+    assert assert_consistent(rom_redis, "EoPlain") == {"1"}
 
 
 # -- a proxy dropping connections -----------------------------------------------

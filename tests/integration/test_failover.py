@@ -27,6 +27,7 @@ import redis
 
 import rom
 from rom import _requests
+from rom.exceptions import DataRaceError
 from rom.exceptions import EntityDeletedError
 from rom.testing import RedisServer
 from rom.testing import use_connection
@@ -130,9 +131,10 @@ def test_a_write_the_replica_never_got_is_lost_and_said_so(
     pair: tuple[RedisServer, RedisServer], path: str
 ) -> None:
     """The replica is promoted while the old primary still acknowledges a
-    save (a write in the failover window, never replicated); once the old
-    primary is gone that entity does not exist, the data left is consistent,
-    and saving the entity again raises EntityDeletedError."""
+    new entity and an update (writes in the failover window, never
+    replicated); once the old primary is gone neither is there, the data
+    left is consistent, and saving the entities again raises
+    EntityDeletedError (the new one) and DataRaceError (the update)."""
     primary, replica = pair
     old = primary.client()
     with writes_with(path), use_connection(old):
@@ -144,12 +146,18 @@ def test_a_write_the_replica_never_got_is_lost_and_said_so(
         unreplicated = FoAccount(email="late@x", n=2, words="not replicated")
         unreplicated.save()  # acknowledged by the old primary alone
         assert unreplicated.id == 2
+        before.n = 5
+        before.save()  # so is this update
     os.kill(primary.pid, signal.SIGKILL)
     assert assert_consistent(promoted, "FoAccount") == {"1"}
+    assert promoted.hget("FoAccount:1", "n") == b"1"
     with writes_with(path), use_connection(promoted):
         unreplicated.n = 3
         with pytest.raises(EntityDeletedError):
             unreplicated.save()
+        before.n = 6
+        with pytest.raises(DataRaceError):
+            before.save()
         # The unique value it held is free on the new primary.
         again = FoAccount(email="late@x", n=4, words="again")
         again.save()

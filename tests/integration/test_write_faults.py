@@ -101,6 +101,8 @@ def test_wrongtype_on_an_update_names_the_entity(
     assert all(item._modified for item in items)
     assert rom_redis.hget("WfItem:1", "tag") == b"t0"
     assert rom_redis.smembers("WfItem:tag:changed:idx") == set()
+    planted = "WfItem:n:idx"
+    assert assert_consistent(rom_redis, "WfItem", planted=planted) == {"1", "2", "3"}
 
 
 def test_a_bad_id_counter_fails_before_writing(rom_redis: redis.Redis) -> None:
@@ -264,7 +266,7 @@ def test_a_long_save_answered_busy_is_written_once(
             raise AssertionError("the save never settled")
     assert entity.id == 2 and not entity._new
     assert direct.scard("WfItem:tag:w99999:idx") == 1
-    assert row_ids(direct, "WfItem") == {"1", "2"}
+    assert assert_consistent(direct, "WfItem") == {"1", "2"}
     assert direct.get("WfItem:id:") == b"2"
     # BUSY was met on the way (counted as an error on Redis 6.2 and 7).
     busy = direct.info("errorstats").get("errorstat_BUSY", {"count": 0})
