@@ -322,7 +322,16 @@ def test_redis_py_retries_alone_write_once(
     monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 1)
     retry = Retry(NoBackoff(), 5)
     with DroppingProxy(server.port, drop_replies=0.2, seed=3) as proxy:
-        client = proxy.client(socket_timeout=2, retry=retry)
+        # retry_on_error: redis-py 4.x retries only the errors listed
+        # there (none by default), whatever the Retry object supports.
+        client = proxy.client(
+            socket_timeout=2,
+            retry=retry,
+            retry_on_error=[
+                redis.exceptions.ConnectionError,
+                redis.exceptions.TimeoutError,
+            ],
+        )
         with use_connection(client):
             plain, unique, _ = run_operations(60, seed=2)
         client.close()
