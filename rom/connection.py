@@ -126,7 +126,13 @@ async def close_async_connections() -> None:
     """
     twins = _TWINS.pop(asyncio.get_running_loop(), {})
     for _, client in twins.values():
-        await client.aclose()
+        await _aclose(client)
+
+
+async def _aclose(client: redis.asyncio.Redis) -> None:
+    # aclose() is new in redis-py 5.0.1; before it, close() was the coroutine.
+    closer = getattr(client, "aclose", None)
+    await (closer() if closer is not None else client.close())
 
 
 def get_async_connection() -> redis.asyncio.Redis:
