@@ -187,6 +187,9 @@ def save_entities_steps(
 def _error(entity: Model, plan: WritePlan, result: dict[str, Any]) -> Exception:
     ns, id = plan.namespace, plan.id or "<new>"
     kind = result["error"]
+    if kind == "raised":
+        raised: Exception = result["exception"]
+        return raised
     if kind == "deleted":
         return EntityDeletedError(
             f"Entity {ns}:{id} deleted by another writer; use .save(force=True) "

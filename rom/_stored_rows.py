@@ -42,14 +42,23 @@ def run_reading_rows(
 
     Returns one result per plan run, stopping at the first error, as
     ``run`` does; a row still moving after MAX_READS reads is reported as a
-    race on the fields it was checked by.
+    race on the fields it was checked by. An exception of a re-send, after
+    plans were applied, is the result ``{"error": "raised", "exception": e}``
+    after theirs, so the caller still learns which plans were written.
     """
     results: list[dict[str, Any]] = []
     start = 0
     for _ in range(MAX_READS):
         pending = batch[start:]
-        yield from _read_rows(conn, pending)
-        got = yield from run(conn, list(pending))
+        try:
+            yield from _read_rows(conn, pending)
+            got = yield from run(conn, list(pending))
+        except Exception as exc:
+            if not results:
+                raise
+            # Plans before the moved one were written by an earlier send:
+            # report them applied, then the error that stopped the rest.
+            return [*results, {"error": "raised", "exception": exc}]
         if not got or got[-1].get("error") != "moved":
             return results + got
         results += got[:-1]
