@@ -232,19 +232,26 @@ local function check(ns, id, row, p)
     return nil
 end
 
--- Keys this script found to be of the type its writes need (or absent).
+-- Keys this script found to be of the type its writes need (or absent),
+-- with that type: an absent key checked for one type may since have been
+-- created (by an earlier entity) or be about to be (by this one) as that type.
 local verified = {}
 
--- Raise (before the entity's first write) if `key` exists with another type.
+-- Raise (before the entity's first write) if `key` exists with another type,
+-- or was checked for another type in this run.
 local function need(key, kind)
-    if verified[key] then return end
+    if verified[key] == kind then return end
+    if verified[key] then
+        error({err = 'WRONGTYPE key ' .. key .. ' is written as a '
+            .. verified[key] .. ' and as a ' .. kind .. ' in the same request'})
+    end
     local found = redis.call('TYPE', key)
     if type(found) == 'table' then found = found.ok end
     if found ~= 'none' and found ~= kind then
         error({err = 'WRONGTYPE key ' .. key .. ' holds a ' .. found
             .. ', the write needs a ' .. kind .. ' (or no key)'})
     end
-    verified[key] = true
+    verified[key] = kind
 end
 
 -- The type every index key named by entries (plan or stored record) must have.

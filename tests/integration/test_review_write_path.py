@@ -79,3 +79,34 @@ def test_plans_written_before_a_failed_resend_are_saved(
     new.save()
     assert rom_redis.hlen("ReviewAcct:handle:uidx") == 2
     assert check(ReviewAcct, conn=rom_redis) == []
+
+
+def _tag_keygen(*args: Any) -> dict[str, Any]:
+    # The same index name as a token (a SET) or with a score (a ZSET).
+    return {"x": None} if "token" in repr(args) else {"x": 1}
+
+
+class ReviewTag(rom.Model):
+    tag = rom.String(index=True, keygen=_tag_keygen)
+    handle = rom.String(unique=True)
+
+
+@pytest.mark.usefixtures("write_path")
+def test_a_key_an_earlier_plan_made_of_another_type_stops_the_later_plan(
+    rom_redis: redis.Redis,
+) -> None:
+    # The first entity creates ReviewTag:tag:x:idx as a SET; the second needs
+    # it as a ZSET: the second must fail before any of its writes, and the
+    # first stays written (its request's record included).
+    first = ReviewTag(tag="token", handle="a")
+    second = ReviewTag(tag="scored", handle="b")
+    with pytest.raises(redis.exceptions.ResponseError) as info:
+        _persist.save_entities([first, second], full=False, force=False)
+    assert "WRONGTYPE" in str(info.value)
+    assert rom_redis.type("ReviewTag:tag:x:idx") == b"set"
+    assert not first._new
+    assert rom_redis.hget("ReviewTag:handle:uidx", "a") == str(first.id).encode()
+    # Nothing of the second entity: no unique entry, no row.
+    assert rom_redis.hget("ReviewTag:handle:uidx", "b") is None
+    assert rom_redis.keys("ReviewTag:2*") == []
+    assert check(ReviewTag, conn=rom_redis) == []
