@@ -70,7 +70,7 @@ def _attempt(
         pipe.execute()
         return [failed]
     new = plan.id is None
-    id = str(int(pipe.get(keys.counter) or 0) + 1) if new else str(plan.id)
+    id = _next_id(pipe, keys.counter) if new else str(plan.id)
     row = keys.entity(id)
     record = _stored_record(pipe, keys, id, row)
     candidates = plan.unique_del + plan.unique_stored
@@ -92,6 +92,18 @@ def _attempt(
     pipe.set(record_key, json.dumps(result), ex=ttl)
     pipe.execute()
     return result
+
+
+def _next_id(pipe: Pipeline, counter: str) -> str:
+    # The id INCR will give; a counter that is no id is refused before any
+    # write, with the message write_entity.lua gives.
+    value = text_or_none(pipe.get(counter)) or "0"
+    if not (value.isascii() and value.isdigit()) or len(value) > 15:
+        raise redis.exceptions.ResponseError(
+            f"id counter {counter} holds {value}, not an id; set it to the "
+            "largest id in use"
+        )
+    return str(int(value) + 1)
 
 
 def _check_types(

@@ -13,6 +13,7 @@ import redis
 
 import rom
 from rom import _persist
+from rom import _requests
 from rom._requests import Batch
 from rom.consistency import check
 
@@ -110,3 +111,19 @@ def test_a_key_an_earlier_plan_made_of_another_type_stops_the_later_plan(
     assert rom_redis.hget("ReviewTag:handle:uidx", "b") is None
     assert rom_redis.keys("ReviewTag:2*") == []
     assert check(ReviewTag, conn=rom_redis) == []
+
+
+@pytest.mark.usefixtures("write_path")
+def test_an_id_counter_that_is_no_number_is_a_redis_error(
+    rom_redis: redis.Redis,
+) -> None:
+    # Both write paths refuse a new entity with a ResponseError naming the
+    # counter, write nothing, and leave no write of unknown outcome behind.
+    rom_redis.set("ReviewTag:id:", "abc")
+    tag = ReviewTag(tag="token", handle="a")
+    with pytest.raises(redis.exceptions.ResponseError) as info:
+        tag.save()
+    assert "ReviewTag:id:" in str(info.value)
+    assert tag._new
+    assert rom_redis.keys("ReviewTag:*") == [b"ReviewTag:id:"]
+    assert tag not in _requests._PENDING
