@@ -127,3 +127,34 @@ def test_an_id_counter_that_is_no_number_is_a_redis_error(
     assert tag._new
     assert rom_redis.keys("ReviewTag:*") == [b"ReviewTag:id:"]
     assert tag not in _requests._PENDING
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an interrupt (KeyboardInterrupt, asyncio cancellation) during a "
+    "later request drops the results of the requests already applied: rom "
+    "still takes their new entities for unsaved. A fix must decide whether "
+    "after-hooks run while interrupted; left to the integrator",
+)
+def test_entities_of_applied_chunks_stay_saved_after_an_interrupt(
+    rom_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_requests, "CHUNK_ENTITIES", 1)
+    calls: list[int] = []
+    real = _persist.send
+
+    def run(c: redis.Redis, chunk: Batch) -> Any:
+        calls.append(len(chunk))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(c, chunk)
+
+    monkeypatch.setattr(_persist, "send", run)
+    first = ReviewTag(tag="token", handle="a")
+    second = ReviewTag(tag="token", handle="b")
+    with pytest.raises(KeyboardInterrupt):
+        _persist.save_entities([first, second], full=False, force=False)
+    monkeypatch.undo()
+    # The first request was applied: its entity is saved.
+    assert rom_redis.hget("ReviewTag:handle:uidx", "a") == b"1"
+    assert not first._new
