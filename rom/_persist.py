@@ -76,7 +76,11 @@ def _execute(groups: Groups) -> Steps[tuple[Batch, BaseException | None]]:
         for chunk in chunks(batch):
             try:
                 results = yield from run_reading_rows(conn, chunk, send)
-            except Exception as exc:
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                # An interrupt (KeyboardInterrupt, a cancelled task) too: the
+                # requests already applied are settled before it propagates.
                 return done, exc
             for index, (entity, plan) in enumerate(chunk):
                 if index >= len(results):

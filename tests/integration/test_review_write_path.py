@@ -129,16 +129,11 @@ def test_an_id_counter_that_is_no_number_is_a_redis_error(
     assert tag not in _requests._PENDING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an interrupt (KeyboardInterrupt, asyncio cancellation) during a "
-    "later request drops the results of the requests already applied: rom "
-    "still takes their new entities for unsaved. A fix must decide whether "
-    "after-hooks run while interrupted; left to the integrator",
-)
 def test_entities_of_applied_chunks_stay_saved_after_an_interrupt(
     rom_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A KeyboardInterrupt during a later chunk propagates, and the entities
+    of the chunks already applied are marked saved first."""
     monkeypatch.setattr(_requests, "CHUNK_ENTITIES", 1)
     calls: list[int] = []
     real = _persist.send
