@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,17 +38,6 @@ class ConcurrencySeat(rom.Model):
     number = rom.Integer(index=True)
     holder = rom.Text()
     unique_together = ("team", "number")
-
-
-@pytest.fixture(params=["lua", "watch"])
-def write_path(request: pytest.FixtureRequest, rom_redis: redis.Redis) -> Iterator[str]:
-    """Run the test on the Lua writer, then on the WATCH/MULTI writer."""
-    if request.param == "watch":
-        rom._disable_lua_writes()
-    try:
-        yield request.param
-    finally:
-        rom._enable_lua_writes()
 
 
 # -- helpers ------------------------------------------------------------------

@@ -9,7 +9,6 @@ the API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,21 +17,12 @@ import redis
 import rom
 from rom import GeoIndex
 from tests.integration.dump import INDEX_DATA
-from tests.integration.dump import WRITE_PATHS
 from tests.integration.dump import dump
 from tests.integration.dump import prefix_score
 from tests.integration.dump import record
 from tests.integration.dump import slots
-from tests.integration.dump import writes_with
 
 pytestmark = pytest.mark.usefixtures("fresh_models", "write_path")
-
-
-@pytest.fixture(params=WRITE_PATHS)
-def write_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run each test with the Lua writer and with the WATCH writer."""
-    with writes_with(request.param):
-        yield request.param
 
 
 def _where(d: Any) -> tuple[float, float] | None:

@@ -11,7 +11,6 @@ cascades to are not passed to it. Every test runs on both write paths.
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,18 +21,9 @@ from rom._registry import MODELS_REFERENCED
 from rom.exceptions import ColumnError
 from rom.exceptions import InvalidOperation
 from rom.exceptions import RestrictError
-from tests.integration.dump import WRITE_PATHS
 from tests.integration.dump import dump
-from tests.integration.dump import writes_with
 
 Policy = Callable[[Any, Any], object]
-
-
-@pytest.fixture(params=WRITE_PATHS)
-def write_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test with the Lua writer, then with the WATCH writer."""
-    with writes_with(request.param):
-        yield request.param
 
 
 @pytest.fixture

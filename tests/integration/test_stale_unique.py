@@ -6,7 +6,6 @@ force-save must drop the other writer's entries, on both write paths.
 """
 
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,17 +29,6 @@ class StaleAcct(rom.Model):
     # An IndexOnly unique entry derived from another column.
     nick = rom.String()
     nick_ci = rom.IndexOnly(column="nick", keygen=rom.IDENTITY_CI, unique=True)
-
-
-@pytest.fixture(params=["lua", "watch"])
-def write_path(request: pytest.FixtureRequest, rom_redis: redis.Redis) -> Iterator[str]:
-    """Run the test on the Lua writer and on the WATCH/MULTI/EXEC path."""
-    if request.param == "watch":
-        rom._disable_lua_writes()
-    try:
-        yield request.param
-    finally:
-        rom._enable_lua_writes()
 
 
 def _uidx(conn: redis.Redis, column: str) -> dict[str, str]:

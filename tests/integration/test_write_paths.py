@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import decimal
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,13 +23,6 @@ from tests.integration.dump import dump
 from tests.integration.dump import writes_with
 
 pytestmark = pytest.mark.usefixtures("fresh_models")
-
-
-@pytest.fixture(params=WRITE_PATHS)
-def write_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test once with the Lua writer and once with the WATCH writer."""
-    with writes_with(request.param):
-        yield request.param
 
 
 # -- models covering every column and index kind ------------------------------

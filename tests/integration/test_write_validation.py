@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,9 +20,7 @@ import redis
 import rom
 from rom.exceptions import InvalidColumnValue
 
-from .dump import WRITE_PATHS
 from .dump import dump
-from .dump import writes_with
 
 REFUSED_SCORES = [
     "1_000",
@@ -42,12 +39,6 @@ REFUSED_SCORES = [
     b"\xd9\xa1",
     object(),
 ]
-
-
-@pytest.fixture(params=WRITE_PATHS)
-def write_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    with writes_with(request.param):
-        yield request.param
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
-"""Review of the write path: plans applied before a failed re-send stay applied.
+"""Edge cases of the write path: re-sends, key types, counters, interrupts.
 
 A request whose later plan found its row moved is re-sent for the remaining
 plans only; the plans before it were written by the first send, so an error
 of the re-send must not make rom forget them.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,17 +23,6 @@ class ReviewAcct(rom.Model):
     # before a moved one in the same request.)
     email = rom.String(unique=True, keygen=rom.IDENTITY_CI)
     handle = rom.String(unique=True)
-
-
-@pytest.fixture(params=["lua", "watch"])
-def write_path(request: pytest.FixtureRequest, rom_redis: redis.Redis) -> Iterator[str]:
-    """Run the test on the Lua writer and on the WATCH/MULTI/EXEC path."""
-    if request.param == "watch":
-        rom._disable_lua_writes()
-    try:
-        yield request.param
-    finally:
-        rom._enable_lua_writes()
 
 
 def test_plans_written_before_a_failed_resend_are_saved(
