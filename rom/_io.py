@@ -23,6 +23,11 @@ The requests:
 ``Awaited(value)``
     what an ``async def`` hook returned: awaited on the async path, refused
     on the sync one;
+``Watched(conn, steps)``
+    a transaction on one pinned connection: ``steps(pipe)`` runs against a
+    ``pipeline(transaction=True)`` of ``conn`` held for its duration; the
+    ``Command(pipe, ...)`` requests it yields are calls on that pipeline
+    (WATCH, reads, MULTI, queued writes, EXEC), the others are run as usual;
 ``Blocking(conn, fn, what)``
     a job that only exists with a blocking client (the WATCH writer):
     ``fn(conn)`` on the sync path, refused on the async one.
@@ -60,6 +65,7 @@ __all__ = [
     "Script",
     "Steps",
     "Wait",
+    "Watched",
     "call",
     "hook",
     "run_async",
@@ -131,7 +137,22 @@ class Blocking:
     what: str
 
 
-Request = Command | Pipeline | Script | Each | Wait | Awaited | Blocking
+@dataclass(frozen=True)
+class Watched:
+    """Steps run against one transaction pipeline of ``conn``, pinned for them.
+
+    ``steps(pipe)`` yields ``Command(pipe, name, args, kwargs)`` for calls on
+    the pipeline (``watch``, reads while watching, ``multi``, queued
+    commands, ``execute``) and any other request as usual; the reply of the
+    steps is the reply of the request. The pipeline is reset (its keys
+    unwatched, its connection given back) when they end, however they end.
+    """
+
+    conn: Any
+    steps: Callable[[Any], Steps[Any]]
+
+
+Request = Command | Pipeline | Script | Each | Wait | Awaited | Blocking | Watched
 Steps = Generator[Request, Any, T]
 
 
@@ -219,6 +240,19 @@ def _sync(request: Request) -> Any:
         )
     if isinstance(request, Blocking):
         return request.fn(sync_client(request.conn))
+    if isinstance(request, Watched):
+        with sync_client(request.conn).pipeline(transaction=True) as pipe:
+            resumer = _Resumer(request.steps(pipe))
+            while (inner := resumer.next()) is not None:
+                try:
+                    if isinstance(inner, Command) and inner.conn is pipe:
+                        method = getattr(pipe, inner.name)
+                        resumer.reply = method(*inner.args, **inner.kwargs)
+                    else:
+                        resumer.reply = _sync(inner)
+                except BaseException as exc:
+                    resumer.error = exc
+            return resumer.result
     raise TypeError(f"not a rom request: {request!r}")
 
 
@@ -270,4 +304,22 @@ async def _async(request: Request) -> Any:
             "async form yet; call the sync method (from a thread: "
             "await asyncio.to_thread(...))"
         )
+    if isinstance(request, Watched):
+        client = async_client(request.conn)
+        async with client.pipeline(transaction=True) as pipe:
+            resumer = _Resumer(request.steps(pipe))
+            while (inner := resumer.next()) is not None:
+                try:
+                    if isinstance(inner, Command) and inner.conn is pipe:
+                        method = getattr(pipe, inner.name)
+                        reply = method(*inner.args, **inner.kwargs)
+                        # Queued commands and multi() answer at once.
+                        if inspect.isawaitable(reply):
+                            reply = await reply
+                        resumer.reply = reply
+                    else:
+                        resumer.reply = await _async(inner)
+                except BaseException as exc:  # cancellation too
+                    resumer.error = exc
+            return resumer.result
     raise TypeError(f"not a rom request: {request!r}")

@@ -23,7 +23,6 @@ from redis.exceptions import ResponseError
 
 from . import _scripts
 from . import _watch_writer
-from ._io import Blocking
 from ._io import Pipeline
 from ._io import Steps
 from ._io import Wait
@@ -137,11 +136,8 @@ def _call(conn: Any, chunk: Batch, record_key: str, args: list[str]) -> Steps[An
             conn, record_key, RECORD_TTL, args
         )
         return reply
-    plan = chunk[0][1]
-    reply = yield Blocking(
-        conn,
-        lambda client: _watch_writer.apply_plan(client, plan, record_key, RECORD_TTL),
-        "Writing with WATCH/MULTI/EXEC (disable_lua_writes)",
+    reply = yield from _watch_writer.apply_plan_steps(
+        conn, chunk[0][1], record_key, RECORD_TTL
     )
     return reply
 

@@ -6,17 +6,27 @@ Each plan is one request with its own write record, watched and written in
 the same MULTI: a retry (after a WatchError, which is also what redis-py
 raises when the connection drops during EXEC) first reads the record, so a
 plan that was applied is never applied twice.
+
+Written as steps (``rom._io``): one ``Watched`` request holds a transaction
+pipeline for the whole plan, so the same code runs on ``redis.Redis`` and
+on ``redis.asyncio.Redis``. ``pipe`` below is that pipeline as the driver
+passes it: the steps only name it in the requests they yield.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import redis
-from redis.client import Pipeline
 from redis.exceptions import WatchError
 
+from ._io import Pipeline
+from ._io import Steps
+from ._io import Watched
+from ._io import call
+from ._io import run_sync
 from ._keys import KeySpace
 from ._record import RecordEntry
 from ._record import record_entries
@@ -24,32 +34,53 @@ from ._replies import text_or_none
 from ._writer import WritePlan
 from .keygen import encode_unique_constraint
 
-__all__ = ["apply_plan"]
+__all__ = ["apply_plan", "apply_plan_steps"]
+
+
+class _Queued(list[tuple[str, tuple[Any, ...], dict[str, Any]]]):
+    """Commands to send after MULTI: ``queued.hset(...)`` appends one."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def add(*args: Any, **kwargs: Any) -> None:
+            self.append((name, args, kwargs))
+
+        return add
 
 
 def apply_plan(conn: redis.Redis, plan: WritePlan, record_key: str, ttl: int) -> Any:
+    """Apply one plan now (see ``apply_plan_steps``)."""
+    return run_sync(apply_plan_steps(conn, plan, record_key, ttl))
+
+
+def apply_plan_steps(
+    conn: Any, plan: WritePlan, record_key: str, ttl: int
+) -> Steps[Any]:
     """Apply one plan as the request ``record_key`` names.
 
     Returns ``[result]`` as the script would, or what the record holds if
     the request ran already.
     """
-    keys = KeySpace(plan.namespace, plan.pk)
-    with conn.pipeline(transaction=True) as pipe:
+
+    def steps(pipe: Any) -> Steps[Any]:
+        keys = KeySpace(plan.namespace, plan.pk)
         while True:
             try:
-                return _attempt(conn, pipe, keys, plan, record_key, ttl)
+                return (yield from _attempt(conn, pipe, keys, plan, record_key, ttl))
             except WatchError:
                 continue
 
+    reply = yield Watched(conn, steps)
+    return reply
+
 
 def _attempt(
-    conn: redis.Redis,
-    pipe: Pipeline,
+    conn: Any,
+    pipe: Any,
     keys: KeySpace,
     plan: WritePlan,
     record_key: str,
     ttl: int,
-) -> Any:
+) -> Steps[Any]:
     unique_keys = [keys.unique(col) for col, _ in plan.unique + plan.unique_del]
     unique_keys += [keys.unique(name) for name, _ in plan.unique_fields]
     unique_keys += [keys.unique(col) for col, _ in plan.unique_stored]
@@ -57,47 +88,53 @@ def _attempt(
     # A new entity takes the counter's next value inside the transaction, with
     # the counter watched: a failed or retried attempt burns no id.
     watched = [row] if row else [keys.counter]
-    pipe.watch(record_key, *watched, keys.legacy_index, *unique_keys)  # type: ignore[no-untyped-call]
-    recorded = pipe.get(record_key)
+    yield from call(
+        pipe, "watch", record_key, *watched, keys.legacy_index, *unique_keys
+    )
+    recorded = yield from call(pipe, "get", record_key)
     if recorded is not None:
-        pipe.unwatch()
+        yield from call(pipe, "unwatch")
         return json.loads(recorded)
-    failed = _check(pipe, keys, row, plan)
+    failed = yield from _check(pipe, keys, row, plan)
     if failed is not None:
         # The checks read in several round trips; an empty transaction raises
         # WatchError (so we retry) unless they all saw one unchanged state.
-        pipe.multi()
-        pipe.execute()
+        yield from call(pipe, "multi")
+        yield from call(pipe, "execute")
         return [failed]
     new = plan.id is None
-    id = _next_id(pipe, keys.counter) if new else str(plan.id)
+    id = (yield from _next_id(pipe, keys.counter)) if new else str(plan.id)
     row = keys.entity(id)
-    record = _stored_record(pipe, keys, id, row)
+    record = yield from _stored_record(pipe, keys, id, row)
     candidates = plan.unique_del + plan.unique_stored
-    candidates += _current_unique(pipe, row, plan)
+    candidates += yield from _current_unique(pipe, row, plan)
     written = set(plan.unique)  # entries this plan writes are never removed
-    removable = [
-        (col, value)
-        for col, value in dict.fromkeys(candidates)
-        if (col, value) not in written
-        and text_or_none(pipe.hget(keys.unique(col), value)) == id
-    ]
-    _check_types(conn, row, keys, plan, record)
+    removable = []
+    for col, value in dict.fromkeys(candidates):
+        if (col, value) in written:
+            continue
+        owner = yield from call(pipe, "hget", keys.unique(col), value)
+        if text_or_none(owner) == id:
+            removable.append((col, value))
+    yield from _check_types(conn, row, keys, plan, record)
     result = [{"id": id}]
-    pipe.multi()
+    queued = _Queued()
     if new:
-        pipe.incr(keys.counter)
-        pipe.hset(row, plan.pk, id)
-    _queue_writes(pipe, keys, plan, id, row, record, removable)
-    pipe.set(record_key, json.dumps(result), ex=ttl)
-    pipe.execute()
+        queued.incr(keys.counter)
+        queued.hset(row, plan.pk, id)
+    _queue_writes(queued, keys, plan, id, row, record, removable)
+    queued.set(record_key, json.dumps(result), ex=ttl)
+    yield from call(pipe, "multi")
+    for name, args, kwargs in queued:
+        yield from call(pipe, name, *args, **kwargs)
+    yield from call(pipe, "execute")
     return result
 
 
-def _next_id(pipe: Pipeline, counter: str) -> str:
+def _next_id(pipe: Any, counter: str) -> Steps[str]:
     # The id INCR will give; a counter that is no id is refused before any
     # write, with the message write_entity.lua gives.
-    value = text_or_none(pipe.get(counter)) or "0"
+    value = text_or_none((yield from call(pipe, "get", counter))) or "0"
     if not (value.isascii() and value.isdigit()) or len(value) > 15:
         raise redis.exceptions.ResponseError(
             f"id counter {counter} holds {value}, not an id; set it to the "
@@ -107,12 +144,12 @@ def _next_id(pipe: Pipeline, counter: str) -> str:
 
 
 def _check_types(
-    conn: redis.Redis,
+    conn: Any,
     row: str,
     keys: KeySpace,
     plan: WritePlan,
     record: list[RecordEntry],
-) -> None:
+) -> Steps[None]:
     # A command of the wrong type fails inside EXEC while the others apply:
     # find such keys first (one round trip), so the plan writes all or nothing.
     wanted = {row: "hash"}
@@ -124,10 +161,8 @@ def _check_types(
         wanted.update({keys.prefix(attr): "zset" for attr, _, _ in e.prefix})
         wanted.update({keys.suffix(attr): "zset" for attr, _, _ in e.suffix})
         wanted.update({keys.geo(name): "zset" for name, _, _ in e.geo})
-    with conn.pipeline(transaction=False) as types:
-        for key in wanted:
-            types.type(key)
-        found = [text_or_none(t) for t in types.execute()]
+    types = yield Pipeline(conn, tuple(("type", (key,), {}) for key in wanted))
+    found = [text_or_none(t) for t in types]
     for (key, kind), got in zip(wanted.items(), found, strict=True):
         if got not in ("none", kind):
             raise redis.exceptions.ResponseError(
@@ -136,12 +171,15 @@ def _check_types(
             )
 
 
-def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str, str]]:
+def _current_unique(
+    pipe: Any, row: str, plan: WritePlan
+) -> Steps[list[tuple[str, str]]]:
     # The unique entries of the row as it is in Redis (see write_entity.lua),
     # for a delete or a forced save.
     found: list[tuple[str, str]] = []
     for name, fields in plan.unique_fields:
-        values = [text_or_none(v) for v in pipe.hmget(row, list(fields))]
+        read = yield from call(pipe, "hmget", row, list(fields))
+        values = [text_or_none(v) for v in read]
         if all(v is not None for v in values):
             wires = [str(v) for v in values]
             value = wires[0] if len(wires) == 1 else encode_unique_constraint(wires)
@@ -150,13 +188,15 @@ def _current_unique(pipe: Pipeline, row: str, plan: WritePlan) -> list[tuple[str
 
 
 def _check(
-    pipe: Pipeline, keys: KeySpace, row: str | None, plan: WritePlan
-) -> dict[str, Any] | None:
-    if row is not None and _row_moved(pipe, row, plan):
+    pipe: Any, keys: KeySpace, row: str | None, plan: WritePlan
+) -> Steps[dict[str, Any] | None]:
+    if row is not None and (yield from _row_moved(pipe, row, plan)):
         return {"error": "moved"}
     changed = []
     for field, expected in plan.race:
-        current = text_or_none(pipe.hget(row, field)) if row else None
+        current = (
+            text_or_none((yield from call(pipe, "hget", row, field))) if row else None
+        )
         if field == plan.pk and current is None:
             return {"error": "deleted"}
         if current != expected:
@@ -164,33 +204,34 @@ def _check(
     if changed:
         return {"error": "race", "fields": changed}
     for col, value in plan.unique:
-        owner = text_or_none(pipe.hget(keys.unique(col), value))
+        owner = text_or_none((yield from call(pipe, "hget", keys.unique(col), value)))
         if owner is not None and owner != plan.id:
             return {"error": "unique", "column": col, "value": value}
     return None
 
 
-def _row_moved(pipe: Pipeline, row: str, plan: WritePlan) -> bool:
+def _row_moved(pipe: Any, row: str, plan: WritePlan) -> Steps[bool]:
     # The row's fields are no longer as read for the plan's row_check.
     if not plan.row_check:
         return False
     fields = [f for f, _ in plan.row_check]
-    values = [text_or_none(v) for v in pipe.hmget(row, fields)]
+    read = yield from call(pipe, "hmget", row, fields)
+    values = [text_or_none(v) for v in read]
     return values != [v for _, v in plan.row_check]
 
 
 def _stored_record(
-    pipe: Pipeline, keys: KeySpace, id: str, row: str
-) -> list[RecordEntry]:
+    pipe: Any, keys: KeySpace, id: str, row: str
+) -> Steps[list[RecordEntry]]:
     # The legacy <ns>:: record, if any, wins over -index-data-, as in rom 1.1.2.
-    raw = text_or_none(pipe.hget(keys.legacy_index, id))
+    raw = text_or_none((yield from call(pipe, "hget", keys.legacy_index, id)))
     if raw is None:
-        raw = text_or_none(pipe.hget(row, "-index-data-"))
+        raw = text_or_none((yield from call(pipe, "hget", row, "-index-data-")))
     return record_entries(keys, id, raw)
 
 
 def _queue_writes(
-    pipe: Pipeline,
+    pipe: _Queued,
     keys: KeySpace,
     plan: WritePlan,
     id: str,
@@ -215,7 +256,7 @@ def _queue_writes(
     pipe.hset(row, "-index-data-", plan.entries.record())
 
 
-def _queue_removals(pipe: Pipeline, record: list[RecordEntry]) -> None:
+def _queue_removals(pipe: _Queued, record: list[RecordEntry]) -> None:
     for kind, key, member in record:
         if kind == "set":
             pipe.srem(key, member)
@@ -223,7 +264,7 @@ def _queue_removals(pipe: Pipeline, record: list[RecordEntry]) -> None:
             pipe.zrem(key, member)
 
 
-def _queue_additions(pipe: Pipeline, keys: KeySpace, plan: WritePlan, id: str) -> None:
+def _queue_additions(pipe: _Queued, keys: KeySpace, plan: WritePlan, id: str) -> None:
     e = plan.entries
     for name in e.tokens:
         pipe.sadd(keys.index(name), id)

@@ -24,7 +24,7 @@ def api(request: pytest.FixtureRequest, rom_redis: redis.Redis) -> Api:
 
 
 def test_dropped_connections_write_each_entity_once(
-    api: Api, rom_redis: redis.Redis
+    api: Api, rom_redis: redis.Redis, write_path: str
 ) -> None:
     port = rom_redis.connection_pool.connection_kwargs["port"]
     made: list[AfPlain] = []
