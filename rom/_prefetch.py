@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from . import _scripts
+from ._io import Each
+from ._io import Script
+from ._io import Steps
 from ._replies import reply_row
 from ._replies import text
 from .exceptions import QueryError
@@ -33,7 +36,7 @@ from .session import session
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["check_prefetch", "prefetch"]
+__all__ = ["check_prefetch", "prefetch_steps"]
 
 
 def check_prefetch(model: Any, names: Sequence[str]) -> tuple[str, ...]:
@@ -119,10 +122,13 @@ def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
     return _Task(name, "set", target, plan)
 
 
-def prefetch(model: Any, entities: list[Model], names: Sequence[str]) -> None:
+def prefetch_steps(
+    model: Any, entities: list[Model], names: Sequence[str]
+) -> Steps[None]:
     """Load the relations ``names`` of ``entities`` (a query's result).
 
-    One script call per connection (none if there is nothing to read).
+    One script call per connection, all sent together (none if there is
+    nothing to read).
     """
     entities = [e for e in entities if not e._new]
     if not entities or not names:
@@ -133,10 +139,24 @@ def prefetch(model: Any, entities: list[Model], names: Sequence[str]) -> None:
         if task is not None:
             conn = task.target._connection
             calls.setdefault(id(conn), (conn, []))[1].append(task)
-    for conn, tasks in calls.values():
-        plan = json.dumps({"tasks": [t.plan for t in tasks]})
-        for task, reply in zip(tasks, _scripts.prefetch(conn, plan), strict=True):
-            _apply(task, entities, reply)
+    if not calls:
+        return
+    script = _scripts.load("prefetch")
+    sent = tuple(
+        Script(
+            conn,
+            script.name,
+            script.source,
+            script.sha,
+            (),
+            (json.dumps({"tasks": [t.plan for t in tasks]}),),
+        )
+        for conn, tasks in calls.values()
+    )
+    replies = yield Each(sent)
+    for (_, tasks), reply in zip(calls.values(), replies, strict=True):
+        for task, got in zip(tasks, reply, strict=True):
+            _apply(task, entities, got)
 
 
 def _apply(task: _Task, entities: list[Model], reply: list[Any]) -> None:

@@ -22,7 +22,7 @@ from typing import TypeVar
 from typing import overload
 
 from . import _scripts
-from ._io import Blocking
+from ._io import Pipeline
 from ._io import Steps
 from ._io import call
 from ._io import run_async
@@ -32,7 +32,7 @@ from ._lookups import lookup_filters
 from ._lookups import negate
 from ._lookups import resolve
 from ._prefetch import check_prefetch
-from ._prefetch import prefetch as load_related
+from ._prefetch import prefetch_steps
 from ._q import Q
 from ._replies import reply_row
 from ._replies import text
@@ -392,12 +392,12 @@ class Query(Generic[M]):
         if self._matches_nothing:
             return []
         if self._probe:
-            probed = yield Blocking(
-                self._model._connection,
-                lambda _: list(self._iter_probe(100)),
-                f"A query of {self._model.__name__} ordered by its primary key "
-                "without index=True on it",
-            )
+            probed: list[Any] = []
+            window = _Window(self._limit)
+            for ids in (yield from self._probe_blocks(100)):
+                probed += window.take((yield from self._probe_block(ids)))
+                if window.full:
+                    break
             return (yield from self._with_related(probed))
         plan = self._plan("select" if self._select else "rows")
         rows = yield from self._run(plan)
@@ -432,6 +432,15 @@ class Query(Generic[M]):
     ) -> AsyncIterator[M]:
         """``iter_result()`` on asyncio: page by page over a cached result."""
         if self._matches_nothing:
+            return
+        if self._probe:
+            window = _Window(self._limit)
+            for ids in await run_async(self._probe_blocks(pagesize)):
+                found = await run_async(self._probe_block(ids))
+                for item in window.take(found):
+                    yield item
+                if window.full:
+                    return
             return
         timeout = min(max(int(timeout), 1), MAX_TTL)
         pagesize = min(max(int(pagesize), 1), LIMIT_CAP)
@@ -641,11 +650,7 @@ class Query(Generic[M]):
 
     def _with_related(self, entities: list[Any]) -> Steps[list[Any]]:
         if self._prefetch and self._select is None:
-            yield Blocking(
-                self._model._connection,
-                lambda _: load_related(self._model, entities, self._prefetch),
-                f"prefetch() on a {self._model.__name__} query",
-            )
+            yield from prefetch_steps(self._model, entities, self._prefetch)
         return entities
 
     def values(self, *column_names: str) -> Query[M]:
@@ -847,41 +852,72 @@ class Query(Generic[M]):
                 return counted
 
     def _iter_probe(self, blocksize: int) -> Iterator[Any]:
+        window = _Window(self._limit)
+        for ids in run_sync(self._probe_blocks(blocksize)):
+            yield from window.take(run_sync(self._probe_block(ids)))
+            if window.full:
+                return
+
+    def _probe_blocks(self, blocksize: int) -> Steps[list[list[int]]]:
         # Without an index on the primary key the only list of ids is the
         # counter: probe 1..counter in blocks, skipping ids with no row.
-        conn = self._model._connection
-        last = int(conn.get(self._model._meta.keys.counter) or 0)
-        offset, remaining = self._limit or (0, None)
+        counter = self._model._meta.keys.counter
+        last = int((yield from call(self._model._connection, "get", counter)) or 0)
         blocksize = max(blocksize, 1)
         desc = self._order_by is not None and self._order().desc
         every = range(last, 0, -1) if desc else range(1, last + 1)
-        for start in range(0, len(every), blocksize):
-            ids = list(every[start : start + blocksize])
-            found = self._selected_rows(ids) if self._select else self._model.get(ids)
-            for item in found:
-                if offset:
-                    offset -= 1
-                    continue
-                if remaining is not None:
-                    if remaining == 0:
-                        return
-                    remaining -= 1
-                yield item
+        return [
+            list(every[start : start + blocksize])
+            for start in range(0, len(every), blocksize)
+        ]
 
-    def _selected_rows(self, ids: list[int]) -> list[Any]:
+    def _probe_block(self, ids: list[int]) -> Steps[list[Any]]:
+        # The entities (or selected rows) of these ids that have a row.
+        if self._select:
+            return (yield from self._selected_rows(ids))
+        from ._lookup import get_steps  # _lookup imports this module
+
+        found = yield from get_steps(self._model, ids)
+        assert isinstance(found, list)
+        return found
+
+    def _selected_rows(self, ids: list[int]) -> Steps[list[Any]]:
         # select() reads what is stored, not the session's (maybe unsaved)
         # entities: one HMGET per id, in one transaction, missing rows dropped.
         select = self._select
         assert select is not None
         keys = self._model._meta.keys
-        pipe = self._model._connection.pipeline(transaction=True)
-        for i in ids:
-            pipe.hmget(keys.entity(i), list(select.fields))
+        reads: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
+            ("hmget", (keys.entity(i), list(select.fields)), {}) for i in ids
+        )
+        replies = yield Pipeline(self._model._connection, reads, transaction=True)
         return [
             self._selected([i, *values])
-            for i, values in zip(ids, pipe.execute(), strict=True)
+            for i, values in zip(ids, replies, strict=True)
             if any(v is not None for v in values)
         ]
+
+
+class _Window:
+    """The part of a stream of results within a query's ``limit``."""
+
+    def __init__(self, limit: tuple[int, int | None] | None) -> None:
+        self.offset, self.remaining = limit or (0, None)
+
+    @property
+    def full(self) -> bool:
+        """True once the limit's count was taken."""
+        return self.remaining == 0
+
+    def take(self, items: list[Any]) -> list[Any]:
+        """The items of this block within the limit, in order."""
+        skipped = min(self.offset, len(items))
+        self.offset -= skipped
+        taken = items[skipped:]
+        if self.remaining is not None:
+            taken = taken[: self.remaining]
+            self.remaining -= len(taken)
+        return taken
 
 
 class QueryProperty:
