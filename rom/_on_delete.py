@@ -13,10 +13,15 @@ called once the plan is complete (so referrers the delete also cascades to
 are known and skipped), after the delete hooks and before anything is
 written. Referrers it changed join the 'set null'/'set default' updates;
 if it raises, or anything later fails, its changes to referrers are undone.
+An ``async def`` callable is awaited on the async path and refused on the
+blocking one. A delete interrupted while its write is on its way (a
+cancelled task) first learns which of its requests were applied, so the
+referrers' values it puts back are those Redis holds.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ._io import Awaited
 from ._io import Each
 from ._io import Pipeline
 from ._io import Steps
@@ -33,6 +39,7 @@ from ._many_to_many import drop_memberships
 from ._persist import Batch
 from ._persist import write_batch_steps
 from ._replies import text
+from ._requests import settle_applied
 from .exceptions import RestrictError
 from .relations import OnDelete
 from .relations import many_to_many_sides
@@ -228,26 +235,50 @@ def delete_with_policies_steps(
         if id(entity) not in given and not entity._deleted:
             yield from hook(entity, "_before_delete")
     fresh = {id(e) for e in plan.deleted.values() if not e._deleted}
-    called = _call_policies(plan)
+    called = yield from _call_policies(plan)
     try:
         batch, undo = yield from _plan_updates(plan.pending_updates())
     except BaseException:
         _restore(called)
         raise
     batch += [(e, e._plan_delete()) for e in plan.deleted.values()]
-    done, error = yield from write_batch_steps(batch)
+    done: Batch = []
+    error: BaseException | None = None
     try:
-        # Not in the delete's script call: a crash between the two leaves
-        # memberships naming deleted ids, which readers skip.
-        yield from drop_memberships(e for e, p in done if p.delete)
-    except Exception as exc:
-        error = error or exc
-    written = {id(entity) for entity, _ in done}
-    for entity, values in undo:
-        if id(entity) not in written:
-            entity._data.update(values)
-    _restore([s for s in called if id(s.entity) not in written])
+        done, error = yield from write_batch_steps(batch)
+        if error is not None:
+            # Interrupted (a cancelled task) or failed: learn now which
+            # requests of unknown outcome were applied, so the referrers'
+            # values put back below are those Redis holds.
+            done += yield from _applied(batch, done)
+        try:
+            # Not in the delete's script call: a crash between the two leaves
+            # memberships naming deleted ids, which readers skip.
+            yield from drop_memberships(e for e, p in done if p.delete)
+        except Exception as exc:
+            error = error or exc
+    finally:
+        # However the write ended (a second cancellation included), the
+        # entities are left as Redis holds them: values of referrers not
+        # written are put back, written entities take their new state.
+        written = {id(entity) for entity, _ in done}
+        for entity, values in undo:
+            if id(entity) not in written:
+                entity._data.update(values)
+        _restore([s for s in called if id(s.entity) not in written])
+        _settle(done)
     yield from _finish(done, fresh, error)
+
+
+def _applied(batch: Batch, done: Batch) -> Steps[Batch]:
+    # The writes of ``batch`` not in ``done`` whose request was sent but not
+    # answered, found applied; none if Redis cannot be asked.
+    written = {id(entity) for entity, _ in done}
+    unsent = [pair for pair in batch if id(pair[0]) not in written]
+    try:
+        return (yield from settle_applied(unsent))
+    except Exception:  # still unknown: settled before those entities write again
+        return []
 
 
 def _drop_unsaved(entities: list[Model]) -> Steps[list[Model]]:
@@ -284,10 +315,11 @@ def _wire(entity: Model) -> dict[str, str | None]:
     }
 
 
-def _call_policies(plan: DeletePlan) -> list[_Snapshot]:
+def _call_policies(plan: DeletePlan) -> Steps[list[_Snapshot]]:
     # Each callable gets a referrer that is not deleted itself; one whose
     # stored values the callables changed is added to the updates (with no
-    # forced values), the others are left as they were. Returns the
+    # forced values), the others are left as they were. An ``async def``
+    # callable is awaited (refused on the blocking path). Returns the
     # snapshots that undo the callables' changes.
     taken: dict[int, _Snapshot] = {}
     try:
@@ -301,7 +333,14 @@ def _call_policies(plan: DeletePlan) -> list[_Snapshot]:
                     referrer._modified,
                     _wire(referrer),
                 )
-            policy(referrer, deleted)
+            result = policy(referrer, deleted)
+            if inspect.isawaitable(result):
+                name = getattr(policy, "__qualname__", repr(policy))
+                what = (
+                    f"The on_delete callable {name} (of {type(referrer).__name__}, "
+                    f"deleting {type(deleted).__name__})"
+                )
+                yield Awaited(result, what)
         changed = [s for s in taken.values() if _wire(s.entity) != s.wire]
     except BaseException:
         _restore(list(taken.values()))
@@ -354,12 +393,16 @@ def _plan_updates(
     return batch, undo
 
 
-def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> Steps[None]:
+def _settle(done: Batch) -> None:
+    # The written entities' new state (no I/O).
     for entity, plan in done:
         if plan.delete:
             entity._was_deleted()
         else:
             entity._saved(plan)
+
+
+def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> Steps[None]:
     failure = error
     for entity, plan in done:
         try:

@@ -46,6 +46,7 @@ __all__ = [
     "enable_lua_writes",
     "names",
     "send",
+    "settle_applied",
     "settle_pending",
 ]
 
@@ -261,6 +262,25 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
         result = outcome[p.index]
         if isinstance(result, dict) and "id" in result:
             _adopt(entity, p, str(result["id"]))
+
+
+def settle_applied(batch: Batch) -> Steps[Batch]:
+    """Settle now the writes of ``batch`` whose outcome is unknown.
+
+    For a caller that must know at once (a delete putting its referrers'
+    values back): each pending request is looked up and fenced as in
+    ``settle_pending``. Returns the pairs found applied, adopted by their
+    entities.
+    """
+    pending = [(e, p) for e, p in batch if e in _PENDING and _PENDING[e].plan is p]
+    if not pending:
+        return []
+    yield from settle_pending([entity for entity, _ in pending])
+    return [
+        (entity, plan)
+        for entity, plan in pending
+        if (entity._deleted if plan.delete else entity._last is plan.new_last)
+    ]
 
 
 def _decode(raw: str | None) -> Any:

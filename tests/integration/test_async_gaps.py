@@ -7,14 +7,21 @@ results, same round trips.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 import redis
 
 import rom
+from rom import _requests
 from rom import _scripts
+from rom._io import Wait
+from rom.exceptions import InvalidOperation
 from rom.testing import CallCounter
 
 from .async_api import Api
+from .dump import dump
 from .test_prefetch import PfPost
 from .test_prefetch import blog
 from .test_prefetch import related
@@ -109,5 +116,127 @@ def test_queries_probing_the_id_counter(
             (4, 1),
             (5, 1),
         ]
+
+    api.run(body)
+
+
+# -- on_delete: async def callables, a delete interrupted --------------------------
+
+NOTIFIED: list[str] = []
+
+
+async def _reassign(referrer: GpTask, deleted: GpOwner) -> None:
+    await asyncio.sleep(0)
+    NOTIFIED.append(f"{type(deleted).__name__} {deleted.id}")
+    referrer.note = "orphaned"
+
+
+class GpOwner(rom.Model):
+    name = rom.Text()
+
+
+class GpTask(rom.Model):
+    owner = rom.ManyToOne("GpOwner", on_delete=_reassign)
+    note = rom.Text()
+
+
+class GpDoc(rom.Model):
+    owner = rom.ManyToOne("GpOwner", on_delete="set null")
+    editor = rom.ManyToOne("GpOwner", on_delete="set default", default=None)
+    n = rom.Integer(index=True)
+
+
+def test_an_async_on_delete_callable_is_awaited_or_refused(
+    api: Api, rom_redis: redis.Redis, write_path: str
+) -> None:
+    NOTIFIED.clear()
+
+    async def body(api: Api) -> None:
+        owner = GpOwner(name="o")
+        task = GpTask(owner=owner, note="todo")
+        await api.call(rom.session, "commit")
+        before = dump(rom_redis)
+        if not api.is_async:
+            with pytest.raises(
+                InvalidOperation, match=r"_reassign.*async def.*adelete"
+            ):
+                owner.delete()
+            # Refused before anything was written or changed.
+            assert dump(rom_redis) == before and task.note == "todo"
+            assert NOTIFIED == [] and not owner._deleted
+            return
+        await owner.adelete()
+        assert [f"GpOwner {owner.id}"] == NOTIFIED and task.note == "orphaned"
+        rom.session.rollback()
+        assert GpTask.get(task.id).note == "orphaned"
+        assert GpOwner.get(owner.id) is None
+
+    api.run(body)
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["before-send", "after-send"])
+def test_an_interrupted_delete_leaves_referrers_as_redis_holds_them(
+    api: Api,
+    rom_redis: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    write_path: str,
+    applied: bool,
+) -> None:
+    """The delete is cancelled (a KeyboardInterrupt on the sync path) while its
+    first write request is on its way: before it was sent, or after Redis
+    ran it and before the reply came back. Either way the referrers'
+    attributes are then what Redis holds, and saving them writes nothing."""
+    real = _requests._call
+    reached = asyncio.Event()
+
+    def call(conn: Any, chunk: Any, record_key: str, args: list[str]) -> Any:
+        if applied:
+            yield from real(conn, chunk, record_key, args)
+        if not api.is_async:
+            raise KeyboardInterrupt
+        reached.set()
+        yield Wait(600)  # the task is cancelled here
+
+    # The Lua writer sends the 3 updates and the delete in one request, the
+    # WATCH writer one request each: the first request is interrupted.
+    written = (4 if write_path == "lua" else 1) if applied else 0
+    docs: list[GpDoc] = []
+
+    async def delete(owner: GpOwner) -> None:
+        # The referrers, in the session of the task that deletes.
+        docs.extend(await api.call(GpDoc.query.order_by("n"), "all"))
+        monkeypatch.setattr(_requests, "_call", call)
+        await api.call(owner, "delete")
+
+    async def body(api: Api) -> None:
+        owner = GpOwner(name="o")
+        for n in range(3):
+            GpDoc(owner=owner, editor=owner, n=n)
+        await api.call(rom.session, "commit")
+        rom.session.rollback()
+        if api.is_async:
+            deleting = asyncio.create_task(delete(owner))
+            await reached.wait()
+            deleting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await deleting
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                await delete(owner)
+        monkeypatch.setattr(_requests, "_call", real)
+        for index, doc in enumerate(docs):
+            expected = None if index < written else owner.id
+            stored = rom_redis.hmget(doc._pk, ["owner", "editor"])
+            assert [None if v is None else int(v) for v in stored] == [expected] * 2
+            held = [doc._data[attr] for attr in ("owner", "editor")]
+            assert [getattr(v, "id", v) for v in held] == [expected] * 2
+            assert not doc._modified
+        assert owner._deleted is (written == 4)
+        assert rom_redis.exists(owner._pk) == (written != 4)
+        # Nothing left to settle, nothing stale to write back.
+        before = dump(rom_redis)
+        await api.call(rom.session, "save", docs)
+        assert dump(rom_redis) == before
+        assert rom.util.check(GpOwner, GpDoc) == []
 
     api.run(body)
