@@ -246,10 +246,11 @@ def delete_with_policies_steps(
     error: BaseException | None = None
     try:
         done, error = yield from write_batch_steps(batch)
-        if error is not None:
-            # Interrupted (a cancelled task) or failed: learn now which
-            # requests of unknown outcome were applied, so the referrers'
-            # values put back below are those Redis holds.
+        if error is not None and not isinstance(error, Exception):
+            # Interrupted (a cancelled task, a KeyboardInterrupt): learn now
+            # which requests of unknown outcome were applied, so the
+            # referrers' values put back below are those Redis holds. (After
+            # WriteOutcomeUnknown they are settled by the next write.)
             done += yield from _applied(batch, done)
         try:
             # Not in the delete's script call: a crash between the two leaves
