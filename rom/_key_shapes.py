@@ -30,6 +30,9 @@ from typing import NamedTuple
 
 import redis
 
+from ._io import Steps
+from ._io import call
+from ._io import run_sync
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import TOKEN_KEYGENS
 from ._meta import ModelInfo
@@ -43,8 +46,10 @@ __all__ = [
     "OwnKeys",
     "ShapeKind",
     "key_census",
+    "key_census_steps",
     "scan_keys",
     "scan_own_keys",
+    "scan_page",
 ]
 
 ShapeKind = Literal["row", "counter", "legacy", "index", "unsafe", "temp", "write"]
@@ -141,6 +146,11 @@ class OwnKeys:
             return KeyShape("temp")
         return None
 
+    def keep(self, page: list[str]) -> list[tuple[str, KeyShape]]:
+        """The model's keys of ``page``, with their shape."""
+        shaped = [(key, self.shape(key)) for key in page]
+        return [(key, shape) for key, shape in shaped if shape is not None]
+
     def nested_namespace(self, key: str) -> str | None:
         """The namespace ``<ns>:<x>`` of another model that ``key`` shows,
         if it is such a model's row ``<ns>:<x>:<id>``, counter
@@ -176,11 +186,18 @@ class KeyCensus(NamedTuple):
 
 def key_census(conn: redis.Redis, info: ModelInfo, count: int) -> KeyCensus:
     """Scan and sort out every key under ``<ns>:`` (see :class:`KeyCensus`)."""
+    return run_sync(key_census_steps(conn, info, count))
+
+
+def key_census_steps(conn: Any, info: ModelInfo, count: int) -> Steps[KeyCensus]:
+    """``key_census`` as steps, for either transport."""
     own = OwnKeys(info)
     shaped: list[tuple[str, KeyShape]] = []
     foreign: list[str] = []
     nested: set[str] = set()
-    for page, _ in scan_keys(conn, info, count):
+    cursor: int | None = 0
+    while cursor is not None:
+        page, cursor = yield from scan_page(conn, info, count, cursor)
         for key in page:
             shape = own.shape(key)
             if shape is not None:
@@ -196,15 +213,26 @@ def key_census(conn: redis.Redis, info: ModelInfo, count: int) -> KeyCensus:
     return KeyCensus(mine, shared, foreign, frozenset(nested))
 
 
+def scan_page(
+    conn: Any, info: ModelInfo, count: int, cursor: int
+) -> Steps[tuple[list[str], int | None]]:
+    """One SCAN page of keys under ``<ns>:`` and the cursor after it (None
+    once the scan is over)."""
+    after, page = yield from call(
+        conn, "scan", cursor, match=info.keys.scan_pattern, count=count
+    )
+    return [text(k) for k in page], int(after) or None
+
+
 def scan_keys(
     conn: redis.Redis, info: ModelInfo, count: int, cursor: int = 0
 ) -> Iterator[tuple[list[str], int]]:
     """Yield each SCAN page of keys under ``<ns>:`` and the cursor after it."""
     while True:
-        cursor, page = conn.scan(cursor, match=info.keys.scan_pattern, count=count)
-        cursor = int(cursor)
-        yield [text(k) for k in page], cursor
-        if cursor == 0:
+        page, after = run_sync(scan_page(conn, info, count, cursor))
+        cursor = after or 0
+        yield page, cursor
+        if after is None:
             return
 
 
@@ -214,5 +242,4 @@ def scan_own_keys(
     """Like :func:`scan_keys`, keeping only the model's keys, with their shape."""
     own = OwnKeys(info)
     for page, after in scan_keys(conn, info, count, cursor):
-        shaped = [(key, own.shape(key)) for key in page]
-        yield [(key, shape) for key, shape in shaped if shape is not None], after
+        yield own.keep(page), after

@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
-from collections.abc import Callable
-from collections.abc import Iterable
+from collections.abc import Generator
 from collections.abc import Iterator
 from typing import Any
 
-import redis
-
 from . import _scripts
 from ._io import Pipeline
+from ._io import Request
 from ._io import Steps
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
 from ._key_shapes import OwnKeys
-from ._key_shapes import key_census
-from ._key_shapes import scan_own_keys
+from ._key_shapes import key_census_steps
+from ._key_shapes import scan_page
 from ._keys import KeySpace
 from ._persist import Batch
 from ._persist import write_batch_steps
@@ -43,6 +41,8 @@ from .exceptions import EntityDeletedError
 
 __all__ = [
     "Progress",
+    "aclean_old_index",
+    "aclean_unsafe_cols",
     "arefresh_indices",
     "clean_old_index",
     "clean_unsafe_cols",
@@ -199,6 +199,49 @@ def refresh_all_indexes(**kwargs: Any) -> None:
         show_progress(refresh_indices(model), **kwargs)
 
 
+# -- jobs written as steps that also yield progress ------------------------------
+
+# A job: a generator yielding the requests it needs (their replies sent
+# back) and a Progress after each block of work.
+Job = Generator[Request | Progress, Any, None]
+
+
+class _Stepper:
+    """Runs a Job one Progress at a time, as steps for either transport."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def step(self) -> Steps[Progress | None]:
+        """The job's requests up to its next Progress (None once it ended)."""
+        reply: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                item = self.job.throw(error) if error else self.job.send(reply)
+            except StopIteration:
+                return None
+            if isinstance(item, Progress):
+                return item
+            reply, error = None, None
+            try:
+                reply = yield item
+            except Exception as exc:  # the request's error, raised in the job
+                error = exc
+
+
+def _run(job: Job) -> Iterator[Progress]:
+    stepper = _Stepper(job)
+    while (progress := run_sync(stepper.step())) is not None:
+        yield progress
+
+
+async def _arun(job: Job) -> AsyncIterator[Progress]:
+    stepper = _Stepper(job)
+    while (progress := await run_async(stepper.step())) is not None:
+        yield progress
+
+
 # -- clean_old_index ------------------------------------------------------------
 
 
@@ -219,114 +262,126 @@ def clean_old_index(
     and keys under a namespace ``<ns>:<x>`` that holds another model's rows,
     counter or legacy records are left alone even when they have that shape.
     """
+    return _run(_clean_old_index(model, block_size, force_hscan))
+
+
+def aclean_old_index(
+    model: Any, block_size: int = 100, force_hscan: bool | None = False
+) -> AsyncIterator[Progress]:
+    """``clean_old_index()`` on asyncio: ``async for progress in ...``."""
+    return _arun(_clean_old_index(model, block_size, force_hscan))
+
+
+def _clean_old_index(model: Any, block_size: int, force_hscan: bool | None) -> Job:
     block_size = max(int(block_size), 10)
     conn = model._connection
     keys: KeySpace = model._meta.keys
     # Keys that may also be another model's (under its namespace "<ns>:<x>",
     # which rom 1.1.2 allowed) are left alone: their members may name that
     # model's rows.
-    census = key_census(conn, model._meta, max(block_size, 1000))
+    census = yield from key_census_steps(conn, model._meta, max(block_size, 1000))
     index_keys = {key: s.suffix for key, s in census.own if s.kind == "index"}
     shared = tuple(f"{namespace}:" for namespace in census.nested)
-    sizes = _sizes(conn, [keys.legacy_index, *index_keys])
+    sizes = yield from _sizes(conn, [keys.legacy_index, *index_keys])
+    last = 0
     if force_hscan is None:
-        sizes[keys.legacy_index] = int(conn.get(keys.counter) or 0)
-    total = sum(sizes.values())
-    done = removed = 0
-    legacy = (
-        _legacy_probe(conn, keys, block_size)
-        if force_hscan is None
-        else _hscan(conn, keys.legacy_index, block_size)
-    )
-    for count, entries in _legacy_pages(keys, legacy):
+        last = int((yield from call(conn, "get", keys.counter)) or 0)
+        sizes[keys.legacy_index] = last
+    tally = _Tally(sum(sizes.values()))
+
+    def clean(count: int, entries: list[_Entry]) -> Job:
+        tally.removed += yield from _clean(conn, entries)
+        tally.done += count
+        yield tally.progress()
+
+    def legacy(page: list[Any]) -> Job:
+        entries = _legacy_entries(keys, page)
         if shared:
             entries = [e for e in entries if not e[0].startswith(shared)]
-        removed += _clean(conn, entries)
-        done += count
-        yield Progress(done, max(total, done), None, removed)
-    for key, kind in index_keys.items():
-        for count, entries in _index_pages(conn, keys, key, kind, block_size):
-            removed += _clean(conn, entries)
-            done += count
-            yield Progress(done, max(total, done), None, removed)
-    yield Progress(done, done, None, removed)
+        yield from clean(len(page), entries)
+
+    if force_hscan is None:
+        for ids, _ in _id_range_blocks(last, block_size, 1):
+            records = yield from call(conn, "hmget", keys.legacy_index, ids)
+            found = zip(ids, records, strict=True)
+            yield from legacy([(i, r) for i, r in found if r is not None])
+    else:
+        cursor: int | None = 0
+        while cursor is not None:
+            cursor, page = yield from _scan(
+                conn, "hscan", keys.legacy_index, cursor, block_size
+            )
+            yield from legacy(page)
+    for key in index_keys:
+        kind = text((yield from call(conn, "type", key)))
+        cursor = 0 if kind in _SCANS else None
+        while cursor is not None:
+            cursor, page = yield from _scan(conn, _SCANS[kind], key, cursor, block_size)
+            yield from clean(
+                len(page), [_index_entry(keys, key, kind, m) for m in page]
+            )
+    yield Progress(tally.done, tally.done, None, tally.removed)
+
+
+class _Tally:
+    """What a clean_old_index run did so far."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = self.removed = 0
+
+    def progress(self) -> Progress:
+        return Progress(self.done, max(self.total, self.done), None, self.removed)
 
 
 # (key, row, op, member, expected value) for clean_orphans.lua
 _Entry = tuple[str, str, str, Any, Any]
 
+# How each kind of index key is scanned.
+_SCANS = {"set": "sscan", "zset": "zscan", "hash": "hscan"}
 
-def _clean(conn: redis.Redis, entries: list[_Entry]) -> int:
+
+def _clean(conn: Any, entries: list[_Entry]) -> Steps[int]:
     if not entries:
         return 0
     keys = [name for key, row, *_ in entries for name in (key, row)]
     args = [arg for *_, op, member, expect in entries for arg in (op, member, expect)]
-    return _scripts.clean_orphans(conn, keys, args)
+    return int((yield from _scripts.load("clean_orphans").steps(conn, keys, args)))
 
 
-def _sizes(conn: redis.Redis, keys: list[str]) -> dict[str, int]:
-    pipe = conn.pipeline(transaction=False)
-    for key in keys:
-        pipe.type(key)
-    kinds = [text(k) for k in pipe.execute()]
-    size_of = {"set": pipe.scard, "zset": pipe.zcard, "hash": pipe.hlen}
-    for key, kind in zip(keys, kinds, strict=True):
-        size_of.get(kind, pipe.exists)(key)
-    return {key: int(n) for key, n in zip(keys, pipe.execute(), strict=True)}
+def _sizes(conn: Any, keys: list[str]) -> Steps[dict[str, int]]:
+    kinds = yield Pipeline(conn, tuple(("type", (key,), {}) for key in keys))
+    size_of = {"set": "scard", "zset": "zcard", "hash": "hlen"}
+    counts = yield Pipeline(
+        conn,
+        tuple(
+            (size_of.get(text(kind), "exists"), (key,), {})
+            for key, kind in zip(keys, kinds, strict=True)
+        ),
+    )
+    return {key: int(n) for key, n in zip(keys, counts, strict=True)}
 
 
-def _hscan(conn: redis.Redis, key: str, count: int) -> Iterator[list[tuple[Any, Any]]]:
-    cursor = 0
-    while True:
-        cursor, page = conn.hscan(key, cursor, count=count)
-        yield list(page.items()) if isinstance(page, dict) else []
-        if int(cursor) == 0:
-            return
+def _scan(
+    conn: Any, scan: str, key: str, cursor: int, count: int
+) -> Steps[tuple[int | None, list[Any]]]:
+    # One page of an HSCAN (its (field, value) items), SSCAN or ZSCAN (its
+    # (member, score) items), and the cursor after it (None at the end).
+    after, found = yield from call(conn, scan, key, cursor, count=count)
+    items = list(found.items()) if isinstance(found, dict) else list(found)
+    return int(after) or None, items
 
 
-def _legacy_probe(
-    conn: redis.Redis, keys: KeySpace, block_size: int
-) -> Iterator[list[tuple[Any, Any]]]:
-    last = int(conn.get(keys.counter) or 0)
-    for ids, _ in _id_range_blocks(last, block_size, 1):
-        records = conn.hmget(keys.legacy_index, ids)
-        yield [(i, r) for i, r in zip(ids, records, strict=True) if r is not None]
-
-
-def _legacy_pages(
-    keys: KeySpace, pages: Iterable[list[tuple[Any, Any]]]
-) -> Iterator[tuple[int, list[_Entry]]]:
-    for page in pages:
-        entries: list[_Entry] = []
-        for field, raw in page:
-            id = text(field)
-            row = keys.entity(id)
-            entries += [
-                (e.key, row, "rem", e.member, "") for e in record_entries(keys, id, raw)
-            ]
-            entries.append((keys.legacy_index, row, "rem", field, ""))
-        yield len(page), entries
-
-
-def _index_pages(
-    conn: redis.Redis, keys: KeySpace, key: str, kind: str, count: int
-) -> Iterator[tuple[int, list[_Entry]]]:
-    kind_of = text(conn.type(key))
-    scans: dict[str, Callable[..., Any]] = {
-        "set": conn.sscan,
-        "zset": conn.zscan,
-        "hash": conn.hscan,
-    }
-    scan = scans.get(kind_of)
-    if scan is None:
-        return
-    cursor = 0
-    while True:
-        cursor, page = scan(key, cursor, count=count)
-        members = list(page.items()) if isinstance(page, dict) else list(page)
-        yield len(members), [_index_entry(keys, key, kind_of, m) for m in members]
-        if int(cursor) == 0:
-            return
+def _legacy_entries(keys: KeySpace, page: list[Any]) -> list[_Entry]:
+    entries: list[_Entry] = []
+    for field, raw in page:
+        id = text(field)
+        row = keys.entity(id)
+        entries += [
+            (e.key, row, "rem", e.member, "") for e in record_entries(keys, id, raw)
+        ]
+        entries.append((keys.legacy_index, row, "rem", field, ""))
+    return entries
 
 
 def _index_entry(keys: KeySpace, key: str, kind_of: str, item: Any) -> _Entry:
@@ -348,18 +403,34 @@ def clean_unsafe_cols(*models: Any, block_size: int = 1000) -> tuple[int, int]:
     Returns ``(examined, deleted)``; each key is deleted only if its row is
     still missing at that moment.
     """
+    return run_sync(_clean_unsafe_cols(models, block_size))
+
+
+async def aclean_unsafe_cols(*models: Any, block_size: int = 1000) -> tuple[int, int]:
+    """``clean_unsafe_cols()`` on asyncio."""
+    return await run_async(_clean_unsafe_cols(models, block_size))
+
+
+def _clean_unsafe_cols(
+    models: tuple[Any, ...], block_size: int
+) -> Steps[tuple[int, int]]:
     if not models:
         raise ValueError("missing models: pass the model classes to clean")
     examined = deleted = 0
     for model in models:
         conn = model._connection
         keys: KeySpace = model._meta.keys
-        for page, _ in scan_own_keys(conn, model._meta, max(int(block_size), 10)):
+        own = OwnKeys(model._meta)
+        cursor: int | None = 0
+        while cursor is not None:
+            page, cursor = yield from scan_page(
+                conn, model._meta, max(int(block_size), 10), cursor
+            )
             entries: list[_Entry] = [
                 (key, keys.entity(shape.id), "del", "", "")
-                for key, shape in page
+                for key, shape in own.keep(page)
                 if shape.kind == "unsafe"
             ]
             examined += len(entries)
-            deleted += _clean(conn, entries)
+            deleted += yield from _clean(conn, entries)
     return examined, deleted
