@@ -16,6 +16,7 @@ re-checking each row as it goes, so a repair is safe on a live database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,8 +27,15 @@ from typing import Final
 
 import redis
 
+from ._io import Each
+from ._io import Pipeline
+from ._io import Steps
+from ._io import Watched
+from ._io import call
+from ._io import run_async
+from ._io import run_sync
 from ._key_shapes import KeyShape
-from ._key_shapes import key_census
+from ._key_shapes import key_census_steps
 from ._record import record_entries
 from ._registry import MODELS
 from ._registry import registered_models
@@ -40,7 +48,7 @@ if TYPE_CHECKING:
     from ._meta import ModelInfo
     from .model import Model
 
-__all__ = ["KINDS", "Problem", "Report", "check"]
+__all__ = ["KINDS", "Problem", "Report", "acheck", "check", "check_steps"]
 
 #: Every problem kind :func:`check` reports, and what it means.
 KINDS: Final[Mapping[str, str]] = {
@@ -166,11 +174,25 @@ def check(*models: type[Model], conn: redis.Redis | None = None) -> Report:
     found, model by model and by key, as a :class:`Report` (a list); an
     empty one means the data is consistent.
     """
+    return run_sync(check_steps(models, conn))
+
+
+async def acheck(*models: type[Model], conn: Any = None) -> Report:
+    """``check()`` on asyncio: ``report = await acheck(Model)``.
+
+    ``conn`` may be a ``redis.Redis`` (its asyncio twin is used) or a
+    ``redis.asyncio.Redis``.
+    """
+    return await run_async(check_steps(models, conn))
+
+
+def check_steps(models: tuple[type[Model], ...], conn: Any) -> Steps[Report]:
+    """``check`` as steps, for either transport."""
     chosen = models or tuple(registered_models())
     report = Report()
     for model in chosen:
         checker = _ModelCheck(model, conn or model._connection)
-        report += checker.run()
+        report += yield from checker.run()
         report.models.append(model._meta.name)
         report.rows[model._meta.name] = checker.rows
     return report
@@ -189,7 +211,7 @@ _Expected = dict[str, dict[str, Any]]
 @dataclass
 class _ModelCheck:
     model: type[Model]
-    conn: redis.Redis
+    conn: Any
     problems: list[Problem] = field(default_factory=list)
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     index_keys: dict[str, KeyShape] = field(default_factory=dict)
@@ -221,10 +243,10 @@ class _ModelCheck:
     ) -> None:
         self.problems.append(Problem(self.info.name, kind, key, detail, id, member))
 
-    def run(self) -> list[Problem]:
-        self._scan()
-        self._read_rows()
-        legacy = self._legacy_records()
+    def run(self) -> Steps[list[Problem]]:
+        yield from self._scan()
+        yield from self._read_rows()
+        legacy = yield from self._legacy_records()
         for id in sorted(self.rows, key=int):
             self._expect(id, self.rows[id], legacy)
         for id in legacy:
@@ -236,18 +258,18 @@ class _ModelCheck:
                     id,
                     id,
                 )
-        self._check_index_keys()
+        yield from self._check_index_keys()
         self._check_missing()
-        self._check_counter()
+        yield from self._check_counter()
         self._check_unsafe()
-        self._check_temp()
-        self._check_references()
+        yield from self._check_temp()
+        yield from self._check_references()
         return sorted(self.problems, key=lambda p: (p.key, p.kind, p.detail))
 
     # -- reading ----------------------------------------------------------
 
-    def _scan(self) -> None:
-        census = key_census(self.conn, self.info, 1000)
+    def _scan(self) -> Steps[None]:
+        census = yield from key_census_steps(self.conn, self.info, 1000)
         nested = tuple(f"{namespace}:" for namespace in census.nested)
         for key in census.foreign:
             theirs = [n for n in census.nested if key.startswith(f"{n}:")]
@@ -273,15 +295,13 @@ class _ModelCheck:
             elif shape.kind == "temp":
                 self.temp_keys.append(key)
 
-    def _read_rows(self) -> None:
+    def _read_rows(self) -> Steps[None]:
         ids = sorted(self.rows, key=int)
         for start in range(0, len(ids), _BLOCK):
             block = ids[start : start + _BLOCK]
-            pipe = self.conn.pipeline(transaction=False)
-            for id in block:
-                pipe.type(self.keys.entity(id))
-                pipe.hgetall(self.keys.entity(id))
-            replies = pipe.execute(raise_on_error=False)
+            replies = yield Watched(
+                self.conn, functools.partial(self._read_block, block=block)
+            )
             for id, kind, raw in zip(block, replies[::2], replies[1::2], strict=True):
                 if _str(kind) == "none":  # deleted since the scan
                     del self.rows[id]
@@ -295,15 +315,24 @@ class _ModelCheck:
                 else:
                     self.rows[id] = decode_row(raw)
 
-    def _legacy_records(self) -> dict[str, str]:
+    def _read_block(self, pipe: Any, *, block: list[str]) -> Steps[list[Any]]:
+        # TYPE and HGETALL of each row in one MULTI/EXEC; a row that is no
+        # HASH gives its error in place of its fields.
+        for id in block:
+            yield from call(pipe, "type", self.keys.entity(id))
+            yield from call(pipe, "hgetall", self.keys.entity(id))
+        replies = yield from call(pipe, "execute", raise_on_error=False)
+        return list(replies)
+
+    def _legacy_records(self) -> Steps[dict[str, str]]:
         key = self.keys.legacy_index
-        kind = _str(self.conn.type(key))
+        kind = _str((yield from call(self.conn, "type", key)))
         if kind == "none":
             return {}
         if kind != "hash":
             self.report("wrong-type", key, f"expected a HASH, got {kind}")
             return {}
-        return decode_row(self.conn.hgetall(key))
+        return decode_row((yield from call(self.conn, "hgetall", key)))
 
     # -- what each row should have ----------------------------------------------
 
@@ -381,7 +410,7 @@ class _ModelCheck:
 
     # -- index keys as they are -------------------------------------------------
 
-    def _check_index_keys(self) -> None:
+    def _check_index_keys(self) -> Steps[None]:
         todo: list[tuple[str, KeyShape]] = []
         for key, shape in sorted(self.index_keys.items()):
             if key in self.shared_keys:
@@ -390,14 +419,13 @@ class _ModelCheck:
                     continue  # not one our rows use: the other model's
             todo.append((key, shape))
         for start in range(0, len(todo), _BLOCK):
-            self._check_key_block(todo[start : start + _BLOCK])
+            yield from self._check_key_block(todo[start : start + _BLOCK])
 
-    def _check_key_block(self, block: list[tuple[str, KeyShape]]) -> None:
-        pipe = self.conn.pipeline(transaction=False)
-        for key, _ in block:
-            pipe.type(key)
+    def _check_key_block(self, block: list[tuple[str, KeyShape]]) -> Steps[None]:
+        kinds = yield Pipeline(self.conn, tuple(("type", (k,), {}) for k, _ in block))
         readable: list[tuple[str, KeyShape, str]] = []
-        for (key, shape), raw_kind in zip(block, pipe.execute(), strict=True):
+        reads: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for (key, shape), raw_kind in zip(block, kinds, strict=True):
             kind = _str(raw_kind)
             if kind == "none":
                 continue  # emptied since the scan: it holds nothing
@@ -411,12 +439,11 @@ class _ModelCheck:
                 self.key_kinds[key] = "wrong"
                 continue
             readable.append((key, shape, kind))
-            read = {"set": pipe.smembers, "hash": pipe.hgetall}
             if kind == "zset":
-                pipe.zrange(key, 0, -1, withscores=True)
+                reads.append(("zrange", (key, 0, -1), {"withscores": True}))
             else:
-                read[kind](key)
-        contents = pipe.execute() if readable else []
+                reads.append(({"set": "smembers", "hash": "hgetall"}[kind], (key,), {}))
+        contents = (yield Pipeline(self.conn, tuple(reads))) if readable else []
         for (key, shape, kind), content in zip(readable, contents, strict=True):
             partial = key in self.shared_keys
             if kind == "hash":
@@ -427,7 +454,7 @@ class _ModelCheck:
                     if kind == "set"
                     else [(_str(m), float(score)) for m, score in content]
                 )
-                self._check_members(key, shape, members, partial)
+                yield from self._check_members(key, shape, members, partial)
 
     def _check_members(
         self,
@@ -435,7 +462,7 @@ class _ModelCheck:
         shape: KeyShape,
         members: Iterable[tuple[str, float | None]],
         partial: bool,
-    ) -> None:
+    ) -> Steps[None]:
         expected = self.expected.get(key, {})
         geo: list[str] = []
         for member, score in members:
@@ -469,12 +496,12 @@ class _ModelCheck:
                         member,
                     )
         if geo:
-            self._check_geo(key, geo, expected)
+            yield from self._check_geo(key, geo, expected)
 
     def _check_geo(
         self, key: str, members: list[str], expected: dict[str, Any]
-    ) -> None:
-        positions = self.conn.geopos(key, *members)
+    ) -> Steps[None]:
+        positions = yield from call(self.conn, "geopos", key, *members)
         for member, pos in zip(members, positions, strict=True):
             lon, lat = expected[member]
             if pos is None or abs(pos[0] - lon) > 1e-5 or abs(pos[1] - lat) > 1e-5:
@@ -547,12 +574,12 @@ class _ModelCheck:
                     value,
                 )
 
-    def _check_counter(self) -> None:
+    def _check_counter(self) -> Steps[None]:
         key = self.keys.counter
         if not self.rows:
             return
         try:
-            raw = self.conn.get(key)
+            raw = yield from call(self.conn, "get", key)
             counter = int(_str(raw)) if raw is not None else 0
         except (ValueError, redis.ResponseError) as exc:
             self.report("wrong-type", key, f"expected an integer STRING: {exc}")
@@ -602,18 +629,19 @@ class _ModelCheck:
                 found.append((col.attr, target))
         return found
 
-    def _check_references(self) -> None:
+    def _check_references(self) -> Steps[None]:
         # A target on the model's own connection is looked up on ``conn``
         # (which may override it); one on another connection on its own.
         refs = self.references
         for start in range(0, len(refs), _BLOCK):
             block = refs[start : start + _BLOCK]
-            pipes: dict[int, Any] = {}
+            pipes: dict[int, tuple[Any, list[Any]]] = {}
             for _, _, target, ref in block:
                 conn = self._conn_of(target)
-                pipe = pipes.setdefault(id(conn), conn.pipeline(transaction=False))
-                pipe.exists(target._meta.keys.entity(ref))
-            replies = {key: iter(pipe.execute()) for key, pipe in pipes.items()}
+                reads = pipes.setdefault(id(conn), (conn, []))[1]
+                reads.append(("exists", (target._meta.keys.entity(ref),), {}))
+            sent = yield Each(tuple(Pipeline(c, tuple(r)) for c, r in pipes.values()))
+            replies = {key: iter(got) for key, got in zip(pipes, sent, strict=True)}
             for row_id, attr, target, ref in block:
                 if next(replies[id(self._conn_of(target))]):
                     continue
@@ -628,11 +656,11 @@ class _ModelCheck:
                     attr,
                 )
 
-    def _conn_of(self, target: type[Model]) -> redis.Redis:
+    def _conn_of(self, target: type[Model]) -> Any:
         theirs = target._connection
         return self.conn if theirs is self.model._connection else theirs
 
-    def _check_temp(self) -> None:
+    def _check_temp(self) -> Steps[None]:
         for key in self.temp_keys:
-            if self.conn.ttl(key) == -1:
+            if (yield from call(self.conn, "ttl", key)) == -1:
                 self.report("temp-key", key, "a temporary query key with no TTL")

@@ -21,6 +21,7 @@ from .connection import connection_for
 from .connection import get_async_connection
 from .connection import set_connection_settings
 from .consistency import Report
+from .consistency import acheck
 from .consistency import check
 from .keygen import CASE_INSENSITIVE
 from .keygen import FULL_TEXT
@@ -46,6 +47,8 @@ from .keygen import ts2t
 from .locks import EntityLock
 from .locks import Lock
 from .maintenance import Progress
+from .maintenance import aclean_old_index
+from .maintenance import aclean_unsafe_cols
 from .maintenance import arefresh_indices
 from .maintenance import clean_old_index
 from .maintenance import clean_unsafe_cols
@@ -81,6 +84,9 @@ __all__ = [
     "Progress",
     "Report",
     "Session",
+    "acheck",
+    "aclean_old_index",
+    "aclean_unsafe_cols",
     "arefresh_indices",
     "check",
     "clean_old_index",

@@ -240,3 +240,104 @@ def test_an_interrupted_delete_leaves_referrers_as_redis_holds_them(
         assert rom.util.check(GpOwner, GpDoc) == []
 
     api.run(body)
+
+
+# -- maintenance jobs and the checker -------------------------------------------------
+
+
+class GpNote(rom.Model):
+    text = rom.Text(index=True, keygen=rom.FULL_TEXT, prefix=True)
+    code = rom.Text(unique=True)
+    score = rom.Integer(index=True)
+    lon = rom.Float()
+    lat = rom.Float()
+    owner = rom.ManyToOne("GpOwner", on_delete="set null")
+    scratch = rom.UnsafeColumn()
+    geo_index = [rom.GeoIndex("at", lambda d: (d.lon, d.lat))]  # noqa: RUF012
+
+
+def _notes(rom_redis: redis.Redis) -> list[GpNote]:
+    owner = GpOwner(name="o")
+    notes = [
+        GpNote(text=f"word{i % 3} note", code=f"c{i}", score=i, lon=i, lat=i)
+        for i in range(1, 31)
+    ]
+    for note in notes[:10]:
+        note.owner = owner
+    rom.session.commit()
+    for note in notes:
+        note.scratch.rpush("x")
+    rom.session.rollback()
+    return notes
+
+
+def test_clean_old_index_and_unsafe_cols(api: Api, rom_redis: redis.Redis) -> None:
+    notes = _notes(rom_redis)
+    gone = [notes[i] for i in (2, 11, 12, 29)]
+    rom_redis.delete(*(n._pk for n in gone))  # behind rom's back
+    rom_redis.hset("GpNote::", "77", '[["text:old"], ["score"], {}, {}, {}]')
+    rom_redis.sadd("GpNote:text:old:idx", "77")
+    rom_redis.zadd("GpNote:score:idx", {"77": 1})
+
+    async def body(api: Api) -> None:
+        if api.is_async:
+            steps = [p async for p in rom.util.aclean_old_index(GpNote, 10)]
+            examined, deleted = await rom.util.aclean_unsafe_cols(GpNote)
+        else:
+            steps = list(rom.util.clean_old_index(GpNote, 10))
+            examined, deleted = rom.util.clean_unsafe_cols(GpNote)
+        # Per gone row: 2 token entries and their 2 prefix entries, score,
+        # unique, geo; the owner entry of the one with an owner; the legacy
+        # record's 2 entries and itself.
+        assert steps[-1].removed == 4 * 7 + 1 + 3
+        assert steps[-1].done == steps[-1].total and steps[-1].resume is None
+        assert [p.done for p in steps] == sorted(p.done for p in steps)
+        assert (examined, deleted) == (30, 4)
+        if api.is_async:
+            with pytest.raises(ValueError, match="missing models"):
+                await rom.util.aclean_unsafe_cols()
+            again = [p async for p in rom.util.aclean_old_index(GpNote, 10, None)]
+        else:
+            with pytest.raises(ValueError, match="missing models"):
+                rom.util.clean_unsafe_cols()
+            again = list(rom.util.clean_old_index(GpNote, 10, None))
+        assert again[-1].removed == 0
+
+    api.run(body)
+    assert rom.util.check(GpNote) == []
+    assert GpNote.query.filter(text="word0").count() == 10 - 3  # i = 3, 12, 30
+
+
+def test_acheck_reports_what_check_reports(api: Api, rom_redis: redis.Redis) -> None:
+    notes = _notes(rom_redis)
+    rom_redis.delete(notes[2]._pk)  # orphans its entries
+    rom_redis.zrem("GpNote:score:idx", notes[4].id)  # a missing entry
+    rom_redis.hset(notes[6]._pk, "score", "700")  # entries now wrong
+    rom_redis.hset(notes[1]._pk, "owner", "999")  # a missing reference
+    rom_redis.delete(notes[8]._pk)
+    rom_redis.set(notes[8]._pk, "not a row")  # a wrong type
+    rom_redis.set("GpNote:0b6e2b3c-8f7a-4c1e-9d2b-1a2b3c4d5e6f", "temp")  # no TTL
+    rom_redis.hset("GpNote:99", mapping={"id": "99", "code": "c99"})  # > counter
+    rom_redis.zadd("GpNote:at:geo", {str(notes[10].id): 0})  # moved point
+    expected = rom.util.check(GpNote, GpOwner)
+
+    async def body(api: Api) -> None:
+        report = await api.call(rom.consistency, "check", GpNote, GpOwner)
+        assert report == expected and report.models == expected.models
+        assert report.rows == expected.rows and report.summary() == expected.summary()
+        kinds = {p.kind for p in report}
+        assert kinds >= {
+            "orphan-entry",
+            "orphan-unique",
+            "missing-entry",
+            "missing-reference",
+            "wrong-type",
+            "temp-key",
+            "id-above-counter",
+            "orphan-unsafe",
+            "wrong-score",
+        }
+        on = rom.util.get_connection() if not api.is_async else None
+        assert await api.call(rom.consistency, "check", GpOwner, conn=on) == []
+
+    api.run(body)
