@@ -20,17 +20,14 @@ The requests:
     several requests (on different connections), the reply is their list;
 ``Wait(seconds)``
     a pause (``time.sleep`` or ``asyncio.sleep``);
-``Awaited(value)``
+``Awaited(value, what)``
     what an ``async def`` hook returned: awaited on the async path, refused
     on the sync one;
 ``Watched(conn, steps)``
     a transaction on one pinned connection: ``steps(pipe)`` runs against a
     ``pipeline(transaction=True)`` of ``conn`` held for its duration; the
     ``Command(pipe, ...)`` requests it yields are calls on that pipeline
-    (WATCH, reads, MULTI, queued writes, EXEC), the others are run as usual;
-``Blocking(conn, fn, what)``
-    a job that only exists with a blocking client (the WATCH writer):
-    ``fn(conn)`` on the sync path, refused on the async one.
+    (WATCH, reads, MULTI, queued writes, EXEC), the others are run as usual.
 
 ``conn`` is what ``rom.connection.connection_for`` gives (a model's
 ``_conn``/``CONN`` or the global one); each driver turns it into the client
@@ -57,7 +54,6 @@ from .exceptions import InvalidOperation
 
 __all__ = [
     "Awaited",
-    "Blocking",
     "Command",
     "Each",
     "Pipeline",
@@ -129,15 +125,6 @@ class Awaited:
 
 
 @dataclass(frozen=True)
-class Blocking:
-    """A job only a blocking client can run: ``fn(conn)``."""
-
-    conn: Any
-    fn: Callable[[Any], Any]
-    what: str
-
-
-@dataclass(frozen=True)
 class Watched:
     """Steps run against one transaction pipeline of ``conn``, pinned for them.
 
@@ -152,7 +139,7 @@ class Watched:
     steps: Callable[[Any], Steps[Any]]
 
 
-Request = Command | Pipeline | Script | Each | Wait | Awaited | Blocking | Watched
+Request = Command | Pipeline | Script | Each | Wait | Awaited | Watched
 Steps = Generator[Request, Any, T]
 
 
@@ -238,8 +225,6 @@ def _sync(request: Request) -> Any:
             "path (asave(), adelete(), session.acommit(), ...); call the "
             "async method, or make the hook a plain def"
         )
-    if isinstance(request, Blocking):
-        return request.fn(sync_client(request.conn))
     if isinstance(request, Watched):
         with sync_client(request.conn).pipeline(transaction=True) as pipe:
             resumer = _Resumer(request.steps(pipe))
@@ -298,12 +283,6 @@ async def _async(request: Request) -> Any:
         return None
     if isinstance(request, Awaited):
         return await request.value
-    if isinstance(request, Blocking):
-        raise InvalidOperation(
-            f"{request.what} needs a blocking redis.Redis client and has no "
-            "async form yet; call the sync method (from a thread: "
-            "await asyncio.to_thread(...))"
-        )
     if isinstance(request, Watched):
         client = async_client(request.conn)
         async with client.pipeline(transaction=True) as pipe:
