@@ -23,11 +23,11 @@ The requests:
 ``Awaited(value, what)``
     what an ``async def`` hook returned: awaited on the async path, refused
     on the sync one;
-``Watched(conn, steps)``
-    a transaction on one pinned connection: ``steps(pipe)`` runs against a
-    ``pipeline(transaction=True)`` of ``conn`` held for its duration; the
-    ``Command(pipe, ...)`` requests it yields are calls on that pipeline
-    (WATCH, reads, MULTI, queued writes, EXEC), the others are run as usual.
+``Pinned(conn, steps, transaction)``
+    one pipeline of ``conn`` held for the duration of ``steps(pipe)`` (a
+    transaction on one pinned connection: WATCH, reads, MULTI, queued
+    writes, EXEC); the ``Command(pipe, ...)`` requests the steps yield are
+    calls on that pipeline, the others are run as usual.
 
 ``conn`` is what ``rom.connection.connection_for`` gives (a model's
 ``_conn``/``CONN`` or the global one); each driver turns it into the client
@@ -56,12 +56,12 @@ __all__ = [
     "Awaited",
     "Command",
     "Each",
+    "Pinned",
     "Pipeline",
     "Request",
     "Script",
     "Steps",
     "Wait",
-    "Watched",
     "call",
     "hook",
     "run_async",
@@ -125,21 +125,24 @@ class Awaited:
 
 
 @dataclass(frozen=True)
-class Watched:
-    """Steps run against one transaction pipeline of ``conn``, pinned for them.
+class Pinned:
+    """Steps run against one pipeline of ``conn``, pinned for them.
 
     ``steps(pipe)`` yields ``Command(pipe, name, args, kwargs)`` for calls on
     the pipeline (``watch``, reads while watching, ``multi``, queued
     commands, ``execute``) and any other request as usual; the reply of the
     steps is the reply of the request. The pipeline is reset (its keys
     unwatched, its connection given back) when they end, however they end.
+    Without ``transaction`` its queued commands are sent without MULTI/EXEC
+    (e.g. to have ``execute(raise_on_error=False)`` give errors in place).
     """
 
     conn: Any
     steps: Callable[[Any], Steps[Any]]
+    transaction: bool = True
 
 
-Request = Command | Pipeline | Script | Each | Wait | Awaited | Watched
+Request = Command | Pipeline | Script | Each | Wait | Awaited | Pinned
 Steps = Generator[Request, Any, T]
 
 
@@ -225,8 +228,9 @@ def _sync(request: Request) -> Any:
             "path (asave(), adelete(), session.acommit(), ...); call the "
             "async method, or make the hook a plain def"
         )
-    if isinstance(request, Watched):
-        with sync_client(request.conn).pipeline(transaction=True) as pipe:
+    if isinstance(request, Pinned):
+        client = sync_client(request.conn)
+        with client.pipeline(transaction=request.transaction) as pipe:
             resumer = _Resumer(request.steps(pipe))
             while (inner := resumer.next()) is not None:
                 try:
@@ -283,9 +287,9 @@ async def _async(request: Request) -> Any:
         return None
     if isinstance(request, Awaited):
         return await request.value
-    if isinstance(request, Watched):
+    if isinstance(request, Pinned):
         client = async_client(request.conn)
-        async with client.pipeline(transaction=True) as pipe:
+        async with client.pipeline(transaction=request.transaction) as pipe:
             resumer = _Resumer(request.steps(pipe))
             while (inner := resumer.next()) is not None:
                 try:

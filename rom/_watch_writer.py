@@ -7,7 +7,7 @@ the same MULTI: a retry (after a WatchError, which is also what redis-py
 raises when the connection drops during EXEC) first reads the record, so a
 plan that was applied is never applied twice.
 
-Written as steps (``rom._io``): one ``Watched`` request holds a transaction
+Written as steps (``rom._io``): one ``Pinned`` request holds a transaction
 pipeline for the whole plan, so the same code runs on ``redis.Redis`` and
 on ``redis.asyncio.Redis``. ``pipe`` below is that pipeline as the driver
 passes it: the steps only name it in the requests they yield.
@@ -22,11 +22,10 @@ from typing import Any
 import redis
 from redis.exceptions import WatchError
 
+from ._io import Pinned
 from ._io import Pipeline
 from ._io import Steps
-from ._io import Watched
 from ._io import call
-from ._io import run_sync
 from ._keys import KeySpace
 from ._record import RecordEntry
 from ._record import record_entries
@@ -34,7 +33,7 @@ from ._replies import text_or_none
 from ._writer import WritePlan
 from .keygen import encode_unique_constraint
 
-__all__ = ["apply_plan", "apply_plan_steps"]
+__all__ = ["apply_plan_steps"]
 
 
 class _Queued(list[tuple[str, tuple[Any, ...], dict[str, Any]]]):
@@ -45,11 +44,6 @@ class _Queued(list[tuple[str, tuple[Any, ...], dict[str, Any]]]):
             self.append((name, args, kwargs))
 
         return add
-
-
-def apply_plan(conn: redis.Redis, plan: WritePlan, record_key: str, ttl: int) -> Any:
-    """Apply one plan now (see ``apply_plan_steps``)."""
-    return run_sync(apply_plan_steps(conn, plan, record_key, ttl))
 
 
 def apply_plan_steps(
@@ -69,7 +63,7 @@ def apply_plan_steps(
             except WatchError:
                 continue
 
-    reply = yield Watched(conn, steps)
+    reply = yield Pinned(conn, steps)
     return reply
 
 

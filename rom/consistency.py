@@ -28,9 +28,9 @@ from typing import Final
 import redis
 
 from ._io import Each
+from ._io import Pinned
 from ._io import Pipeline
 from ._io import Steps
-from ._io import Watched
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
@@ -299,9 +299,8 @@ class _ModelCheck:
         ids = sorted(self.rows, key=int)
         for start in range(0, len(ids), _BLOCK):
             block = ids[start : start + _BLOCK]
-            replies = yield Watched(
-                self.conn, functools.partial(self._read_block, block=block)
-            )
+            read = functools.partial(self._read_block, block=block)
+            replies = yield Pinned(self.conn, read, transaction=False)
             for id, kind, raw in zip(block, replies[::2], replies[1::2], strict=True):
                 if _str(kind) == "none":  # deleted since the scan
                     del self.rows[id]
@@ -316,8 +315,9 @@ class _ModelCheck:
                     self.rows[id] = decode_row(raw)
 
     def _read_block(self, pipe: Any, *, block: list[str]) -> Steps[list[Any]]:
-        # TYPE and HGETALL of each row in one MULTI/EXEC; a row that is no
-        # HASH gives its error in place of its fields.
+        # TYPE and HGETALL of each row in one pipeline (no MULTI/EXEC, which
+        # Redis refuses at maxmemory); a row that is no HASH gives its error
+        # in place of its fields.
         for id in block:
             yield from call(pipe, "type", self.keys.entity(id))
             yield from call(pipe, "hgetall", self.keys.entity(id))
