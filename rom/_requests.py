@@ -146,7 +146,10 @@ def _call(conn: Any, chunk: Batch, record_key: str, args: list[str]) -> Steps[An
 def _busy(exc: ResponseError) -> bool:
     # The server was running a (possibly this very) script when the request
     # was re-sent: it may yet answer from the record.
-    return str(exc).startswith("BUSY")
+    # (In a pipeline, redis-py puts "Command # N (...) of pipeline caused
+    # error: " before the server's message.)
+    message = str(exc)
+    return message.startswith("BUSY") or "caused error: BUSY " in message
 
 
 def send(conn: Any, chunk: Batch) -> Steps[list[dict[str, Any]]]:
@@ -251,7 +254,7 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
         for key in keys:
             commands.append(("set", (key, _FENCED), {"nx": True, "ex": RECORD_TTL}))
             commands.append(("get", (key,), {}))
-        replies = yield Pipeline(conn, tuple(commands))
+        replies = yield from _look_up(conn, tuple(commands), pending)
         for key, raw in zip(keys, replies[1::2], strict=True):
             outcomes[key] = _decode(text_or_none(raw))
     for entity, p in pending:
@@ -281,6 +284,39 @@ def settle_applied(batch: Batch) -> Steps[Batch]:
         for entity, plan in pending
         if (entity._deleted if plan.delete else entity._last is plan.new_last)
     ]
+
+
+def _look_up(
+    conn: Any,
+    commands: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...],
+    pending: list[tuple[Model, _Pending]],
+) -> Steps[list[Any]]:
+    # Fencing and reading the records is safe to repeat. A server still
+    # running the lost request's script answers BUSY: wait for it as send()
+    # does; if it never answers, the outcomes stay unknown (and pending).
+    lost: Exception | None = None
+    for attempt in range(SEND_ATTEMPTS):
+        if attempt:
+            yield Wait(min(0.05 * 2 ** (attempt - 1), 1.0))
+        try:
+            replies = yield Pipeline(conn, commands)
+        except ResponseError as exc:
+            if not _busy(exc):
+                raise
+            lost = exc
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            lost = exc
+        else:
+            return list(replies)
+    shown = [(e, p.plan) for e, p in pending]
+    raise WriteOutcomeUnknown(
+        f"Writing {names(shown)}: an earlier write of these entities got no "
+        f"reply, and Redis did not answer the look-up of its outcome after "
+        f"{SEND_ATTEMPTS} tries ({lost!r}). Nothing more was written. Save or "
+        "delete them again once Redis answers",
+        tuple(type(e).__name__ for e, _ in shown),
+        tuple(p.id for _, p in shown),
+    ) from lost
 
 
 def _decode(raw: str | None) -> Any:

@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -273,3 +274,56 @@ def test_a_long_save_answered_busy_is_written_once(
     if isinstance(busy, str):  # redis-py 4.x leaves it as "count=N"
         busy = dict(field.split("=") for field in busy.split(","))
     assert int(busy["count"]) >= 1
+
+
+# A script that keeps the server busy for ARGV[1] milliseconds.
+_SPIN = """
+local t = redis.call('TIME')
+local until_ms = t[1] * 1000 + t[2] / 1000 + tonumber(ARGV[1])
+repeat
+    t = redis.call('TIME')
+until t[1] * 1000 + t[2] / 1000 >= until_ms
+return 1
+"""
+
+
+def test_a_busy_server_during_the_settle_keeps_the_outcome_unknown(
+    server: RedisServer, direct: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look-up of a lost request's outcome meets BUSY (another script
+    runs): the save says the outcome is still unknown (no raw BUSY error),
+    writes nothing, and settles once the server answers."""
+    direct.config_set("lua-time-limit", "20")
+    monkeypatch.setattr(_requests, "SEND_ATTEMPTS", 2)
+    real = _requests._call
+    lose = [True]
+
+    def lose_replies(
+        conn: redis.Redis, chunk: Any, record_key: str, args: list[str]
+    ) -> Any:
+        reply = yield from real(conn, chunk, record_key, args)
+        if lose[0]:
+            raise redis.exceptions.ConnectionError("reply lost (test)")
+        return reply
+
+    monkeypatch.setattr(_requests, "_call", lose_replies)
+    client = server.client()
+    with use_connection(client):
+        entity = WfItem(n=3, email="settle@x")
+        with pytest.raises(rom.WriteOutcomeUnknown):
+            entity.save()  # applied, but both sends' replies count as lost
+        lose[0] = False
+        spinner = threading.Thread(
+            target=server.client().eval, args=(_SPIN, 0, 1500), daemon=True
+        )
+        spinner.start()
+        time.sleep(0.2)  # the spinner is running
+        with pytest.raises(rom.WriteOutcomeUnknown) as raised:
+            entity.save()
+        assert "look-up of its outcome" in str(raised.value)
+        assert isinstance(raised.value.__cause__, redis.exceptions.ResponseError)
+        spinner.join()
+        entity.save()  # the settle adopts the applied write
+    assert entity.id == 1 and not entity._new
+    assert assert_consistent(direct, "WfItem") == {"1"}
+    assert direct.get("WfItem:id:") == b"1"
