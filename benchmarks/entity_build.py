@@ -1,0 +1,147 @@
+"""Time building entities from rows read from Redis (no Redis needed).
+
+Usage (from the repository root)::
+
+    python -m benchmarks.entity_build                  # wall time, N = 2000
+    python -m benchmarks.entity_build --instructions   # also callgrind counts
+    python -m benchmarks.entity_build --n 5000 --repeats 15
+
+Each entity is built the way the read path builds it: from the reply
+``Model.get`` gets (an HGETALL reply: a dict of bytes) or the reply a
+query's search script gives (``[id, field, value, ...]`` as bytes), through
+decoding, converting each of the 7 columns of ``benchmarks.workload``'s
+``BenchItem`` and registering the entity in the session (the identity map).
+Every id is distinct and the session is rolled back between repeats, so
+each build makes a new entity, as a first read does.
+
+Wall time is the least of ``--repeats`` runs of N builds (the machine is
+shared, so the least is the least disturbed); instructions per entity come
+from two runs under callgrind (N and 2N builds; the difference cancels
+start-up) and do not move between runs. ``PYTHONPATH=/other/tree``
+measures another rom tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHAPES = ("hgetall", "script")
+# A row's index record (rom's own field): read with the row, never decoded
+# into a column.
+RECORD = b'[["body:a"],["age","score"],[["body","a"]],{},{}]'
+
+
+def _rows(n: int) -> list[dict[bytes, bytes]]:
+    from . import workload as w
+
+    rows = w.make_dataset(min(n, 500), 1).rows
+    raws = []
+    for i in range(n):
+        wire = rows[i % len(rows)].wire
+        raw = {k.encode(): v.encode() for k, v in wire.items()}
+        raw[b"id"] = b"%d" % (i + 1)
+        raw[b"-index-data-"] = RECORD
+        raws.append(raw)
+    return raws
+
+
+def _builder(shape: str) -> tuple[Callable[[Any], Any], list[Any]]:
+    """The function the read path builds one entity with, and its inputs."""
+    import rom.model
+    import rom.query
+
+    from . import workload as w
+
+    model = w.BenchItem
+    rows = _rows(_builder.n)  # type: ignore[attr-defined]
+    if shape == "hgetall":
+        decode_row = rom.model.decode_row
+        adopt = model._adopt
+        return (lambda raw: adopt(decode_row(raw))), rows
+    reply_row = rom.query.reply_row
+    adopt = model._adopt
+    flat = [[raw[b"id"], *[x for kv in raw.items() for x in kv]] for raw in rows]
+    return (lambda reply: adopt(reply_row(reply))), flat
+
+
+def _run(build: Callable[[Any], Any], inputs: list[Any]) -> float:
+    import rom
+
+    gc.collect()
+    start = time.perf_counter()
+    built = [build(x) for x in inputs]
+    elapsed = time.perf_counter() - start
+    assert len(built) == len(inputs)
+    del built
+    rom.session.rollback()
+    return elapsed
+
+
+def _child(shape: str, n: int) -> None:
+    import rom
+
+    _builder.n = n  # type: ignore[attr-defined]
+    build, inputs = _builder(shape)
+    built = [build(x) for x in inputs]
+    assert built[-1].id == n
+    rom.session.rollback()
+    print("RUN-OK")
+
+
+def _instructions(shape: str, n: int) -> int:
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, "-m", "benchmarks.entity_build"]
+    command += ["--child", shape, "--n", str(n)]
+    path = [os.environ.get("PYTHONPATH", ""), str(ROOT)]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+    out = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd="/", check=False
+    )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if "RUN-OK" not in out.stdout or not found:
+        raise SystemExit(f"{shape}: the run failed:\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.entity_build")
+    parser.add_argument("--n", type=int, default=2000, help="entities per run")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--shape", choices=SHAPES, action="append")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count with callgrind"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(args.child, args.n)
+        return
+    import rom
+
+    print(f"rom from {os.path.dirname(rom.__file__)}", file=sys.stderr)
+    for shape in args.shape or SHAPES:
+        _builder.n = args.n  # type: ignore[attr-defined]
+        build, inputs = _builder(shape)
+        _run(build, inputs)  # warm up
+        best = min(_run(build, inputs) for _ in range(args.repeats))
+        line = f"{shape:<8} {best / args.n * 1e6:8.2f} us/entity (wall, min of {args.repeats})"
+        if args.instructions:
+            k = max(args.n // 10, 50)
+            per = (_instructions(shape, 2 * k) - _instructions(shape, k)) // k
+            line += f"  {per:>9,} instructions/entity"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
