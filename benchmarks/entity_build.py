@@ -12,13 +12,19 @@ query's search script gives (``[id, field, value, ...]`` as bytes), through
 decoding, converting each of the 7 columns of ``benchmarks.workload``'s
 ``BenchItem`` and registering the entity in the session (the identity map).
 Every id is distinct and the session is rolled back between repeats, so
-each build makes a new entity, as a first read does.
+each build makes a new entity, as a first read does. The cyclic garbage
+collector is off while building (its passes over every entity kept alive
+grow with N and would blur the cost of one entity).
 
 Wall time is the least of ``--repeats`` runs of N builds (the machine is
 shared, so the least is the least disturbed); instructions per entity come
 from two runs under callgrind (N and 2N builds; the difference cancels
-start-up) and do not move between runs. ``PYTHONPATH=/other/tree``
-measures another rom tree.
+start-up) and do not move between runs.
+
+Another rom tree (``/old/tree/rom``) is measured from outside the
+repository, so that the current directory does not put this tree first::
+
+    cd /tmp && PYTHONPATH=/old/tree:/path/to/repo python -m benchmarks.entity_build
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES = ("hgetall", "script")
+CHILD_ROWS = 1000  # rows made by each callgrind run (it builds k or 2k <= this)
 # A row's index record (rom's own field): read with the row, never decoded
 # into a column.
 RECORD = b'[["body:a"],["age","score"],[["body","a"]],{},{}]'
@@ -44,7 +51,7 @@ RECORD = b'[["body:a"],["age","score"],[["body","a"]],{},{}]'
 def _rows(n: int) -> list[dict[bytes, bytes]]:
     from . import workload as w
 
-    rows = w.make_dataset(min(n, 500), 1).rows
+    rows = w.make_dataset(500, 1).rows
     raws = []
     for i in range(n):
         wire = rows[i % len(rows)].wire
@@ -78,9 +85,13 @@ def _run(build: Callable[[Any], Any], inputs: list[Any]) -> float:
     import rom
 
     gc.collect()
-    start = time.perf_counter()
-    built = [build(x) for x in inputs]
-    elapsed = time.perf_counter() - start
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        built = [build(x) for x in inputs]
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
     assert len(built) == len(inputs)
     del built
     rom.session.rollback()
@@ -90,9 +101,11 @@ def _run(build: Callable[[Any], Any], inputs: list[Any]) -> float:
 def _child(shape: str, n: int) -> None:
     import rom
 
-    _builder.n = n  # type: ignore[attr-defined]
+    # The same set-up whatever n, so that it cancels out between two runs.
+    _builder.n = CHILD_ROWS  # type: ignore[attr-defined]
     build, inputs = _builder(shape)
-    built = [build(x) for x in inputs]
+    gc.disable()
+    built = [build(x) for x in inputs[:n]]
     assert built[-1].id == n
     rom.session.rollback()
     print("RUN-OK")
@@ -102,7 +115,7 @@ def _instructions(shape: str, n: int) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     command += [sys.executable, "-m", "benchmarks.entity_build"]
     command += ["--child", shape, "--n", str(n)]
-    path = [os.environ.get("PYTHONPATH", ""), str(ROOT)]
+    path = [os.environ.get("PYTHONPATH", ""), str(ROOT)]  # the same rom
     env = dict(os.environ, PYTHONHASHSEED="0")
     env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
     out = subprocess.run(
@@ -137,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         best = min(_run(build, inputs) for _ in range(args.repeats))
         line = f"{shape:<8} {best / args.n * 1e6:8.2f} us/entity (wall, min of {args.repeats})"
         if args.instructions:
-            k = max(args.n // 10, 50)
+            k = CHILD_ROWS // 4
             per = (_instructions(shape, 2 * k) - _instructions(shape, k)) // k
             line += f"  {per:>9,} instructions/entity"
         print(line, flush=True)
