@@ -33,6 +33,12 @@ from ._many_to_many import drop_memberships
 from ._persist import Batch
 from ._persist import write_batch_steps
 from ._replies import text
+from ._state import Snapshot
+from ._state import mark_deleted
+from ._state import plan_delete
+from ._state import plan_save
+from ._state import settle
+from ._state import state_of
 from .exceptions import RestrictError
 from .relations import OnDelete
 from .relations import many_to_many_sides
@@ -216,7 +222,7 @@ def delete_with_policies_steps(
     if not entities:
         return
     for entity in entities:
-        if not entity._deleted:
+        if not state_of(entity).deleted:
             yield from hook(entity, "_before_delete")
     if policies:
         plan = yield from plan_deletes(entities)
@@ -225,16 +231,16 @@ def delete_with_policies_steps(
         plan = DeletePlan(deleted={e._pk: e for e in entities})
     given = {id(e) for e in entities}
     for entity in plan.deleted.values():
-        if id(entity) not in given and not entity._deleted:
+        if id(entity) not in given and not state_of(entity).deleted:
             yield from hook(entity, "_before_delete")
-    fresh = {id(e) for e in plan.deleted.values() if not e._deleted}
+    fresh = {id(e) for e in plan.deleted.values() if not state_of(e).deleted}
     called = _call_policies(plan)
     try:
         batch, undo = yield from _plan_updates(plan.pending_updates())
     except BaseException:
         _restore(called)
         raise
-    batch += [(e, e._plan_delete()) for e in plan.deleted.values()]
+    batch += [(e, plan_delete(e)) for e in plan.deleted.values()]
     done, error = yield from write_batch_steps(batch)
     try:
         # Not in the delete's script call: a crash between the two leaves
@@ -245,7 +251,7 @@ def delete_with_policies_steps(
     written = {id(entity) for entity, _ in done}
     for entity, values in undo:
         if id(entity) not in written:
-            entity._data.update(values)
+            state_of(entity).put(values)
     _restore([s for s in called if id(s.entity) not in written])
     yield from _finish(done, fresh, error)
 
@@ -256,11 +262,12 @@ def _drop_unsaved(entities: list[Model]) -> Steps[list[Model]]:
     # id or sending anything. Returns the entities that were saved.
     saved = []
     for entity in entities:
-        if not entity._new:
+        state = state_of(entity)
+        if not state.new:
             saved.append(entity)
-        elif not entity._deleted:
+        elif not state.deleted:
             yield from hook(entity, "_before_delete")
-            entity._was_deleted()
+            mark_deleted(entity)
             yield from hook(entity, "_after_delete")
     return saved
 
@@ -270,14 +277,13 @@ class _Snapshot:
     """A referrer as it was before its callable policy ran."""
 
     entity: Model
-    data: dict[str, Any]
-    modified: bool
+    state: Snapshot
     wire: dict[str, str | None]
 
 
 def _wire(entity: Model) -> dict[str, str | None]:
     # The stored form of every column: what a save would compare and write.
-    data = entity._data
+    data = state_of(entity).data
     return {
         col.attr: None if data.get(col.attr) is None else col.to_redis(data[col.attr])
         for col in entity._meta.stored
@@ -296,10 +302,7 @@ def _call_policies(plan: DeletePlan) -> list[_Snapshot]:
                 continue
             if id(referrer) not in taken:
                 taken[id(referrer)] = _Snapshot(
-                    referrer,
-                    dict(referrer._data),
-                    referrer._modified,
-                    _wire(referrer),
+                    referrer, state_of(referrer).snapshot(), _wire(referrer)
                 )
             policy(referrer, deleted)
         changed = [s for s in taken.values() if _wire(s.entity) != s.wire]
@@ -311,7 +314,7 @@ def _call_policies(plan: DeletePlan) -> list[_Snapshot]:
         if id(snap) in ids:
             plan.updates.setdefault(snap.entity._pk, (snap.entity, {}))
         else:  # assigning a value it already had is no change
-            snap.entity._modified = snap.modified
+            state_of(snap.entity).mark_modified(snap.state.modified)
     return changed
 
 
@@ -319,10 +322,9 @@ def _restore(snapshots: list[_Snapshot]) -> None:
     # Put back the referrers' values; a value changed in place (a Json
     # list appended to) is rebuilt from its stored form.
     for snap in snapshots:
-        entity, data = snap.entity, snap.entity._data
-        data.clear()
-        data.update(snap.data)
-        entity._modified = snap.modified
+        entity, state = snap.entity, state_of(snap.entity)
+        state.restore(snap.state)
+        data = state.data
         for col in entity._meta.stored:
             wire = snap.wire[col.attr]
             value = data.get(col.attr)
@@ -331,7 +333,7 @@ def _restore(snapshots: list[_Snapshot]) -> None:
             except Exception:
                 same = False
             if not same:
-                data[col.attr] = None if wire is None else col.from_redis(wire)
+                state.put({col.attr: None if wire is None else col.from_redis(wire)})
 
 
 def _plan_updates(
@@ -343,13 +345,14 @@ def _plan_updates(
     undo: list[tuple[Model, dict[str, Any]]] = []
     try:
         for entity, values in updates:
-            undo.append((entity, {a: entity._data.get(a) for a in values}))
-            entity._data.update(values)
+            state = state_of(entity)
+            undo.append((entity, state.values(values)))
+            state.put(values)
             yield from hook(entity, "_before_update")
-            batch.append((entity, entity._plan_save(full=False, force=False)))
+            batch.append((entity, plan_save(entity, full=False, force=False)))
     except BaseException:
         for entity, old in undo:
-            entity._data.update(old)
+            state_of(entity).put(old)
         raise
     return batch, undo
 
@@ -357,9 +360,9 @@ def _plan_updates(
 def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> Steps[None]:
     for entity, plan in done:
         if plan.delete:
-            entity._was_deleted()
+            mark_deleted(entity)
         else:
-            entity._saved(plan)
+            settle(entity, plan)
     failure = error
     for entity, plan in done:
         try:
