@@ -7,7 +7,7 @@ columns, where a column whose ``from_redis`` is a plain conversion (text,
 ``int``, ``float``, ``bool``, JSON) is converted by that builtin directly,
 without a Python call through the column.
 
-The fast loop handles the common row: every stored field present and every
+The compiled loader handles the common row: every stored field present and every
 value convertible. Anything else (a missing field, a value that does not
 convert) is redone by :meth:`RowLoader.checked`, the column-by-column path,
 which gives defaults to missing columns and raises the column's own error
@@ -42,16 +42,9 @@ _scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _json(raw: str) -> Any:
-    # json.loads without its three Python frames: rom writes JSON with no
-    # surrounding whitespace, so one scan reads it. Anything else (leading
-    # or trailing text, a BOM) goes to json.loads, which decides.
-    try:
-        value, end = _scan_json(raw, 0)
-    except StopIteration:
-        return json.loads(raw)
-    if end != len(raw):
-        return json.loads(raw)
-    return value
+    # Stands for json.loads in the table below; the compiled loader scans
+    # the text itself (see RowLoader._compile).
+    return json.loads(raw)
 
 
 # Columns whose from_redis is exactly one of these conversions (None: the
@@ -77,35 +70,63 @@ def _converter(col: Column[Any]) -> Callable[[str], Any] | None:
 class RowLoader:
     """Builds the :class:`EntityState` of rows of one model."""
 
-    __slots__ = ("index_only", "info", "steps")
+    __slots__ = ("info", "state")
 
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
-        self.steps = tuple((col.attr, _converter(col)) for col in info.stored)
-        self.index_only = dict.fromkeys(info.index_only)
+        #: The state of an entity loaded from ``row`` (field -> wire text).
+        #: Raises InvalidColumnValue when the row has no id or a stored
+        #: value does not convert (naming the column and the value).
+        self.state: Callable[[Mapping[str, str]], EntityState] = self._compile()
 
-    def state(self, row: Mapping[str, str]) -> EntityState:
-        """The state of an entity loaded from ``row`` (field -> wire text).
-
-        Raises:
-            InvalidColumnValue: the row has no id, or a stored value does not
-                convert (naming the column and the value).
-        """
-        data: dict[str, Any] = {}
-        last: dict[str, str] = {}
-        try:
-            for attr, convert in self.steps:
-                raw = row[attr]
-                data[attr] = raw if convert is None else convert(raw)
-                last[attr] = raw
-        except (KeyError, *_CONVERSION_ERRORS):
-            return self.checked(row)
-        if self.index_only:
-            data.update(self.index_only)
-        return EntityState(data, last, new=False, modified=False)
+    def _compile(self) -> Callable[[Mapping[str, str]], EntityState]:
+        # One function per model, with the columns unrolled: each field is
+        # read, converted by a builtin (or the column) and put into two
+        # dict displays, with no loop and no Python call per column. JSON
+        # is scanned in place: text around the value (which rom never
+        # writes) sends the row to checked(), which uses json.loads.
+        env: dict[str, Any] = {
+            "checked": self.checked,
+            "new": object.__new__,
+            "State": EntityState,
+            "scan": _scan_json,
+            "Unconvertible": (KeyError, StopIteration, *_CONVERSION_ERRORS),
+        }
+        body, values, wires = [], [], []
+        for i, col in enumerate(self.info.stored):
+            convert = _converter(col)
+            body.append(f"r{i} = row[{col.attr!r}]")
+            if convert is None:
+                value = f"r{i}"
+            elif convert is _json:
+                body.append(f"v{i}, end = scan(r{i}, 0)")
+                body.append(f"if end != len(r{i}): raise ValueError")
+                value = f"v{i}"
+            else:
+                env[f"c{i}"] = convert
+                value = f"c{i}(r{i})"
+            values.append(f"{col.attr!r}: {value}")
+            wires.append(f"{col.attr!r}: r{i}")
+        values += [f"{name!r}: None" for name in self.info.index_only]
+        lines = [
+            "def state(row):",
+            "    try:",
+            *(f"        {line}" for line in body),
+            f"        data = {{{', '.join(values)}}}",
+            "    except Unconvertible:",
+            "        return checked(row)",
+            "    state = new(State)",
+            "    state.data = data",
+            f"    state.last = {{{', '.join(wires)}}}",
+            "    state.new = state.modified = state.deleted = False",
+            "    return state",
+        ]
+        exec("\n".join(lines), env)
+        built: Callable[[Mapping[str, str]], EntityState] = env["state"]
+        return built
 
     def checked(self, row: Mapping[str, str]) -> EntityState:
-        """:meth:`state` column by column: defaults, and each column's error."""
+        """``state`` column by column: defaults, and each column's error."""
         info = self.info
         if row.get(info.pk) is None:
             raise InvalidColumnValue(

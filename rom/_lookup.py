@@ -92,9 +92,9 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
             ("hgetall", (keys.entity(i),), {}) for i in missing
         )
         replies = yield Pipeline(model._connection, rows, transaction=True)
-        for i, raw in zip(missing, replies, strict=True):
-            if raw:
-                found[i] = model._adopt(decode_row(raw, keys.entity(i)))
+        read = [(i, raw) for i, raw in zip(missing, replies, strict=True) if raw]
+        adopted = model._adopt_all([decode_row(raw, keys.entity(i)) for i, raw in read])
+        found.update(zip([i for i, _ in read], adopted, strict=True))
     return found
 
 

@@ -142,8 +142,8 @@ def prefetch(model: Any, entities: list[Model], names: Sequence[str]) -> None:
 
 def _apply(task: _Task, entities: list[Model], reply: list[Any]) -> None:
     groups, rows = reply
-    adopt = task.target._adopt
-    found = {text(row[0]): adopt(reply_row(row)) for row in rows}
+    adopted = task.target._adopt_all([reply_row(row) for row in rows])
+    found = {text(row[0]): e for row, e in zip(rows, adopted, strict=True)}
     if task.kind == "rows":
         for entity, id in task.owners:
             # A reference to a row that is gone reads as None, as on access.

@@ -6,6 +6,7 @@ import inspect
 import sys
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
@@ -100,7 +101,7 @@ class Model:
 
     # The entity's state (rom._state.EntityState) is its one slot; the
     # __dict__ is the program's (and the session's order, and prefetches).
-    __slots__ = (SLOT, "__dict__", "__weakref__")
+    __slots__ = (SLOT, "_rom_session_rank", "__dict__", "__weakref__")
     _rom_state: EntityState
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -527,8 +528,14 @@ class Model:
     @classmethod
     def _adopt(cls, row: Mapping[str, str]) -> Self:
         """The session's entity for a row just read, or a new loaded one."""
-        key = cls._meta.keys.entity(row.get(cls._pkey))
-        return session.adopt(cls, key, lambda: cls._from_row(row))
+        return cls._adopt_all([row])[0]
+
+    @classmethod
+    def _adopt_all(cls, rows: Sequence[Mapping[str, str]]) -> list[Self]:
+        """``_adopt`` of each row read (in order), with one session look-up."""
+        pkey = cls._pkey
+        keys = cls._meta.keys.entities([row.get(pkey) for row in rows])
+        return session.adopt(cls, list(zip(keys, rows, strict=True)), cls._from_row)
 
     query = QueryProperty()
 

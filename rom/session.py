@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextvars import ContextVar
 from contextvars import Token
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .model import Model
 
     M = TypeVar("M", bound=Model)
+    R = TypeVar("R")
 
 __all__ = [
     "NULL_SESSION",
@@ -182,28 +184,45 @@ class Session:
         else:
             state.dirty.pop(key, None)
 
-    def adopt(self, model: type[M], key: str, make: Callable[[], M]) -> M:
-        """The session's saved ``model`` entity of row ``key``, else ``make()``'s.
+    def adopt(
+        self,
+        model: type[M],
+        rows: Sequence[tuple[str, R]],
+        make: Callable[[R], M],
+    ) -> list[M]:
+        """For each ``(key, row)``: the session's saved ``model`` entity of row
+        ``key``, else ``make(row)``, registered.
 
-        The read path's ``get`` then ``add`` in one: an entity just made
-        (loaded, unmodified) is registered as ``add`` would.
+        The read path's ``get`` then ``add`` for every row read, one row
+        after the other, with the session looked up once.
         """
         state = _state()
-        cached = state.dirty.get(key) or state.weak.get(key)
-        if isinstance(cached, model) and not state_of(cached).new:
-            return cached
-        obj = make()
         null = state.null
-        if NULL_SESSION if null is None else null:
-            return obj
-        # A new object: no rank yet, not among the new ones (held strongly,
-        # so no live object has its id), and not modified.
-        setattr(obj, _RANK, (state.epoch, state.next_rank))
-        state.next_rank += 1
-        key = obj._meta.keys.entity(state_of(obj).data.get(obj._pkey))
-        state.weak[key] = obj
-        state.dirty.pop(key, None)
-        return obj
+        register = not (NULL_SESSION if null is None else null)
+        dirty, weak = state.dirty, state.weak
+        epoch, pkey = state.epoch, model._pkey
+        found: list[M] = []
+        for key, row in rows:
+            cached = dirty.get(key) or weak.get(key)
+            if isinstance(cached, model) and not state_of(cached).new:
+                found.append(cached)
+                continue
+            obj = make(row)
+            found.append(obj)
+            if not register:
+                continue
+            # A new object: no rank yet, not among the new ones (they are
+            # held strongly, so no live object has its id), not modified.
+            setattr(obj, _RANK, (epoch, state.next_rank))
+            state.next_rank += 1
+            loaded = state_of(obj)
+            pk = loaded.data[pkey]
+            if str(pk) != loaded.last[pkey]:  # read as "007": the row of 7
+                key = obj._meta.keys.entity(pk)
+            weak[key] = obj
+            if key in dirty:
+                del dirty[key]
+        return found
 
     def forget(self, obj: Model) -> None:
         """Drop an entity from the map (done by delete)."""
