@@ -202,9 +202,17 @@ class Model:
     def _data(self) -> dict[str, Any]:
         return self._rom_state.data
 
+    @_data.setter
+    def _data(self, value: dict[str, Any]) -> None:
+        self._rom_state.data = value
+
     @property
     def _last(self) -> dict[str, str]:
         return self._rom_state.last
+
+    @_last.setter
+    def _last(self, value: dict[str, str]) -> None:
+        self._rom_state.last = value
 
     @property
     def _new(self) -> bool:
