@@ -23,6 +23,7 @@ from ._io import Steps
 from ._io import run_sync
 from ._lookup import get_by_steps
 from ._persist import save_entities_steps
+from ._state import state_of
 from .columns import Column
 from .columns import IndexOnly
 from .exceptions import DataRaceError
@@ -88,7 +89,7 @@ def _matches(entity: Model, wires: Mapping[str, str | None]) -> bool:
     for name, wire in wires.items():
         col = info.columns[name]
         assert isinstance(col, Column)
-        if _wire(col, entity._data.get(name)) != wire:
+        if _wire(col, state_of(entity).get(name)) != wire:
             return False
     return True
 

@@ -35,6 +35,7 @@ from ._persist import write_batch
 from ._redis_rules import write_error
 from ._replies import decode_row
 from ._replies import text
+from ._state import state_of
 from ._writer import plan_save
 from .exceptions import DataRaceError
 from .exceptions import ORMError
@@ -159,7 +160,7 @@ def _plan_line(
         raise _Refused(f"id {id} appears on an earlier line")
     try:
         entity = model._from_row(row)
-        plan = plan_save(info, entity._data, {}, id, new=True, full=True)
+        plan = plan_save(info, state_of(entity).data, {}, id, new=True, full=True)
     except (ORMError, ValueError, TypeError) as exc:
         raise _Refused(str(exc)) from None
     seen.add(id)

@@ -8,6 +8,7 @@ entries named by an entity's stored index record.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = ["INDEX_SUFFIXES", "KeySpace", "glob_escape", "lock_key"]
@@ -28,6 +29,11 @@ class KeySpace:
     def entity(self, id: object) -> str:
         """The HASH holding one entity: ``<ns>:<id>``."""
         return f"{self.namespace}:{id}"
+
+    def entities(self, ids: Iterable[object]) -> list[str]:
+        """``entity(id)`` of each id (with one attribute look-up)."""
+        namespace = self.namespace
+        return [f"{namespace}:{id}" for id in ids]
 
     @property
     def counter(self) -> str:

@@ -22,6 +22,7 @@ from ._replies import reply_row
 from ._replies import text
 from ._search import RangeFilter
 from ._search import range_bound
+from ._state import state_of
 from .columns import Column
 from .columns import IndexOnly
 from .exceptions import QueryError
@@ -77,7 +78,7 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
     missing: list[int] = []
     for i in dict.fromkeys(ids):
         cached = session.get(keys.entity(i))
-        if isinstance(cached, model) and not cached._new:
+        if isinstance(cached, model) and not state_of(cached).new:
             found[i] = cached
         else:
             missing.append(i)
@@ -91,9 +92,9 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
             ("hgetall", (keys.entity(i),), {}) for i in missing
         )
         replies = yield Pipeline(model._connection, rows, transaction=True)
-        for i, raw in zip(missing, replies, strict=True):
-            if raw:
-                found[i] = model._adopt(decode_row(raw, keys.entity(i)))
+        read = [(i, raw) for i, raw in zip(missing, replies, strict=True) if raw]
+        adopted = model._adopt_all([decode_row(raw, keys.entity(i)) for i, raw in read])
+        found.update(zip([i for i, _ in read], adopted, strict=True))
     return found
 
 

@@ -24,6 +24,7 @@ from ._search import AnyFilter
 from ._search import Filter
 from ._search import NoMatch
 from ._search import SetFilter
+from ._state import state_of
 from .exceptions import EntityDeletedError
 from .exceptions import InvalidColumnValue
 from .exceptions import InvalidOperation
@@ -46,7 +47,7 @@ def _other_id(side: ManyToMany, value: Any) -> str:
     model = other.owner
     where = f"{side.model_name}.{side.attr}"
     if isinstance(value, model):
-        id = value._data.get(model._pkey)
+        id = state_of(value).get(model._pkey)
         if id is None:
             raise InvalidOperation(
                 f"{where}: the {model.__name__} entity is not saved yet; save "
@@ -200,7 +201,7 @@ class RelatedSet:
         ids = list(dict.fromkeys(_other_id(side, v) for v in values))
         pk = self._id()
         info = entity._meta
-        if pk is None or entity._new:
+        if pk is None or state_of(entity).new:
             raise InvalidOperation(
                 f"{info.name}.{side.attr}: the {info.name} entity is not saved "
                 "yet; save it before changing its relations"
@@ -248,7 +249,7 @@ def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
     """
     calls: dict[int, tuple[Any, list[dict[str, str]]]] = {}
     for entity in entities:
-        pk = entity._data.get(entity._pkey)
+        pk = state_of(entity).get(entity._pkey)
         if pk is None:
             continue
         for side in many_to_many_sides(type(entity)):

@@ -40,6 +40,12 @@ from ._persist import Batch
 from ._persist import write_batch_steps
 from ._replies import text
 from ._requests import settle_applied
+from ._state import Snapshot
+from ._state import mark_deleted
+from ._state import plan_delete
+from ._state import plan_save
+from ._state import settle
+from ._state import state_of
 from .exceptions import RestrictError
 from .relations import OnDelete
 from .relations import many_to_many_sides
@@ -223,7 +229,7 @@ def delete_with_policies_steps(
     if not entities:
         return
     for entity in entities:
-        if not entity._deleted:
+        if not state_of(entity).deleted:
             yield from hook(entity, "_before_delete")
     if policies:
         plan = yield from plan_deletes(entities)
@@ -232,16 +238,16 @@ def delete_with_policies_steps(
         plan = DeletePlan(deleted={e._pk: e for e in entities})
     given = {id(e) for e in entities}
     for entity in plan.deleted.values():
-        if id(entity) not in given and not entity._deleted:
+        if id(entity) not in given and not state_of(entity).deleted:
             yield from hook(entity, "_before_delete")
-    fresh = {id(e) for e in plan.deleted.values() if not e._deleted}
+    fresh = {id(e) for e in plan.deleted.values() if not state_of(e).deleted}
     called = yield from _call_policies(plan)
     try:
         batch, undo = yield from _plan_updates(plan.pending_updates())
     except BaseException:
         _restore(called)
         raise
-    batch += [(e, e._plan_delete()) for e in plan.deleted.values()]
+    batch += [(e, plan_delete(e)) for e in plan.deleted.values()]
     done: Batch = []
     error: BaseException | None = None
     try:
@@ -265,7 +271,7 @@ def delete_with_policies_steps(
         written = {id(entity) for entity, _ in done}
         for entity, values in undo:
             if id(entity) not in written:
-                entity._data.update(values)
+                state_of(entity).put(values)
         _restore([s for s in called if id(s.entity) not in written])
         _settle(done)
     yield from _finish(done, fresh, error)
@@ -288,11 +294,12 @@ def _drop_unsaved(entities: list[Model]) -> Steps[list[Model]]:
     # id or sending anything. Returns the entities that were saved.
     saved = []
     for entity in entities:
-        if not entity._new:
+        state = state_of(entity)
+        if not state.new:
             saved.append(entity)
-        elif not entity._deleted:
+        elif not state.deleted:
             yield from hook(entity, "_before_delete")
-            entity._was_deleted()
+            mark_deleted(entity)
             yield from hook(entity, "_after_delete")
     return saved
 
@@ -302,14 +309,13 @@ class _Snapshot:
     """A referrer as it was before its callable policy ran."""
 
     entity: Model
-    data: dict[str, Any]
-    modified: bool
+    state: Snapshot
     wire: dict[str, str | None]
 
 
 def _wire(entity: Model) -> dict[str, str | None]:
     # The stored form of every column: what a save would compare and write.
-    data = entity._data
+    data = state_of(entity).data
     return {
         col.attr: None if data.get(col.attr) is None else col.to_redis(data[col.attr])
         for col in entity._meta.stored
@@ -329,10 +335,7 @@ def _call_policies(plan: DeletePlan) -> Steps[list[_Snapshot]]:
                 continue
             if id(referrer) not in taken:
                 taken[id(referrer)] = _Snapshot(
-                    referrer,
-                    dict(referrer._data),
-                    referrer._modified,
-                    _wire(referrer),
+                    referrer, state_of(referrer).snapshot(), _wire(referrer)
                 )
             result = policy(referrer, deleted)
             if inspect.isawaitable(result):
@@ -351,7 +354,7 @@ def _call_policies(plan: DeletePlan) -> Steps[list[_Snapshot]]:
         if id(snap) in ids:
             plan.updates.setdefault(snap.entity._pk, (snap.entity, {}))
         else:  # assigning a value it already had is no change
-            snap.entity._modified = snap.modified
+            state_of(snap.entity).mark_modified(snap.state.modified)
     return changed
 
 
@@ -359,10 +362,9 @@ def _restore(snapshots: list[_Snapshot]) -> None:
     # Put back the referrers' values; a value changed in place (a Json
     # list appended to) is rebuilt from its stored form.
     for snap in snapshots:
-        entity, data = snap.entity, snap.entity._data
-        data.clear()
-        data.update(snap.data)
-        entity._modified = snap.modified
+        entity, state = snap.entity, state_of(snap.entity)
+        state.restore(snap.state)
+        data = state.data
         for col in entity._meta.stored:
             wire = snap.wire[col.attr]
             value = data.get(col.attr)
@@ -371,7 +373,7 @@ def _restore(snapshots: list[_Snapshot]) -> None:
             except Exception:
                 same = False
             if not same:
-                data[col.attr] = None if wire is None else col.from_redis(wire)
+                state.put({col.attr: None if wire is None else col.from_redis(wire)})
 
 
 def _plan_updates(
@@ -383,13 +385,14 @@ def _plan_updates(
     undo: list[tuple[Model, dict[str, Any]]] = []
     try:
         for entity, values in updates:
-            undo.append((entity, {a: entity._data.get(a) for a in values}))
-            entity._data.update(values)
+            state = state_of(entity)
+            undo.append((entity, state.values(values)))
+            state.put(values)
             yield from hook(entity, "_before_update")
-            batch.append((entity, entity._plan_save(full=False, force=False)))
+            batch.append((entity, plan_save(entity, full=False, force=False)))
     except BaseException:
         for entity, old in undo:
-            entity._data.update(old)
+            state_of(entity).put(old)
         raise
     return batch, undo
 
@@ -398,9 +401,9 @@ def _settle(done: Batch) -> None:
     # The written entities' new state (no I/O).
     for entity, plan in done:
         if plan.delete:
-            entity._was_deleted()
+            mark_deleted(entity)
         else:
-            entity._saved(plan)
+            settle(entity, plan)
 
 
 def _finish(done: Batch, fresh: set[int], error: BaseException | None) -> Steps[None]:

@@ -25,6 +25,12 @@ from ._requests import enable_lua_writes
 from ._requests import names
 from ._requests import send
 from ._requests import settle_pending
+from ._state import SLOT
+from ._state import EntityState
+from ._state import plan_save
+from ._state import settle
+from ._state import state_of
+from ._state import take_id
 from ._stored_rows import run_reading_rows
 from ._writer import WritePlan
 from .exceptions import DataRaceError
@@ -120,11 +126,11 @@ def write_batch_steps(batch: Batch) -> Steps[tuple[Batch, BaseException | None]]
 
 def allocate_id(entity: Model) -> Steps[int]:
     """The entity's id, taken from its model's counter on first need."""
-    pk: int | None = entity._data.get(entity._pkey)
+    pk: int | None = state_of(entity).get(entity._pkey)
     if pk is None:
         counter = entity._meta.keys.counter
         pk = int((yield from call(entity._connection, "incr", counter)))
-        entity._take_id(pk)
+        take_id(entity, pk)
     return pk
 
 
@@ -137,9 +143,11 @@ def _with_new_targets(entities: list[Model]) -> Steps[list[Model]]:
         if id(entity) in ordered or id(entity) in path:
             return
         path.add(id(entity))
+        state = state_of(entity)
         for col in entity._meta.references:
-            target: Any = entity._data.get(col.attr)
-            if getattr(target, "_new", False) is True and not target._deleted:
+            target: Any = state.get(col.attr)
+            theirs = getattr(target, SLOT, None)  # None: an id, not an entity
+            if isinstance(theirs, EntityState) and theirs.status == "new":
                 yield from allocate_id(target)
                 yield from visit(target, path)
         ordered[id(entity)] = entity
@@ -168,18 +176,18 @@ def save_entities_steps(
     yield from settle_pending(entities)  # the new targets pulled in, if pending
 
     def plan(entity: Model) -> Steps[WritePlan]:
-        if entity._new:
+        if state_of(entity).new:
             yield from hook(entity, "_before_insert")
         else:
             yield from hook(entity, "_before_update")
-        return entity._plan_save(full=full, force=force)
+        return plan_save(entity, full=full, force=force)
 
     groups, failure = yield from _group(entities, plan)
     done, error = yield from _execute(groups)
     changes = 0
     for entity, write in done:
-        was_new = entity._new
-        entity._saved(write)
+        was_new = state_of(entity).new
+        settle(entity, write)
         changes += write.changes
         after = "_after_insert" if was_new else "_after_update"
         yield from hook(entity, after)

@@ -24,6 +24,7 @@ from ._io import Script
 from ._io import Steps
 from ._replies import reply_row
 from ._replies import text
+from ._state import state_of
 from .exceptions import QueryError
 from .relations import PREFETCHED
 from .relations import OneToMany
@@ -82,12 +83,12 @@ def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
         owners: list[tuple[Model, str]] = []
         wanted: dict[str, None] = {}
         for entity in entities:
-            value = entity._data.get(name)
+            value = state_of(entity).get(name)
             if not isinstance(value, Unloaded):
                 continue
             cached = session.get(target._meta.keys.entity(value.id))
-            if isinstance(cached, target) and not cached._new:
-                entity._data[name] = cached
+            if isinstance(cached, target) and not state_of(cached).new:
+                state_of(entity).put({name: cached})
                 continue
             owners.append((entity, str(value.id)))
             wanted[str(value.id)] = None
@@ -130,7 +131,7 @@ def prefetch_steps(
     One script call per connection, all sent together (none if there is
     nothing to read).
     """
-    entities = [e for e in entities if not e._new]
+    entities = [e for e in entities if not state_of(e).new]
     if not entities or not names:
         return
     calls: dict[int, tuple[Any, list[_Task]]] = {}
@@ -161,12 +162,12 @@ def prefetch_steps(
 
 def _apply(task: _Task, entities: list[Model], reply: list[Any]) -> None:
     groups, rows = reply
-    adopt = task.target._adopt
-    found = {text(row[0]): adopt(reply_row(row)) for row in rows}
+    adopted = task.target._adopt_all([reply_row(row) for row in rows])
+    found = {text(row[0]): e for row, e in zip(rows, adopted, strict=True)}
     if task.kind == "rows":
         for entity, id in task.owners:
             # A reference to a row that is gone reads as None, as on access.
-            entity._data[task.attr] = found.get(id)
+            state_of(entity).put({task.attr: found.get(id)})
         return
     for entity, ids in zip(entities, groups, strict=True):
         order = [text(i) for i in ids]

@@ -38,6 +38,8 @@ from typing import Literal
 from . import _scripts
 from ._persist import write_batch
 from ._replies import decode_row
+from ._state import plan_save
+from ._state import state_of
 from .consistency import Problem
 from .consistency import Report
 from .exceptions import DataRaceError
@@ -255,7 +257,7 @@ def _entry_not_given(p: Problem, model: type[Model], row: Mapping[str, str]) -> 
     if p.kind != "unique-mismatch":
         return False
     keys = model._meta.keys
-    plan = model._from_row(row)._plan_save(full=True, force=False)
+    plan = plan_save(model._from_row(row), full=True, force=False)
     return (p.key, p.member) not in {(keys.unique(c), v) for c, v in plan.unique}
 
 
@@ -409,9 +411,10 @@ def _fix_reference(step: Step, model: type[Model], result: RepairResult) -> None
             entity.delete()
         else:
             value = None if step.policy == "set null" else col.default_value()
-            entity._data[step.member] = None if value is None else col.validate(value)
+            value = None if value is None else col.validate(value)
+            state_of(entity).put({step.member: value})
             _, error = write_batch(
-                [(entity, entity._plan_save(full=False, force=False))]
+                [(entity, plan_save(entity, full=False, force=False))]
             )
             if error is not None:
                 raise error

@@ -29,6 +29,9 @@ from ._io import Wait
 from ._keys import KeySpace
 from ._redis_rules import write_error
 from ._replies import text_or_none
+from ._state import mark_deleted
+from ._state import settle
+from ._state import state_of
 from ._writer import WritePlan
 from .exceptions import WriteOutcomeUnknown
 
@@ -188,7 +191,7 @@ def send(conn: Any, chunk: Batch) -> Steps[list[dict[str, Any]]]:
 
 def _remember(chunk: Batch, record_key: str) -> None:
     for index, (entity, plan) in enumerate(chunk):
-        _PENDING[entity] = _Pending(record_key, index, plan, entity._last)
+        _PENDING[entity] = _Pending(record_key, index, plan, state_of(entity).last)
 
 
 def names(chunk: Batch) -> str:
@@ -282,7 +285,11 @@ def settle_applied(batch: Batch) -> Steps[Batch]:
     return [
         (entity, plan)
         for entity, plan in pending
-        if (entity._deleted if plan.delete else entity._last is plan.new_last)
+        if (
+            state_of(entity).deleted
+            if plan.delete
+            else not state_of(entity).wrote_since(plan.new_last)
+        )
     ]
 
 
@@ -329,12 +336,13 @@ def _decode(raw: str | None) -> Any:
 def _adopt(entity: Model, pending: _Pending, id: str) -> None:
     # The lost request was applied: take on its id and written state, unless
     # the entity was reloaded since (then its state is newer already).
-    if entity._last is not pending.last:
+    state = state_of(entity)
+    if state.wrote_since(pending.last):
         return
     pending.plan.id = id
     if pending.plan.delete:
-        entity._was_deleted()
+        mark_deleted(entity)
         return
-    entity._saved(pending.plan)
+    settle(entity, pending.plan)
     # Changes made since the lost save are still to be written.
-    entity._modified = True
+    state.mark_modified()

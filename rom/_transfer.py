@@ -12,6 +12,7 @@ from . import _scripts
 from ._io import Steps
 from ._persist import save_entities_steps
 from ._replies import text
+from ._state import state_of
 
 if TYPE_CHECKING:
     from .model import Model
@@ -65,16 +66,8 @@ def _check(entities: tuple[Model, ...], value: Any, places: int) -> str:
             f"database, got {sorted(map(str, servers))}"
         )
     for entity in entities:
-        state = (
-            "deleted"
-            if entity._deleted
-            else "new"
-            if entity._new
-            else "modified"
-            if entity._modified
-            else None
-        )
-        if state:
+        state = state_of(entity).status
+        if state != "loaded":
             raise ValueError(
                 f"transfer() needs saved, unmodified entities; {entity!r} is "
                 f"{state} (save or refresh it first)"

@@ -3,8 +3,8 @@
 A column converts what a user assigns (``convert``), turns a Python value
 into the exact wire string rom 1.1.2 stores (``to_redis``) and back
 (``from_redis``), and knows which keygen indexes it. Instances of a model
-keep their values in ``entity._data``; the column is the descriptor that
-reads and writes there.
+keep their values in their state (``rom._state.EntityState``); the column
+is the descriptor that reads and writes there.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import overload
 from ._redis_rules import shown
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
+from ._state import state_of
 from ._unsafe import UnsafeColumn
 from .exceptions import ColumnError
 from .exceptions import InvalidColumnEncoding
@@ -269,7 +270,7 @@ class Column(Generic[T]):
     def __get__(self, instance: object | None, owner: type) -> Self | T | None:
         if instance is None:
             return self
-        return instance._data.get(self.attr)  # type: ignore[attr-defined, no-any-return]
+        return state_of(instance).data.get(self.attr)
 
     def __set__(self, instance: Model, value: T | None) -> None:
         instance._assign(self, value)

@@ -40,6 +40,7 @@ from ._record import record_entries
 from ._registry import MODELS
 from ._registry import registered_models
 from ._replies import decode_row
+from ._state import plan_save
 from .relations import _OwnedReference
 from .relations import many_to_many_sides
 
@@ -348,7 +349,7 @@ class _ModelCheck:
             )
             return
         try:
-            plan = self.model._from_row(row)._plan_save(full=True, force=False)
+            plan = plan_save(self.model._from_row(row), full=True, force=False)
         except Exception as exc:  # any failure is the finding
             self.report("bad-row", key, f"cannot be loaded or indexed: {exc!r}", id)
             return

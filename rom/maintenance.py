@@ -36,6 +36,7 @@ from ._record import record_entries
 from ._registry import registered_models
 from ._replies import decode_row
 from ._replies import text
+from ._state import plan_save
 from .exceptions import DataRaceError
 from .exceptions import EntityDeletedError
 
@@ -171,7 +172,7 @@ def _refresh_rows(model: Any, ids: list[str]) -> int:
 
 def _refresh_rows_steps(model: Any, ids: list[str]) -> Steps[int]:
     entities = (yield from _read_rows_steps(model, ids)) if ids else []
-    pending: Batch = [(e, e._plan_save(full=True, force=False)) for e in entities]
+    pending: Batch = [(e, plan_save(e, full=True, force=False)) for e in entities]
     retries = 0
     while pending:
         done, error = yield from write_batch_steps(pending)
@@ -184,7 +185,7 @@ def _refresh_rows_steps(model: Any, ids: list[str]) -> Steps[int]:
             raise error
         retries += 1
         again = yield from _read_rows_steps(model, [str(failed._primary_key())])
-        pending = [(e, e._plan_save(full=True, force=False)) for e in again] + pending
+        pending = [(e, plan_save(e, full=True, force=False)) for e in again] + pending
     return len(entities)
 
 

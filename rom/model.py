@@ -6,6 +6,7 @@ import inspect
 import sys
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
@@ -15,11 +16,13 @@ import redis
 
 from . import _get_or_create
 from . import _lookup
+from . import _state
 from ._classproperty import ClassProperty
 from ._io import Steps
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
+from ._loader import RowLoader
 from ._meta import ModelInfo
 from ._meta import build_model_info
 from ._on_delete import delete_with_policies
@@ -29,12 +32,12 @@ from ._persist import save_entities
 from ._persist import save_entities_steps
 from ._registry import register_model
 from ._replies import decode_row
+from ._state import SLOT
+from ._state import EntityState
 from ._transfer import transfer_steps
 from ._unsafe import UnsafeHandle
 from ._writer import AttrDict  # noqa: F401 - rom 1.1.2 exported it here
 from ._writer import WritePlan
-from ._writer import plan_delete
-from ._writer import plan_save
 from .columns import Column
 from .columns import IndexOnly
 from .columns import PrimaryKey
@@ -94,17 +97,18 @@ class Model:
     _cunique: ClassVar[tuple[tuple[str, ...], ...]]
     _geo: ClassVar[dict[str, Any]]
     _no_fk: ClassVar[bool]
+    _rom_loader: ClassVar[RowLoader]
 
-    _data: dict[str, Any]
-    _last: dict[str, str]
-    _new: bool
-    _modified: bool
-    _deleted: bool
+    # The entity's state (rom._state.EntityState) is its one slot; the
+    # __dict__ is the program's (and the session's order, and prefetches).
+    __slots__ = (SLOT, "_rom_session_rank", "__dict__", "__weakref__")
+    _rom_state: EntityState
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         info = build_model_info(cls)
         cls._meta = info
+        cls._rom_loader = RowLoader(info)
         cls._namespace = info.namespace
         cls._pkey = info.pk
         cls._columns = info.columns
@@ -129,7 +133,7 @@ class Model:
 
     def __init__(self, **kwargs: Any) -> None:
         if kwargs.pop("_loading", False):
-            self._init_loaded(decode_row(kwargs))
+            self._rom_state = self._rom_loader.state(decode_row(kwargs))
             session.add(self)
             return
         extra_ok = kwargs.pop("_extra_ok", False)
@@ -141,10 +145,7 @@ class Model:
         for name, col in info.columns.items():
             if isinstance(col, Column):
                 data[name] = self._initial_value(col, kwargs.get(name))
-        self._data = data
-        self._last = {}
-        self._new = self._modified = True
-        self._deleted = False
+        self._rom_state = EntityState.created(data)
         if not bypass:
             session.add(self)
 
@@ -186,38 +187,56 @@ class Model:
         return value
 
     def _init_loaded(self, row: Mapping[str, str]) -> None:
-        info = self._meta
-        if row.get(info.pk) is None:
-            raise InvalidColumnValue(
-                f"Cannot set none primary key on object loading: the {info.name} "
-                f"row has no {info.pk!r} field",
-                info.name,
-                info.pk,
-            )
-        data: dict[str, Any] = {}
-        last: dict[str, str] = {}
-        for col in info.stored:
-            attr = col.attr
-            raw = row.get(attr)
-            if raw is None:
-                data[attr] = col.validate(col.default_value())
-                continue
-            try:
-                data[attr] = col.from_redis(raw)
-            except (ValueError, TypeError, ArithmeticError, RecursionError):
-                data[attr] = col.load(raw)  # raises, naming the column
-            last[attr] = raw
-        for name in info.index_only:
-            data[name] = None
-        self._data = data
-        self._last = last
-        self._new = self._modified = self._deleted = False
+        self._rom_state = self._rom_loader.state(row)
 
     @classmethod
     def _from_row(cls, row: Mapping[str, str]) -> Self:
+        """A loaded entity for ``row`` (field -> wire text), not in the session."""
         entity = cls.__new__(cls)
-        entity._init_loaded(row)
+        entity._rom_state = cls._rom_loader.state(row)
         return entity
+
+    # rom 1.1.2's state attributes, which user code reads (and tests set).
+
+    @property
+    def _data(self) -> dict[str, Any]:
+        return self._rom_state.data
+
+    @_data.setter
+    def _data(self, value: dict[str, Any]) -> None:
+        self._rom_state.data = value
+
+    @property
+    def _last(self) -> dict[str, str]:
+        return self._rom_state.last
+
+    @_last.setter
+    def _last(self, value: dict[str, str]) -> None:
+        self._rom_state.last = value
+
+    @property
+    def _new(self) -> bool:
+        return self._rom_state.new
+
+    @_new.setter
+    def _new(self, value: bool) -> None:
+        self._rom_state.new = value
+
+    @property
+    def _modified(self) -> bool:
+        return self._rom_state.modified
+
+    @_modified.setter
+    def _modified(self, value: bool) -> None:
+        self._rom_state.modified = value
+
+    @property
+    def _deleted(self) -> bool:
+        return self._rom_state.deleted
+
+    @_deleted.setter
+    def _deleted(self, value: bool) -> None:
+        self._rom_state.deleted = value
 
     # -- attributes -------------------------------------------------------------
 
@@ -237,21 +256,19 @@ class Model:
             col.validate(value)
         else:
             value = col.validate(value)
-        self._data[col.attr] = value
-        self._modified = True
+        self._rom_state.assign(col.attr, value)
         session.add(self)
 
     def _primary_key(self) -> int:
         """The entity's id, allocated from ``<ns>:<pk>:`` on first need."""
-        pk = self._data.get(self._pkey)
+        pk = self._rom_state.data.get(self._pkey)
         if pk is None:
             return run_sync(allocate_id(self))
         return pk  # type: ignore[no-any-return]
 
     def _take_id(self, pk: int) -> None:
         """Record the id just allocated for this new entity."""
-        self._data[self._pkey] = pk
-        session.add(self)
+        _state.take_id(self, pk)
 
     @property
     def _pk(self) -> str:
@@ -259,7 +276,7 @@ class Model:
         return self._meta.keys.entity(self._primary_key())
 
     def _unsafe_handle(self, attr: str) -> UnsafeHandle:
-        if self._deleted:
+        if self._rom_state.deleted:
             raise ValueError(
                 f"{self._meta.name}.{attr}: the entity was deleted, so its "
                 "UnsafeColumn key is gone"
@@ -274,7 +291,7 @@ class Model:
 
     def to_dict(self) -> dict[str, Any]:
         """A shallow copy of the values (references as entities, unset as None)."""
-        values = dict(self._data)
+        values = dict(self._rom_state.data)
         for col in self._meta.references:
             values[col.attr] = getattr(self, col.attr)
         return values
@@ -291,50 +308,39 @@ class Model:
         """A new, unsaved entity with the same values (and a new id)."""
         values = {
             name: value
-            for name, value in self._data.items()
+            for name, value in self._rom_state.data.items()
             if name != self._pkey
             and not isinstance(self._meta.columns[name], IndexOnly)
         }
         return type(self)(**values)
 
     def __repr__(self) -> str:
-        pk = self._data.get(self._pkey)
+        pk = self._rom_state.data.get(self._pkey)
         return f"<{type(self).__name__} {self._pkey}={pk if pk is not None else 'new'}>"
 
     # -- writing ----------------------------------------------------------------
 
+    # The write path's transitions (rom._state), kept as methods for code
+    # written against rom 1.1.2's internals.
+
     def _plan_save(self, full: bool, force: bool) -> WritePlan:
-        return plan_save(
-            self._meta,
-            self._data,
-            self._last,
-            self._data.get(self._pkey),
-            new=self._new,
-            full=full,
-            force=force,
-        )
+        return _state.plan_save(self, full=full, force=force)
 
     def _plan_delete(self) -> WritePlan:
-        return plan_delete(self._meta, self._data, self._last, self._primary_key())
+        return _state.plan_delete(self)
 
     def _saved(self, plan: WritePlan) -> None:
-        assert plan.id is not None
-        self._data[self._pkey] = int(plan.id)
-        plan.new_last[self._pkey] = plan.id
-        self._last = plan.new_last
-        self._new = self._modified = self._deleted = False
-        session.add(self)
+        _state.settle(self, plan)
 
     def _was_deleted(self) -> None:
-        self._modified = True
-        self._deleted = True
-        session._evict(self)
+        _state.mark_deleted(self)
 
     def _describe_unique(self, column: str, value: str) -> str:
         names = column.split(":")
         if len(names) == 1:
             return repr(value)
-        return repr(tuple(self._data.get(name) for name in names))
+        data = self._rom_state.data
+        return repr(tuple(data.get(name) for name in names))
 
     def save(self, full: bool = False, force: bool = False) -> int:
         """Write changes in one round trip; return the number of columns written.
@@ -353,8 +359,9 @@ class Model:
         return await run_async(save_entities_steps([self], full=full, force=force))
 
     def _check_saveable(self, force: bool) -> None:
-        if self._deleted and not force:
-            if self._new:
+        state = self._rom_state
+        if state.deleted and not force:
+            if state.new:
                 name = self._meta.name
                 raise EntityDeletedError(
                     f"This {name} was deleted before it was saved, so nothing "
@@ -362,12 +369,13 @@ class Model:
                     ".save(force=True) to save it anyway",
                     self._meta.namespace,
                 )
-            key = self._meta.keys.entity(self._data.get(self._pkey))
+            pk = state.data.get(self._pkey)
+            key = self._meta.keys.entity(pk)
             raise EntityDeletedError(
                 f"Entity {key} was deleted by this program; use "
                 ".save(force=True) to re-create it",
                 self._meta.namespace,
-                str(self._data.get(self._pkey)),
+                str(pk),
             )
 
     def delete(self, **kwargs: Any) -> None:
@@ -435,12 +443,13 @@ class Model:
 
     def refresh_steps(self, force: bool = False) -> Steps[None]:
         """``refresh`` as steps, for either transport."""
-        if self._deleted:
+        state = self._rom_state
+        if state.deleted:
             return
         name = self._meta.name
-        if self._new and force:
+        if state.new and force:
             raise InvalidOperation(f"Cannot refresh a new entity ({name} not saved)")
-        if self._modified and not force:
+        if state.modified and not force:
             raise InvalidOperation(
                 f"Cannot refresh a modified entity ({name}); save it first, or "
                 "pass force=True to discard the changes"
@@ -454,7 +463,7 @@ class Model:
                 self._meta.namespace,
                 str(self._primary_key()),
             )
-        self._init_loaded(row)
+        state.reload(self._rom_loader.state(row))
         session.add(self)
 
     async def aload(self, attr: str) -> Any:
@@ -527,12 +536,14 @@ class Model:
     @classmethod
     def _adopt(cls, row: Mapping[str, str]) -> Self:
         """The session's entity for a row just read, or a new loaded one."""
-        cached = session.get(cls._meta.keys.entity(row.get(cls._pkey)))
-        if isinstance(cached, cls) and not cached._new:
-            return cached
-        entity = cls._from_row(row)
-        session.add(entity)
-        return entity
+        return cls._adopt_all([row])[0]
+
+    @classmethod
+    def _adopt_all(cls, rows: Sequence[Mapping[str, str]]) -> list[Self]:
+        """``_adopt`` of each row read (in order), with one session look-up."""
+        pkey = cls._pkey
+        keys = cls._meta.keys.entities([row.get(pkey) for row in rows])
+        return session.adopt(cls, list(zip(keys, rows, strict=True)), cls._from_row)
 
     query = QueryProperty()
 

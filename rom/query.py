@@ -813,8 +813,7 @@ class Query(Generic[M]):
     def _build(self, rows: list[Any]) -> Steps[list[Any]]:
         if self._select is not None:
             return [self._selected(row) for row in rows]
-        from_row = self._model._adopt
-        built = [from_row(reply_row(row)) for row in rows]
+        built = self._model._adopt_all([reply_row(row) for row in rows])
         return (yield from self._with_related(built))
 
     def _selected(self, row: list[Any]) -> Any:

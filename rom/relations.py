@@ -19,6 +19,7 @@ from ._io import Steps
 from ._io import run_sync
 from ._registry import MODELS
 from ._registry import MODELS_REFERENCED
+from ._state import state_of
 from .columns import NULL
 from .columns import Column
 from .columns import _Refused
@@ -101,7 +102,7 @@ def reference_id(value: Any) -> str:
     pk = getattr(type(value), "_pkey", None)
     if pk is None:  # a ForeignModel object
         return str(value.id)
-    id = value._data.get(pk)
+    id = state_of(value).get(pk)
     if id is None:
         raise InvalidOperation(
             f"{type(value).__name__} entity is not saved yet: save it (or the "
@@ -160,8 +161,8 @@ class _Reference(Column[Any]):
         """The referenced entity, read on first access (either transport)."""
         from ._lookup import get_steps  # _lookup imports this module
 
-        data = instance._data
-        value = data.get(self.attr)
+        state = state_of(instance)
+        value = state.get(self.attr)
         if isinstance(value, Unloaded):
             target = self._target()
             if target is None:
@@ -174,7 +175,7 @@ class _Reference(Column[Any]):
             else:  # a ForeignModel's own class: its get() is its business
                 value = target.get(value.id)
             # A reference to a vanished entity reads as None, as in rom.
-            data[self.attr] = value
+            state.put({self.attr: value})
         return value
 
 
@@ -326,7 +327,7 @@ class OneToMany:
         model = self.get_related_model()
         owner = type(instance)
         column = self.referring_column((owner.__name__, owner._namespace))
-        pk = instance._data.get(instance._pkey)
+        pk = state_of(instance).get(instance._pkey)
         if pk is None:  # a new entity without an id has no referrers yet
             return []
         cached = vars(instance).get(PREFETCHED, {}).get(self.attr)

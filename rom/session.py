@@ -12,12 +12,15 @@ import itertools
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextvars import ContextVar
 from contextvars import Token
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 
 from ._io import Steps
 from ._io import run_async
@@ -25,10 +28,14 @@ from ._io import run_sync
 from ._meta import ModelInfo
 from ._on_delete import delete_with_policies_steps
 from ._persist import save_entities_steps
+from ._state import state_of
 from .exceptions import ORMError
 
 if TYPE_CHECKING:
     from .model import Model
+
+    M = TypeVar("M", bound=Model)
+    R = TypeVar("R")
 
 __all__ = [
     "NULL_SESSION",
@@ -164,17 +171,58 @@ class Session:
         if rank is None or rank[0] != state.epoch:
             setattr(obj, _RANK, (state.epoch, state.next_rank))
             state.next_rank += 1
-        pk = obj._data.get(obj._pkey)
+        entity = state_of(obj)
+        pk = entity.data.get(obj._pkey)
         if pk is None:
             state.new[id(obj)] = obj
             return
         state.new.pop(id(obj), None)
         key = obj._meta.keys.entity(pk)
         state.weak[key] = obj
-        if obj._new or obj._modified:
+        if entity.new or entity.modified:
             state.dirty[key] = obj
         else:
             state.dirty.pop(key, None)
+
+    def adopt(
+        self,
+        model: type[M],
+        rows: Sequence[tuple[str, R]],
+        make: Callable[[R], M],
+    ) -> list[M]:
+        """For each ``(key, row)``: the session's saved ``model`` entity of row
+        ``key``, else ``make(row)``, registered.
+
+        The read path's ``get`` then ``add`` for every row read, one row
+        after the other, with the session looked up once.
+        """
+        state = _state()
+        null = state.null
+        register = not (NULL_SESSION if null is None else null)
+        dirty, weak = state.dirty, state.weak
+        epoch, pkey = state.epoch, model._pkey
+        found: list[M] = []
+        for key, row in rows:
+            cached = dirty.get(key) or weak.get(key)
+            if isinstance(cached, model) and not state_of(cached).new:
+                found.append(cached)
+                continue
+            obj = make(row)
+            found.append(obj)
+            if not register:
+                continue
+            # A new object: no rank yet, not among the new ones (they are
+            # held strongly, so no live object has its id), not modified.
+            setattr(obj, _RANK, (epoch, state.next_rank))
+            state.next_rank += 1
+            loaded = state_of(obj)
+            pk = loaded.data[pkey]
+            if str(pk) != loaded.last[pkey]:  # read as "007": the row of 7
+                key = obj._meta.keys.entity(pk)
+            weak[key] = obj
+            if key in dirty:
+                del dirty[key]
+        return found
 
     def forget(self, obj: Model) -> None:
         """Drop an entity from the map (done by delete)."""
@@ -191,7 +239,7 @@ class Session:
     def _drop(self, obj: Model, *, every_copy: bool) -> None:
         state = _state()
         state.new.pop(id(obj), None)
-        pk = obj._data.get(obj._pkey)
+        pk = state_of(obj).data.get(obj._pkey)
         if pk is not None:
             key = obj._meta.keys.entity(pk)
             state.dirty.pop(key, None)
@@ -292,7 +340,9 @@ class Session:
     ) -> Steps[int]:
         """``save`` as steps, for either transport."""
         entities = [
-            e for e in flatten(objects) if not e._deleted and (all or e._modified)
+            e
+            for e in flatten(objects)
+            if not state_of(e).deleted and (all or state_of(e).modified)
         ]
         changes = yield from save_entities_steps(
             entities, full=bool(full), force=bool(force)
@@ -314,7 +364,7 @@ class Session:
 
     def delete_steps(self, *objects: Any, force: bool | None = None) -> Steps[None]:
         """``delete`` as steps, for either transport."""
-        entities = [e for e in flatten(objects) if force or not e._deleted]
+        entities = [e for e in flatten(objects) if force or not state_of(e).deleted]
         yield from delete_with_policies_steps(entities)
         for entity in entities:
             self.forget(entity)
@@ -331,7 +381,7 @@ class Session:
         self, objects: tuple[Any, ...], force: bool | None
     ) -> Steps[None]:
         for entity in flatten(objects):
-            if entity._new:
+            if state_of(entity).new:
                 self.add(entity)
             else:
                 yield from entity.refresh_steps(force=bool(force))
