@@ -283,29 +283,47 @@ def _sync_send(
     pool = client.connection_pool
     conn = _get_connection(pool)
     try:
-
-        def attempt() -> T:
-            packed = pack(conn)  # a DataError here leaves the connection clean
-            try:
-                conn.send_packed_command(packed)
-                return read(conn)
-            except ResponseError:
-                raise  # the whole reply was read: the connection is clean
-            except BaseException:
-                conn.disconnect()  # an unread reply must not go back
-                raise
-
-        if not again:
-            return attempt()
-        policy = conn.retry
         try:
-            return policy.call_with_retry(attempt, lambda error: conn.disconnect())  # type: ignore[no-any-return]
-        except (ConnectionError, TimeoutError):
-            if _retries(policy) > 0:
+            return _sync_attempt(conn, pack, read)
+        except (ConnectionError, TimeoutError) as exc:
+            if not again:
                 raise
-            return attempt()  # a read is retried at least once
+            return _sync_retry(conn, pack, read, exc)
     finally:
         pool.release(conn)
+
+
+def _sync_attempt(conn: Any, pack: Callable[[Any], Any], read: Callable[[Any], T]) -> T:
+    packed = pack(conn)  # a DataError here leaves the connection clean
+    try:
+        conn.send_packed_command(packed)
+        return read(conn)
+    except ResponseError:
+        raise  # the whole reply was read: the connection is clean
+    except BaseException:
+        conn.disconnect()  # an unread reply must not go back to the pool
+        raise
+
+
+def _sync_retry(
+    conn: Any, pack: Callable[[Any], Any], read: Callable[[Any], T], first: Exception
+) -> T:
+    # The connection's Retry goes on from the failure already seen: it
+    # counts it as its first attempt, backs off, reconnects and sends again.
+    policy = conn.retry
+    failed = [first]
+
+    def attempt() -> T:
+        if failed:
+            raise failed.pop()
+        return _sync_attempt(conn, pack, read)
+
+    try:
+        return policy.call_with_retry(attempt, lambda error: conn.disconnect())  # type: ignore[no-any-return]
+    except (ConnectionError, TimeoutError):
+        if _retries(policy) > 0:
+            raise
+        return _sync_attempt(conn, pack, read)  # retried at least once
 
 
 def sync_command(
@@ -435,33 +453,55 @@ async def _async_send(
     except TypeError:  # redis-py < 5.3 wants a command name
         conn = await pool.get_connection("_")
     try:
-
-        async def attempt() -> T:
-            packed = pack(conn)  # a DataError here leaves the connection clean
-            try:
-                await conn.send_packed_command(packed)
-                return await read(conn)
-            except ResponseError:
-                raise  # the whole reply was read: the connection is clean
-            except BaseException:
-                await conn.disconnect(nowait=True)  # no unread reply goes back
-                raise
-
-        if not again:
-            return await attempt()
-        policy = conn.retry
-
-        async def fail(error: Exception) -> None:
-            await conn.disconnect()
-
         try:
-            return await policy.call_with_retry(attempt, fail)  # type: ignore[no-any-return]
-        except (ConnectionError, TimeoutError):
-            if _retries(policy) > 0:
+            return await _async_attempt(conn, pack, read)
+        except (ConnectionError, TimeoutError) as exc:
+            if not again:
                 raise
-            return await attempt()  # a read is retried at least once
+            return await _async_retry(conn, pack, read, exc)
     finally:
         await pool.release(conn)
+
+
+async def _async_attempt(
+    conn: Any, pack: Callable[[Any], Any], read: Callable[[Any], Awaitable[T]]
+) -> T:
+    packed = pack(conn)  # a DataError here leaves the connection clean
+    try:
+        await conn.send_packed_command(packed)
+        return await read(conn)
+    except ResponseError:
+        raise  # the whole reply was read: the connection is clean
+    except BaseException:
+        # Cancelled (or failed) while the reply may still be on its way:
+        # the connection must not go back to the pool with it unread.
+        await conn.disconnect(nowait=True)
+        raise
+
+
+async def _async_retry(
+    conn: Any,
+    pack: Callable[[Any], Any],
+    read: Callable[[Any], Awaitable[T]],
+    first: Exception,
+) -> T:
+    policy = conn.retry
+    failed = [first]
+
+    async def attempt() -> T:
+        if failed:
+            raise failed.pop()
+        return await _async_attempt(conn, pack, read)
+
+    async def fail(error: Exception) -> None:
+        await conn.disconnect()
+
+    try:
+        return await policy.call_with_retry(attempt, fail)  # type: ignore[no-any-return]
+    except (ConnectionError, TimeoutError):
+        if _retries(policy) > 0:
+            raise
+        return await _async_attempt(conn, pack, read)  # retried at least once
 
 
 async def async_command(
@@ -539,9 +579,7 @@ async def async_pipeline(
     )
 
 
-async def _async_read_each(
-    client: Any, conn: Any, wires: list[_Captured]
-) -> list[Any]:
+async def _async_read_each(client: Any, conn: Any, wires: list[_Captured]) -> list[Any]:
     replies: list[Any] = []
     for wire in wires:
         try:
@@ -554,9 +592,7 @@ async def _async_read_each(
     return replies
 
 
-async def _async_read_exec(
-    client: Any, conn: Any, wires: list[_Captured]
-) -> list[Any]:
+async def _async_read_exec(client: Any, conn: Any, wires: list[_Captured]) -> list[Any]:
     errors: list[Any] = []
     try:
         await conn.read_response()  # MULTI's OK
