@@ -49,6 +49,7 @@ from typing import TypeVar
 import redis
 import redis.asyncio
 from redis.exceptions import ConnectionError
+from redis.exceptions import DataError
 from redis.exceptions import ExecAbortError
 from redis.exceptions import NoScriptError
 from redis.exceptions import ResponseError
@@ -273,9 +274,9 @@ def _get_connection(pool: Any) -> Any:
 
 
 def _sync_send(
-    client: Any, pack: Callable[[Any], Any], read: Callable[[Any], T], again: bool
+    client: Any, send: Callable[[Any], Any], read: Callable[[Any], T], again: bool
 ) -> T:
-    """Send what ``pack(conn)`` packs on a pooled connection; ``read(conn)``.
+    """``send(conn)`` on a connection of the client's pool, then ``read(conn)``.
 
     ``again``: the request is harmless to send twice, so a lost connection
     is retried (as the connection's Retry says, at least once).
@@ -284,29 +285,28 @@ def _sync_send(
     conn = _get_connection(pool)
     try:
         try:
-            return _sync_attempt(conn, pack, read)
+            return _sync_attempt(conn, send, read)
         except (ConnectionError, TimeoutError) as exc:
             if not again:
                 raise
-            return _sync_retry(conn, pack, read, exc)
+            return _sync_retry(conn, send, read, exc)
     finally:
         pool.release(conn)
 
 
-def _sync_attempt(conn: Any, pack: Callable[[Any], Any], read: Callable[[Any], T]) -> T:
-    packed = pack(conn)  # a DataError here leaves the connection clean
+def _sync_attempt(conn: Any, send: Callable[[Any], Any], read: Callable[[Any], T]) -> T:
     try:
-        conn.send_packed_command(packed)
+        send(conn)
         return read(conn)
-    except ResponseError:
-        raise  # the whole reply was read: the connection is clean
+    except (ResponseError, DataError):
+        raise  # the whole reply was read, or nothing was sent: clean
     except BaseException:
         conn.disconnect()  # an unread reply must not go back to the pool
         raise
 
 
 def _sync_retry(
-    conn: Any, pack: Callable[[Any], Any], read: Callable[[Any], T], first: Exception
+    conn: Any, send: Callable[[Any], Any], read: Callable[[Any], T], first: Exception
 ) -> T:
     # The connection's Retry goes on from the failure already seen: it
     # counts it as its first attempt, backs off, reconnects and sends again.
@@ -316,14 +316,14 @@ def _sync_retry(
     def attempt() -> T:
         if failed:
             raise failed.pop()
-        return _sync_attempt(conn, pack, read)
+        return _sync_attempt(conn, send, read)
 
     try:
         return policy.call_with_retry(attempt, lambda error: conn.disconnect())  # type: ignore[no-any-return]
     except (ConnectionError, TimeoutError):
         if _retries(policy) > 0:
             raise
-        return _sync_attempt(conn, pack, read)  # retried at least once
+        return _sync_attempt(conn, send, read)  # retried at least once
 
 
 def sync_command(
@@ -335,13 +335,13 @@ def sync_command(
         return getattr(client, name)(*args, **kwargs)
     command = wire.args
 
-    def pack(conn: Any) -> Any:
-        return conn.pack_command(*command)
+    def send(conn: Any) -> None:
+        conn.send_command(*command)
 
     def read(conn: Any) -> Any:
         return client.parse_response(conn, command[0], **wire.options)
 
-    return _sync_send(client, pack, read, _resendable(command))
+    return _sync_send(client, send, read, _resendable(command))
 
 
 def sync_script(
@@ -355,18 +355,18 @@ def sync_script(
     """EVALSHA on the lean path; SCRIPT LOAD and again on NOSCRIPT."""
     command = ("EVALSHA", sha, len(keys), *keys, *args)
 
-    def pack(conn: Any) -> Any:
-        return conn.pack_command(*command)
+    def send(conn: Any) -> None:
+        conn.send_command(*command)
 
     def read(conn: Any) -> Any:
         return client.parse_response(conn, "EVALSHA")
 
     again = name in RESENDABLE_SCRIPTS
     try:
-        return _sync_send(client, pack, read, again)
+        return _sync_send(client, send, read, again)
     except NoScriptError:
         client.script_load(source)
-        return _sync_send(client, pack, read, again)
+        return _sync_send(client, send, read, again)
 
 
 def sync_pipeline(
@@ -388,14 +388,14 @@ def sync_pipeline(
         packed = [("MULTI",), *(w.args for w in wires), ("EXEC",)]
         return _sync_send(
             client,
-            lambda conn: conn.pack_commands(packed),
+            lambda conn: conn.send_packed_command(conn.pack_commands(packed)),
             lambda conn: _sync_read_exec(client, conn, wires),
             again,
         )
     plain = [w.args for w in wires]
     return _sync_send(
         client,
-        lambda conn: conn.pack_commands(plain),
+        lambda conn: conn.send_packed_command(conn.pack_commands(plain)),
         lambda conn: _sync_read_each(client, conn, wires),
         again,
     )
@@ -438,7 +438,7 @@ def _sync_read_exec(client: Any, conn: Any, wires: list[_Captured]) -> list[Any]
 
 async def _async_send(
     client: Any,
-    pack: Callable[[Any], Any],
+    send: Callable[[Any], Any],
     read: Callable[[Any], Awaitable[T]],
     again: bool,
 ) -> T:
@@ -454,24 +454,23 @@ async def _async_send(
         conn = await pool.get_connection("_")
     try:
         try:
-            return await _async_attempt(conn, pack, read)
+            return await _async_attempt(conn, send, read)
         except (ConnectionError, TimeoutError) as exc:
             if not again:
                 raise
-            return await _async_retry(conn, pack, read, exc)
+            return await _async_retry(conn, send, read, exc)
     finally:
         await pool.release(conn)
 
 
 async def _async_attempt(
-    conn: Any, pack: Callable[[Any], Any], read: Callable[[Any], Awaitable[T]]
+    conn: Any, send: Callable[[Any], Any], read: Callable[[Any], Awaitable[T]]
 ) -> T:
-    packed = pack(conn)  # a DataError here leaves the connection clean
     try:
-        await conn.send_packed_command(packed)
+        await send(conn)
         return await read(conn)
-    except ResponseError:
-        raise  # the whole reply was read: the connection is clean
+    except (ResponseError, DataError):
+        raise  # the whole reply was read, or nothing was sent: clean
     except BaseException:
         # Cancelled (or failed) while the reply may still be on its way:
         # the connection must not go back to the pool with it unread.
@@ -481,7 +480,7 @@ async def _async_attempt(
 
 async def _async_retry(
     conn: Any,
-    pack: Callable[[Any], Any],
+    send: Callable[[Any], Any],
     read: Callable[[Any], Awaitable[T]],
     first: Exception,
 ) -> T:
@@ -491,7 +490,7 @@ async def _async_retry(
     async def attempt() -> T:
         if failed:
             raise failed.pop()
-        return await _async_attempt(conn, pack, read)
+        return await _async_attempt(conn, send, read)
 
     async def fail(error: Exception) -> None:
         await conn.disconnect()
@@ -501,7 +500,7 @@ async def _async_retry(
     except (ConnectionError, TimeoutError):
         if _retries(policy) > 0:
             raise
-        return await _async_attempt(conn, pack, read)  # retried at least once
+        return await _async_attempt(conn, send, read)  # retried at least once
 
 
 async def async_command(
@@ -513,13 +512,13 @@ async def async_command(
         return await getattr(client, name)(*args, **kwargs)
     command = wire.args
 
-    def pack(conn: Any) -> Any:
-        return conn.pack_command(*command)
+    def send(conn: Any) -> Awaitable[None]:
+        return conn.send_command(*command)  # type: ignore[no-any-return]
 
     async def read(conn: Any) -> Any:
         return await client.parse_response(conn, command[0], **wire.options)
 
-    return await _async_send(client, pack, read, _resendable(command))
+    return await _async_send(client, send, read, _resendable(command))
 
 
 async def async_script(
@@ -533,18 +532,18 @@ async def async_script(
     """``sync_script`` for ``redis.asyncio`` clients."""
     command = ("EVALSHA", sha, len(keys), *keys, *args)
 
-    def pack(conn: Any) -> Any:
-        return conn.pack_command(*command)
+    def send(conn: Any) -> Awaitable[None]:
+        return conn.send_command(*command)  # type: ignore[no-any-return]
 
     async def read(conn: Any) -> Any:
         return await client.parse_response(conn, "EVALSHA")
 
     again = name in RESENDABLE_SCRIPTS
     try:
-        return await _async_send(client, pack, read, again)
+        return await _async_send(client, send, read, again)
     except NoScriptError:
         await client.script_load(source)
-        return await _async_send(client, pack, read, again)
+        return await _async_send(client, send, read, again)
 
 
 async def async_pipeline(
@@ -566,14 +565,14 @@ async def async_pipeline(
         packed = [("MULTI",), *(w.args for w in wires), ("EXEC",)]
         return await _async_send(
             client,
-            lambda conn: conn.pack_commands(packed),
+            lambda conn: conn.send_packed_command(conn.pack_commands(packed)),
             lambda conn: _async_read_exec(client, conn, wires),
             again,
         )
     plain = [w.args for w in wires]
     return await _async_send(
         client,
-        lambda conn: conn.pack_commands(plain),
+        lambda conn: conn.send_packed_command(conn.pack_commands(plain)),
         lambda conn: _async_read_each(client, conn, wires),
         again,
     )
