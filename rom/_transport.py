@@ -32,8 +32,11 @@ given back. What users rely on is kept:
 * a client the lean path cannot serve falls back to the plain client call:
   a client that is not a ``redis.Redis``/``redis.asyncio.Redis`` (cluster),
   a subclass overriding ``execute_command`` or ``parse_response``, a
-  single-connection client, a pool with client-side caching, RESP3, and a
+  single-connection client, a pool with client-side caching, and a
   command whose method does more than one ``execute_command`` call.
+  RESP2 and RESP3 connections both take the lean path (redis-py 8 speaks
+  RESP3 by default); a connection a maintenance notification marked for
+  reconnection is disconnected before it goes back to the pool.
 """
 
 from __future__ import annotations
@@ -116,12 +119,8 @@ def _lean_type(cls: type[Any], base: type[Any]) -> bool:
 def _lean_pool(client: Any) -> bool:
     if client.connection is not None:  # single_connection_client: its lock
         return False
-    pool = client.connection_pool
-    if getattr(pool, "cache", None) is not None:  # client-side caching
-        return False
-    # RESP3 brings push messages and maintenance notifications: redis-py's
-    # own path handles them.
-    return pool.connection_kwargs.get("protocol") not in (3, "3")
+    # Client-side caching answers from its cache: redis-py's own path.
+    return getattr(client.connection_pool, "cache", None) is None
 
 
 def lean_sync(client: Any) -> bool:
@@ -291,7 +290,14 @@ def _sync_send(
                 raise
             return _sync_retry(conn, send, read, exc)
     finally:
+        if _should_reconnect(conn):  # a maintenance notification said so
+            conn.disconnect()
         pool.release(conn)
+
+
+def _should_reconnect(conn: Any) -> bool:
+    should = getattr(conn, "should_reconnect", None)  # redis-py >= 6.3
+    return bool(should()) if should is not None else False
 
 
 def _sync_attempt(conn: Any, send: Callable[[Any], Any], read: Callable[[Any], T]) -> T:
@@ -460,6 +466,8 @@ async def _async_send(
                 raise
             return await _async_retry(conn, send, read, exc)
     finally:
+        if _should_reconnect(conn):  # a maintenance notification said so
+            await conn.disconnect()
         await pool.release(conn)
 
 

@@ -127,14 +127,12 @@ def test_a_subclass_overriding_a_command_method_keeps_its_override(
     client.close()
 
 
-def test_single_connection_and_resp3_clients_use_redis_py(server: RedisServer) -> None:
-    single = redis.Redis(port=server.port, single_connection_client=True)
-    resp3 = redis.Redis(port=server.port, protocol=3)
-    for client in (single, resp3):
-        assert not _transport.lean_sync(client)
-        client.set("k", "v")
-        assert run_sync(call(client, "get", "k")) == b"v"
-        client.close()
+def test_single_connection_clients_use_redis_py(server: RedisServer) -> None:
+    client = redis.Redis(port=server.port, single_connection_client=True)
+    assert not _transport.lean_sync(client)
+    client.set("k", "v")
+    assert run_sync(call(client, "get", "k")) == b"v"
+    client.close()
 
 
 _READS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
@@ -167,11 +165,13 @@ def _fill(client: redis.Redis) -> None:
     client.sadd("set", "m1", "m2")
 
 
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
 @pytest.mark.parametrize("decode", [False, True], ids=["bytes", "decoded"])
 def test_replies_are_parsed_as_redis_py_parses_them(
-    server: RedisServer, decode: bool
+    server: RedisServer, decode: bool, protocol: int
 ) -> None:
-    client = redis.Redis(port=server.port, decode_responses=decode)
+    client = redis.Redis(port=server.port, decode_responses=decode, protocol=protocol)
+    assert _transport.lean_sync(client)
     _fill(client)
     for name, args, kwargs in _READS:
         expected = getattr(client, name)(*args, **kwargs)
@@ -190,8 +190,11 @@ def test_replies_are_parsed_as_redis_py_parses_them(
     client.close()
 
 
-def test_pipelines_answer_as_redis_py_pipelines(server: RedisServer) -> None:
-    client = redis.Redis(port=server.port)
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_pipelines_answer_as_redis_py_pipelines(
+    server: RedisServer, protocol: int
+) -> None:
+    client = redis.Redis(port=server.port, protocol=protocol)
     _fill(client)
     for transaction in (False, True):
         commands = tuple(_READS)
