@@ -254,7 +254,14 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
         for key in keys:
             commands.append(("set", (key, _FENCED), {"nx": True, "ex": RECORD_TTL}))
             commands.append(("get", (key,), {}))
-        replies = yield Pipeline(conn, tuple(commands))
+        try:
+            replies = yield Pipeline(conn, tuple(commands))
+        except ResponseError as exc:
+            if not _busy(exc):
+                raise
+            # Redis is still running a script (perhaps the lost request
+            # itself): the outcome stays unknown, to be learnt next time.
+            raise _still_unknown(pending, exc) from exc
         for key, raw in zip(keys, replies[1::2], strict=True):
             outcomes[key] = _decode(text_or_none(raw))
     for entity, p in pending:
@@ -265,6 +272,20 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
         result = outcome[p.index]
         if isinstance(result, dict) and "id" in result:
             _adopt(entity, p, str(result["id"]))
+
+
+def _still_unknown(
+    pending: list[tuple[Model, _Pending]], cause: ResponseError
+) -> WriteOutcomeUnknown:
+    chunk: Batch = [(entity, p.plan) for entity, p in pending]
+    return WriteOutcomeUnknown(
+        f"Looking up the outcome of an earlier write of {names(chunk)}: Redis "
+        f"is busy running a script ({cause}), so it is still unknown whether "
+        "that write was applied. Save or delete these entities again once "
+        "Redis answers: rom then looks the outcome up and adopts it",
+        tuple(type(e).__name__ for e, _ in chunk),
+        tuple(p.id for _, p in chunk),
+    )
 
 
 def _decode(raw: str | None) -> Any:
