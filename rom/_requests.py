@@ -257,7 +257,9 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
         try:
             replies = yield Pipeline(conn, tuple(commands))
         except ResponseError as exc:
-            if not _busy(exc):
+            # A pipeline's error reads "Command # 1 (...) of pipeline caused
+            # error: BUSY ...".
+            if not (_busy(exc) or "caused error: BUSY" in str(exc)):
                 raise
             # Redis is still running a script (perhaps the lost request
             # itself): the outcome stays unknown, to be learnt next time.
