@@ -23,6 +23,7 @@ import rom
 from rom.testing import RedisServer
 
 from . import workload as w
+from .meter import MeteredConnection
 from .meter import Sample
 from .meter import measure
 from .meter import metered_client
@@ -82,6 +83,7 @@ class Runner:
         self.queries = counts.queries
         w.BenchItem._conn = metered_client(server.host, server.port)
         self.raw = w.Raw(metered_client(server.host, server.port))
+        self.floor = Floor(server.host, server.port)
         self.results: list[dict[str, Any]] = []
 
     # -- plumbing
@@ -93,12 +95,13 @@ class Runner:
         orm_inputs: Sequence[Any],
         raw: Callable[[Any], Any],
         raw_inputs: Sequence[Any],
+        floor: Callable[[Any], Any] | None = None,
     ) -> None:
         if not orm_inputs or not raw_inputs:
             return  # e.g. no batches when every entity is saved one by one
-        # rom and raw take turns on slices of the inputs, so a change in the
-        # machine's load during the phase weighs on both sides alike.
-        got = base = None
+        # rom and raw (and the floor) take turns on slices of the inputs, so
+        # a change in the machine's load during the phase weighs on all alike.
+        got = base = least = None
         for block in range(BLOCKS):
             mine = _slice(orm_inputs, block)
             theirs = _slice(raw_inputs, block)
@@ -108,8 +111,13 @@ class Runner:
             two = measure(self.admin, len(theirs), partial(w.run_all, raw, theirs))
             got = one if got is None else got + one
             base = two if base is None else base + two
+            if floor is not None:
+                three = measure(
+                    self.admin, len(theirs), partial(w.run_all, floor, theirs)
+                )
+                least = three if least is None else least + three
         assert got is not None and base is not None
-        self.results.append(_result(op, got, base))
+        self.results.append(_result(op, got, base, least))
         print(f"  {op:<13} {_brief(got, base)}", file=sys.stderr, flush=True)
 
     def _check(
@@ -162,9 +170,16 @@ class Runner:
 
     def _check_same_keys(self) -> None:
         # Same index keys on both sides; rom also keeps its id counter. A
-        # temporary key left behind by a query would show here.
-        count = self.admin.dbsize()
+        # temporary key left behind by a query would show here. rom's write
+        # records (kept a few minutes, see rom.testing.is_write_record) are
+        # not data.
+        from rom.testing import is_write_record
+
+        mine = self.admin.scan_iter("BenchItem:*", count=1000)
+        records = sum(1 for key in mine if is_write_record(key))
+        count = self.admin.dbsize() - records
         rom_keys = sum(1 for _ in self.admin.scan_iter("BenchItem:*", count=1000))
+        rom_keys -= records
         raw_keys = count - rom_keys
         if rom_keys - 1 != raw_keys:
             raise AssertionError(f"rom has {rom_keys} keys, raw {raw_keys}")
@@ -185,7 +200,10 @@ class Runner:
         ]
         for op, orm, base, inputs in phases:
             self._check(op, orm, base, inputs)
-            self._pair(op, orm, inputs, base, inputs)
+            floor = self.floor.get if op == "get" else None
+            if floor is not None and floor(inputs[0]) != base(inputs[0]):
+                raise AssertionError("the floor's HGETALL differs from raw's")
+            self._pair(op, orm, inputs, base, inputs, floor)
         self._check_same_keys()
 
     def writes(self) -> None:
@@ -217,20 +235,49 @@ class Runner:
         return self.results
 
 
+class Floor:
+    """The least a client can do for one read: no client object, no pool.
+
+    One ``redis.connection.Connection`` (its parser is the run's: hiredis's
+    reader when installed) packs, sends and reads HGETALL; a RESP2 flat
+    reply is turned into a dict as redis-py's callback does. rom's and raw's ratios
+    to it show what the client layers cost on top of the round trip itself.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.conn = MeteredConnection(host=host, port=port)
+        self.conn.connect()
+
+    def get(self, id: int) -> Any:
+        conn = self.conn
+        conn.send_packed_command(conn.pack_command("HGETALL", f"{w.RAW_NS}:{id}"))
+        reply = conn.read_response()
+        if isinstance(reply, dict):  # RESP3 (redis-py's default from 8.0)
+            return reply
+        return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
 def _slice(inputs: Sequence[Any], block: int) -> Sequence[Any]:
     size = -(-len(inputs) // BLOCKS)
     return inputs[block * size : (block + 1) * size]
 
 
-def _result(op: str, got: Sample, base: Sample) -> dict[str, Any]:
+def _result(
+    op: str, got: Sample, base: Sample, floor: Sample | None = None
+) -> dict[str, Any]:
     ratio = got.ops_per_s / base.ops_per_s if base.ops_per_s else 0.0
-    return {
+    result = {
         "op": op,
         "label": LABELS[op],
         "ratio": ratio,
         "rom": got.to_json(),
         "raw": base.to_json(),
     }
+    if floor is not None and floor.ops_per_s:
+        result["floor"] = floor.to_json()
+        result["rom_floor_ratio"] = got.ops_per_s / floor.ops_per_s
+        result["raw_floor_ratio"] = base.ops_per_s / floor.ops_per_s
+    return result
 
 
 def _brief(got: Sample, base: Sample) -> str:

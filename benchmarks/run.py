@@ -6,6 +6,10 @@ Usage (from the repository root)::
                              [--queries 2000] [--parsers hiredis,python]
                              [--seed 1] [--json out.json]
 
+"get by id" is also measured on the floor: one redis-py connection (no
+client object, no pool) sending HGETALL and reading the reply; "rom/fl"
+and "raw/fl" are rom's and raw redis-py's op/s over the floor's.
+
 Each parser runs in its own child process with its own private redis-server
 (``rom.testing.RedisServer``); for ``python`` the child hides hiredis before
 redis-py is imported, so both the reply parser and the command packer are
@@ -96,7 +100,10 @@ _COLUMNS = (
     ("cmds/op", "commands_per_op", 7, 1),
     ("srv cmds/op", "server_commands_per_op", 7, 1),
 )
-_LEFT = f"{'operation':<31}{'rom op/s':>9}{'raw op/s':>9}{'ratio':>6}"
+_LEFT = (
+    f"{'operation':<31}{'rom op/s':>9}{'raw op/s':>9}{'ratio':>6}"
+    f"{'floor op/s':>11}{'rom/fl':>7}{'raw/fl':>7}"
+)
 
 
 def _head() -> list[str]:
@@ -113,6 +120,15 @@ def _line(result: dict[str, Any]) -> str:
         f"{result['label']:<31}{rom['ops_per_s']:>9.0f}{raw['ops_per_s']:>9.0f}"
         f"{result['ratio']:>6.2f}"
     )
+    # The raw-socket floor (benchmarks.bench.Floor), measured for get by id.
+    floor = result.get("floor")
+    if floor is None:
+        left += " " * 25
+    else:
+        left += (
+            f"{floor['ops_per_s']:>11.0f}{result['rom_floor_ratio']:>7.2f}"
+            f"{result['raw_floor_ratio']:>7.2f}"
+        )
     return left + "".join(
         f" |{rom[k]:>{w}.{d}f}{raw[k]:>{w}.{d}f}" for _, k, w, d in _COLUMNS
     )

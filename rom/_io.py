@@ -48,6 +48,7 @@ from typing import TypeVar
 
 from redis.exceptions import NoScriptError
 
+from . import _transport
 from .connection import async_client
 from .connection import sync_client
 from .exceptions import InvalidOperation
@@ -197,15 +198,28 @@ def run_sync(steps: Steps[T]) -> T:
 def _sync(request: Request) -> Any:
     if isinstance(request, Command):
         client = sync_client(request.conn)
+        if _transport.lean_sync(client):
+            return _transport.sync_command(
+                client, request.name, request.args, request.kwargs
+            )
         return getattr(client, request.name)(*request.args, **request.kwargs)
     if isinstance(request, Pipeline):
         client = sync_client(request.conn)
+        if _transport.lean_sync(client):
+            return _transport.sync_pipeline(
+                client, request.commands, request.transaction
+            )
         with client.pipeline(transaction=request.transaction) as pipe:
             for name, args, kwargs in request.commands:
                 getattr(pipe, name)(*args, **kwargs)
             return pipe.execute()
     if isinstance(request, Script):
         client = sync_client(request.conn)
+        if _transport.lean_sync(client):
+            return _transport.sync_script(
+                client, request.name, request.source, request.sha,
+                request.keys, request.args,
+            )  # fmt: skip
         try:
             return client.evalsha(
                 request.sha, len(request.keys), *request.keys, *request.args
@@ -262,15 +276,28 @@ async def run_async(steps: Steps[T]) -> T:
 async def _async(request: Request) -> Any:
     if isinstance(request, Command):
         client = async_client(request.conn)
+        if _transport.lean_async(client):
+            return await _transport.async_command(
+                client, request.name, request.args, request.kwargs
+            )
         return await getattr(client, request.name)(*request.args, **request.kwargs)
     if isinstance(request, Pipeline):
         client = async_client(request.conn)
+        if _transport.lean_async(client):
+            return await _transport.async_pipeline(
+                client, request.commands, request.transaction
+            )
         async with client.pipeline(transaction=request.transaction) as pipe:
             for name, args, kwargs in request.commands:
                 getattr(pipe, name)(*args, **kwargs)
             return await pipe.execute()
     if isinstance(request, Script):
         client = async_client(request.conn)
+        if _transport.lean_async(client):
+            return await _transport.async_script(
+                client, request.name, request.source, request.sha,
+                request.keys, request.args,
+            )  # fmt: skip
         try:
             return await client.evalsha(
                 request.sha, len(request.keys), *request.keys, *request.args
