@@ -75,7 +75,8 @@ def write_entity(conn: redis.Redis, record_key: str, ttl: int, args: list[str]) 
 def write_entity_steps(
     conn: Any, record_key: str, ttl: int, args: list[str]
 ) -> Steps[Any]:
-    """Run ``write_entity.lua`` over plans (``WritePlan.to_args``, concatenated).
+    """Run ``write_entity.lua`` over plans: ``args`` is ``_writer.write_args``
+    (the key table, then ``WritePlan.to_args`` of each plan).
 
     ``record_key`` names the request (``KeySpace.write_record``): re-sending
     the same request returns the recorded reply and writes nothing. Returns
