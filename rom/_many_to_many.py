@@ -218,8 +218,10 @@ class RelatedSet:
             "other_after": after,
             "ids": ids,
         }
+        # KEYS[1]: the entity's row, in its model's slot (on a cluster the
+        # other side's member SETs must share it: see docs/cross_slot.rst).
         reply = yield from _scripts.many_to_many_steps(
-            entity._connection, json.dumps(plan)
+            entity._connection, plan["row"], json.dumps(plan)
         )
         vars(entity).get(PREFETCHED, {}).pop(side.attr, None)
         status = text(reply[0])
@@ -243,10 +245,10 @@ class RelatedSet:
 def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
     """Forget every membership of deleted entities, on both sides.
 
-    One script call per connection; entities of models without a
-    ManyToMany cost nothing.
+    One script call per connection and slot group; entities of models
+    without a ManyToMany cost nothing.
     """
-    calls: dict[int, tuple[Any, list[dict[str, str]]]] = {}
+    calls: dict[tuple[int, str], tuple[Any, str, list[dict[str, str]]]] = {}
     for entity in entities:
         pk = entity._data.get(entity._pkey)
         if pk is None:
@@ -263,10 +265,12 @@ def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
                 "other_after": after,
             }
             conn = entity._connection
-            calls.setdefault(id(conn), (conn, []))[1].append(item)
-    for conn, items in calls.values():
+            keys = entity._meta.keys
+            group = (id(conn), keys.slot_group)
+            calls.setdefault(group, (conn, keys.anchor, []))[2].append(item)
+    for conn, anchor, items in calls.values():
         plan = json.dumps({"op": "drop", "items": items})
-        yield from _scripts.many_to_many_steps(conn, plan)
+        yield from _scripts.many_to_many_steps(conn, anchor, plan)
 
 
 def membership_filter(info: ModelInfo, name: str, value: Any) -> Filter | None:

@@ -87,9 +87,10 @@ def write_entity_steps(
     return json.loads(raw)
 
 
-def search(conn: redis.Redis, plan: str) -> Any:
-    """Run ``search.lua`` on a JSON SearchPlan; the reply depends on its mode."""
-    return load("search")(conn, [], [plan])
+def search(conn: redis.Redis, temp: str, plan: str) -> Any:
+    """Run ``search.lua`` on a JSON SearchPlan whose temporary key is
+    ``temp`` (its KEYS[1]); the reply depends on its mode."""
+    return load("search")(conn, [temp], [plan])
 
 
 def page(
@@ -143,20 +144,22 @@ def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
     return int(load("clean_orphans")(conn, keys, args))
 
 
-def many_to_many(conn: redis.Redis, plan: str) -> Any:
-    """Run ``many_to_many.lua`` on a JSON plan (see the script's header)."""
-    return run_sync(many_to_many_steps(conn, plan))
+def many_to_many(conn: redis.Redis, anchor: str, plan: str) -> Any:
+    """Run ``many_to_many.lua`` on a JSON plan (see the script's header);
+    ``anchor`` is a key of the slot it works in (its KEYS[1])."""
+    return run_sync(many_to_many_steps(conn, anchor, plan))
 
 
-def many_to_many_steps(conn: Any, plan: str) -> Steps[Any]:
+def many_to_many_steps(conn: Any, anchor: str, plan: str) -> Steps[Any]:
     """``many_to_many`` as steps, for either transport."""
-    reply = yield from load("many_to_many").steps(conn, [], [plan])
+    reply = yield from load("many_to_many").steps(conn, [anchor], [plan])
     return reply
 
 
-def prefetch(conn: redis.Redis, plan: str) -> list[list[Any]]:
-    """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``."""
-    return load("prefetch")(conn, [], [plan])  # type: ignore[no-any-return]
+def prefetch(conn: redis.Redis, anchor: str, plan: str) -> list[list[Any]]:
+    """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``;
+    ``anchor`` is a key of the slot every task reads (its KEYS[1])."""
+    return load("prefetch")(conn, [anchor], [plan])  # type: ignore[no-any-return]
 
 
 def repair_entries(conn: redis.Redis, keys: list[str], args: list[Any]) -> list[int]:

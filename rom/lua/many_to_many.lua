@@ -1,6 +1,12 @@
 -- many_to_many.lua: change the memberships of ManyToMany relations, both
 -- sides in one step.
--- KEYS        none: every key is named in the plan (built by rom/_keys.py)
+-- KEYS[1]     a key of the slot the call works in (the entity's row for
+--             add/remove/set, a deleted entity's model's id counter for
+--             drop), declared so a cluster client routes the call there;
+--             every key is named in the plan, from KeySpace key names and
+--             prefixes (rom/_keys.py): row, own, other_row .. id,
+--             other_before .. id .. other_after. On a cluster both sides
+--             of the relation must share a slot (docs/cross_slot.rst)
 -- ARGV[1]     JSON plan, one of:
 --             {op = "add" | "remove" | "set", row, own, id, other_row,
 --              other_before, other_after, ids}
