@@ -356,8 +356,8 @@ def _apply_drops(
         for step in block:
             model = models[step.model]
             conn = model._connection
-            group = (id(conn), model._meta.keys.slot_group)
-            by_conn.setdefault(group, (conn, []))[1].append(step)
+            where = (id(conn), model._meta.keys.slot_group)
+            by_conn.setdefault(where, (conn, []))[1].append(step)
         for conn, group in by_conn.values():
             keys: list[str] = []
             args: list[Any] = []

@@ -34,9 +34,10 @@ def transfer_steps(
 
     All three writes happen atomically, or none: ``ValueError`` says why
     ('already sent', 'not enough credit', 'entity deleted'). The three must
-    be in one slot group (``rom._keys.slot_group``): one script, one slot. The script does
-    not touch indexes; ``refresh_index`` reloads the entities and saves them
-    in full afterwards, which rebuilds their index entries.
+    be in one slot group (``rom._keys.slot_group``): one script, one slot.
+    The script does not touch indexes; ``refresh_index`` reloads the
+    entities and saves them in full afterwards, which rebuilds their index
+    entries.
     """
     entities = (source, dest, txn)
     amount = _check(entities, value, decimal_places)

@@ -313,3 +313,60 @@ def test_every_script_declares_keys_of_one_slot(
         assert keys, name
         assert len({hash_tag(k) for k in keys}) == 1, (name, keys)
         assert hash_tag(keys[0]) in {"xa", "xb"}, (name, keys)
+
+
+# -- ManyToMany across groups ------------------------------------------------------
+
+
+def test_many_to_many_across_groups_changes_each_side_in_its_slot(
+    warm: CallCounter, rom_redis: redis.Redis
+) -> None:
+    """Other rows checked, this side changed, then the other side: three
+    calls, each in one slot; both sides end as on one group."""
+    tags = [XsTag(name=f"t{i}") for i in range(3)]
+    post = XsPost(title="p")
+    rom.session.commit()
+    with warm.count() as c:
+        assert post.tags.add(tags[0], tags[1]) == 2
+    assert c.names == ["EVALSHA"] * 3
+    assert post.tags.set([tags[1], tags[2]]) == 2
+    assert post.tags.remove(tags[2]) == 1
+    assert rom_redis.smembers(f"{{xb}}post:{post.id}:tags") == {
+        str(tags[1].id).encode()
+    }
+    for tag in tags:
+        want = {str(post.id).encode()} if tag is tags[1] else set()
+        assert rom_redis.smembers(f"{{xa}}tag:{tag.id}:posts") == want
+
+
+def test_many_to_many_across_groups_refuses_a_missing_row(
+    warm: CallCounter, rom_redis: redis.Redis
+) -> None:
+    post = XsPost(title="p")
+    tag = XsTag(name="t")
+    rom.session.commit()
+    with warm.count() as c, pytest.raises(rom.exceptions.InvalidOperation, match="99"):
+        post.tags.add(tag, 99)
+    assert c.names == ["EVALSHA"]  # the check only: nothing written
+    assert rom_redis.exists(f"{{xb}}post:{post.id}:tags") == 0
+    assert rom_redis.exists(f"{{xa}}tag:{tag.id}:posts") == 0
+
+
+def test_deleting_across_groups_drops_both_sides(
+    warm: CallCounter, rom_redis: redis.Redis
+) -> None:
+    tags = [XsTag(name=f"t{i}") for i in range(2)]
+    posts = [XsPost(title=f"p{i}") for i in range(2)]
+    rom.session.commit()
+    for post in posts:
+        post.tags.set(tags)
+    posts[0].delete()
+    assert rom_redis.exists(f"{{xb}}post:{posts[0].id}:tags") == 0
+    for tag in tags:
+        assert rom_redis.smembers(f"{{xa}}tag:{tag.id}:posts") == {
+            str(posts[1].id).encode()
+        }
+    tags[0].delete()
+    assert rom_redis.smembers(f"{{xb}}post:{posts[1].id}:tags") == {
+        str(tags[1].id).encode()
+    }
