@@ -33,7 +33,7 @@ def apply_plan(conn: redis.Redis, plan: WritePlan, record_key: str, ttl: int) ->
     Returns ``[result]`` as the script would, or what the record holds if
     the request ran already.
     """
-    keys = KeySpace(plan.namespace, plan.pk)
+    keys = plan.keyspace
     with conn.pipeline(transaction=True) as pipe:
         while True:
             try:
