@@ -256,7 +256,15 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
         for key in keys:
             commands.append(("set", (key, _FENCED), {"nx": True, "ex": RECORD_TTL}))
             commands.append(("get", (key,), {}))
-        replies = yield Pipeline(conn, tuple(commands))
+        try:
+            replies = yield Pipeline(conn, tuple(commands))
+        except ResponseError as exc:
+            # redis-py names the failing command of a pipeline first.
+            if not (_busy(exc) or "caused error: BUSY" in str(exc)):
+                raise
+            # Still running (maybe that very request): the outcome stays
+            # unknown and pending, to be settled by the next write.
+            raise _still_busy(pending, exc) from exc
         for key, raw in zip(keys, replies[1::2], strict=True):
             outcomes[key] = _decode(text_or_none(raw))
     for entity, p in pending:
@@ -267,6 +275,20 @@ def settle_pending(entities: list[Model]) -> Steps[None]:
         result = outcome[p.index]
         if isinstance(result, dict) and "id" in result:
             _adopt(entity, p, str(result["id"]))
+
+
+def _still_busy(
+    pending: list[tuple[Model, _Pending]], exc: ResponseError
+) -> WriteOutcomeUnknown:
+    chunk = [(entity, p.plan) for entity, p in pending]
+    return WriteOutcomeUnknown(
+        f"Settling an earlier write of {names(chunk)}: Redis is busy running a "
+        f"script ({exc}), perhaps that write, so its outcome is still unknown "
+        "and nothing was sent now. Save or delete these entities again once "
+        "the script ends: rom then looks up the outcome and adopts it",
+        tuple(type(entity).__name__ for entity, _ in chunk),
+        tuple(plan.id for _, plan in chunk),
+    )
 
 
 def _decode(raw: str | None) -> Any:
