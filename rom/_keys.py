@@ -9,6 +9,7 @@ which models share a Redis Cluster hash slot (the namespace's hash tag).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -228,6 +229,11 @@ def slot_group(keys: KeySpace | str) -> str:
     key is on it) and on a cluster where the namespaces carry tags.
     """
     namespace = keys.namespace if isinstance(keys, KeySpace) else keys
+    return _group_of(namespace)
+
+
+@functools.cache
+def _group_of(namespace: str) -> str:
     tag = hash_tag(namespace + ":")
     return UNTAGGED if tag is None else tag
 

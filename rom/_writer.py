@@ -8,6 +8,7 @@ or to ``_watch_writer.apply_plans``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -173,11 +174,17 @@ def key_table(plans: Iterable[WritePlan]) -> str:
 
     Sent once per call rather than in every plan, so plans stay small.
     """
-    table: dict[str, object] = {}
+    table: dict[str, str] = {}
     for plan in plans:
         if plan.namespace not in table:
-            table[plan.namespace] = plan.keyspace.script_keys()
-    return _compact(table)
+            table[plan.namespace] = _table_entry(plan.keyspace)
+    return "{" + ",".join(f"{_compact(ns)}:{e}" for ns, e in table.items()) + "}"
+
+
+@functools.cache
+def _table_entry(keys: KeySpace) -> str:
+    # A model's entry never changes: encoded once.
+    return _compact(keys.script_keys())
 
 
 def write_args(plans: Iterable[WritePlan]) -> list[str]:
