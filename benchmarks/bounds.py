@@ -41,6 +41,7 @@ import redis
 import rom
 from rom import _scripts
 from rom._replies import decode_row
+from rom._writer import write_args
 from rom.testing import RedisServer
 
 from . import workload as w
@@ -109,7 +110,7 @@ class Bounds:
 
         def plan_only(row: w.Row) -> list[str]:
             entity = w.BenchItem(**row.values)
-            return entity._plan_save(full=False, force=False).to_args()
+            return write_args([entity._plan_save(full=False, force=False)])
 
         self._row("save", "rom python", plan_only, first)
         rom.session.rollback()
@@ -138,7 +139,7 @@ class Bounds:
         def plan_only(change: tuple[w.BenchItem, float]) -> list[str]:
             entity, score = change
             entity.score = score
-            return entity._plan_save(full=False, force=False).to_args()
+            return write_args([entity._plan_save(full=False, force=False)])
 
         changes = list(zip(entities, scores, strict=True))
         self._row("update", "rom python", plan_only, changes[:half])

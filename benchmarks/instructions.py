@@ -65,7 +65,7 @@ class FakeRedis:
                 return 5
             return [[str(i).encode(), *self.flat] for i in range(1, 11)]
         results = []
-        for _ in [a for a in args if a.startswith('{"ns"')]:  # one per plan
+        for _ in [a for a in args if str(a).startswith('{"ns"')]:  # one per plan
             self.next_id += 1
             results.append(f'{{"id":"{self.next_id}"}}')
         return "[" + ",".join(results) + "]"

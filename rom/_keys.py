@@ -1,17 +1,33 @@
 """KeySpace: every Redis key name rom uses, built here and nowhere else.
 
-The layout is rom 1.1.2's (docs/data_layout.rst); the Lua writer mirrors the
-index-key rules of ``index``/``token``/``prefix``/``suffix``/``geo`` for
-entries named by an entity's stored index record.
+The layout is rom 1.1.2's (docs/data_layout.rst). Scripts never build a key
+from a bare namespace: they get key names, or the ``(before, after)``
+templates of :meth:`KeySpace.template` (``before + name + after``), for
+entries named by an entity's stored index record. ``slot_group`` tells
+which models share a Redis Cluster hash slot (the namespace's hash tag).
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["INDEX_SUFFIXES", "KeySpace", "glob_escape", "lock_key"]
+__all__ = [
+    "INDEX_SUFFIXES",
+    "TEMPLATE_KINDS",
+    "UNTAGGED",
+    "KeySpace",
+    "glob_escape",
+    "hash_tag",
+    "lock_key",
+    "slot_group",
+]
+
+# The key kinds scripts get a (before, after) template of: "row" <ns>:<id>,
+# then the index kinds <ns>:<name>:<kind>.
+TEMPLATE_KINDS = ("row", "idx", "pre", "suf", "geo", "uidx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +42,36 @@ class KeySpace:
         """``<ns>:``, the prefix of every entity row key."""
         return f"{self.namespace}:"
 
+    def template(self, kind: str) -> tuple[str, str]:
+        """``(before, after)`` such that a key of ``kind`` (one of
+        ``TEMPLATE_KINDS``) is ``before + name + after``: ``name`` is the
+        id for ``row``, the index name for the others. Every such key
+        method below is built from it, and scripts get it to name the
+        entries of a stored index record."""
+        if kind == "row":
+            return self.row_prefix, ""
+        if kind not in INDEX_SUFFIXES:
+            raise ValueError(
+                f"no key template of kind {kind!r}; one of {TEMPLATE_KINDS}"
+            )
+        return self.row_prefix, f":{kind}"
+
+    def _key(self, kind: str, name: object) -> str:
+        before, after = self.template(kind)
+        return f"{before}{name}{after}"
+
+    def script_keys(self) -> dict[str, object]:
+        """The key table a script gets for this model: a ``[before, after]``
+        template per kind of ``TEMPLATE_KINDS``, and the full names of the
+        id counter (``counter``) and legacy record hash (``legacy``)."""
+        table: dict[str, object] = {k: list(self.template(k)) for k in TEMPLATE_KINDS}
+        table["counter"] = self.counter
+        table["legacy"] = self.legacy_index
+        return table
+
     def entity(self, id: object) -> str:
         """The HASH holding one entity: ``<ns>:<id>``."""
-        return f"{self.namespace}:{id}"
+        return self._key("row", id)
 
     def entities(self, ids: Iterable[object]) -> list[str]:
         """``entity(id)`` of each id (with one attribute look-up)."""
@@ -45,29 +88,36 @@ class KeySpace:
         """The pre-1.0 index-record HASH: ``<ns>::``."""
         return f"{self.namespace}::"
 
+    @property
+    def anchor(self) -> str:
+        """A key of this model's hash slot (the id counter), declared in
+        KEYS by scripts whose other keys come in ARGV, so that a cluster
+        client routes them to the node of that slot."""
+        return self.counter
+
     def index(self, name: str) -> str:
         """A numeric ZSET or token SET: ``<ns>:<attr>[:<token>]:idx``."""
-        return f"{self.namespace}:{name}:idx"
+        return self._key("idx", name)
 
     def token(self, attr: str, token: str) -> str:
         """The SET of ids having ``token`` in ``attr``."""
-        return f"{self.namespace}:{attr}:{token}:idx"
+        return self._key("idx", f"{attr}:{token}")
 
     def prefix(self, attr: str) -> str:
         """The prefix ZSET of ``attr``: ``<ns>:<attr>:pre``."""
-        return f"{self.namespace}:{attr}:pre"
+        return self._key("pre", attr)
 
     def suffix(self, attr: str) -> str:
         """The suffix ZSET of ``attr``: ``<ns>:<attr>:suf``."""
-        return f"{self.namespace}:{attr}:suf"
+        return self._key("suf", attr)
 
     def geo(self, name: str) -> str:
         """The geo ZSET of a geo index: ``<ns>:<name>:geo``."""
-        return f"{self.namespace}:{name}:geo"
+        return self._key("geo", name)
 
     def unique(self, columns: str) -> str:
         """The unique HASH of a column or ``c1:c2`` group: ``<ns>:<cols>:uidx``."""
-        return f"{self.namespace}:{columns}:uidx"
+        return self._key("uidx", columns)
 
     def unsafe(self, id: object, attr: str) -> str:
         """The private key of an UnsafeColumn: ``<ns>:<id>:<attr>``."""
@@ -95,6 +145,16 @@ class KeySpace:
     def temp(self) -> str:
         """A fresh temporary query key: ``<ns>:<uuid4>``."""
         return f"{self.namespace}:{uuid.uuid4()}"
+
+    @staticmethod
+    def scratch_prefix(temp: str) -> str:
+        """The prefix of a query's scratch keys ``<temp>:<n>`` (same slot)."""
+        return f"{temp}:"
+
+    @property
+    def slot_group(self) -> str:
+        """The hash-slot group of this model's keys (see ``slot_group``)."""
+        return slot_group(self.namespace)
 
     # -- reading key names back (maintenance scans) ---------------------------
 
@@ -143,6 +203,45 @@ class KeySpace:
 
 
 INDEX_SUFFIXES = ("idx", "pre", "suf", "geo", "uidx")
+
+
+def hash_tag(key: str) -> str | None:
+    """The hash tag of ``key`` by the Redis Cluster rule, or None.
+
+    The tag is what lies between the first ``{`` and the first ``}`` after
+    it, if that is not empty; a key with a tag is hashed on the tag alone.
+    """
+    start = key.find("{")
+    if start < 0:
+        return None
+    end = key.find("}", start + 1)
+    if end <= start + 1:
+        return None
+    return key[start + 1 : end]
+
+
+# The group of every namespace without a hash tag: on a standalone server
+# all of them can be written by one script.
+UNTAGGED = ""
+
+
+def slot_group(keys: KeySpace | str) -> str:
+    """Which models' keys one script may touch together on a Redis Cluster.
+
+    Models with the same group share a hash slot: their writes can be one
+    atomic script. The group is the namespace's hash tag (``{a}user`` and
+    ``{a}post`` are group ``a``); every namespace without a tag is in the
+    one group ``UNTAGGED``, which is right on a standalone server (every
+    key is on it) and on a cluster where the namespaces carry tags.
+    """
+    namespace = keys.namespace if isinstance(keys, KeySpace) else keys
+    return _group_of(namespace)
+
+
+@functools.cache
+def _group_of(namespace: str) -> str:
+    tag = hash_tag(namespace + ":")
+    return UNTAGGED if tag is None else tag
 
 
 def glob_escape(text: str) -> str:

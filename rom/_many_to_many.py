@@ -3,7 +3,9 @@
 An entity's side of a relation is a SET of the other side's ids,
 ``<ns>:<id>:<attr>``; each membership is in both sides' SETs. Every change
 (add, remove, set, clear) is one call of ``many_to_many.lua``, which checks
-that the entities exist and updates both sides at once.
+that the entities exist and updates both sides at once; when the two
+models are in different slot groups (``rom._keys.slot_group``) it is three
+calls: the other rows checked, this side changed, then the other side.
 """
 
 from __future__ import annotations
@@ -208,20 +210,43 @@ class RelatedSet:
             )
         if op == "remove" and not ids:
             return 0
-        before, after = other.owner._meta.keys.members_parts(other.attr)
-        plan = {
+        other_keys = other.owner._meta.keys
+        before, after = other_keys.members_parts(other.attr)
+        split = info.keys.slot_group != other_keys.slot_group
+        plan: dict[str, Any] = {
             "op": op,
             "row": info.keys.entity(pk),
             "own": self._key(),
             "id": str(pk),
-            "other_row": other.owner._meta.keys.row_prefix,
+            "other_row": other_keys.row_prefix,
             "other_before": before,
             "other_after": after,
             "ids": ids,
         }
-        reply = yield from _scripts.many_to_many_steps(
-            entity._connection, json.dumps(plan)
-        )
+        conn = entity._connection
+        reply: Any = ["ok"]
+        if split and op != "remove" and ids:
+            # The other rows are in another slot: checked by their own call.
+            check = {"op": "exist", "other_row": other_keys.row_prefix, "ids": ids}
+            reply = yield from _scripts.many_to_many_steps(
+                conn, other_keys.anchor, json.dumps(check)
+            )
+        if text(reply[0]) == "ok":
+            plan["mirror"] = not split
+            # KEYS[1]: the entity's row, in its model's slot.
+            reply = yield from _scripts.many_to_many_steps(
+                conn, plan["row"], json.dumps(plan)
+            )
+        if split and text(reply[0]) == "ok":
+            added, removed = ([text(i) for i in r] for r in reply[2:4])
+            item = {"id": str(pk), "other_before": before, "other_after": after}
+            mirror = {
+                "op": "mirror",
+                "items": [{**item, "add": added, "remove": removed}],
+            }
+            yield from _scripts.many_to_many_steps(
+                conn, other_keys.anchor, json.dumps(mirror)
+            )
         vars(entity).get(PREFETCHED, {}).pop(side.attr, None)
         status = text(reply[0])
         if status == "deleted":
@@ -244,10 +269,13 @@ class RelatedSet:
 def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
     """Forget every membership of deleted entities, on both sides.
 
-    One script call per connection; entities of models without a
-    ManyToMany cost nothing.
+    One script call per connection and slot group; entities of models
+    without a ManyToMany cost nothing.
     """
-    calls: dict[int, tuple[Any, list[dict[str, str]]]] = {}
+    # Per connection, slot group and whether the other sides are in
+    # another group (then their SETs are changed by a call of their own).
+    calls: dict[tuple[int, str, bool], tuple[Any, str, list[dict[str, str]]]] = {}
+    others: dict[str, str] = {}  # an item's other_before -> that side's anchor
     for entity in entities:
         pk = state_of(entity).get(entity._pkey)
         if pk is None:
@@ -256,7 +284,8 @@ def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
             other = side.other
             if other is None:
                 continue
-            before, after = other.owner._meta.keys.members_parts(other.attr)
+            other_keys = other.owner._meta.keys
+            before, after = other_keys.members_parts(other.attr)
             item = {
                 "own": entity._meta.keys.members(pk, side.attr),
                 "id": str(pk),
@@ -264,10 +293,30 @@ def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
                 "other_after": after,
             }
             conn = entity._connection
-            calls.setdefault(id(conn), (conn, []))[1].append(item)
-    for conn, items in calls.values():
-        plan = json.dumps({"op": "drop", "items": items})
-        yield from _scripts.many_to_many_steps(conn, plan)
+            keys = entity._meta.keys
+            split = keys.slot_group != other_keys.slot_group
+            others[before] = other_keys.anchor
+            group = (id(conn), keys.slot_group, split)
+            calls.setdefault(group, (conn, keys.anchor, []))[2].append(item)
+    for (_, _, split), (conn, anchor, items) in calls.items():
+        plan = json.dumps({"op": "drop", "items": items, "mirror": not split})
+        reply = yield from _scripts.many_to_many_steps(conn, anchor, plan)
+        if split:
+            yield from _unlink(conn, items, list(reply)[1:], others)
+
+
+def _unlink(
+    conn: Any, items: list[dict[str, str]], members: list[Any], others: dict[str, str]
+) -> Steps[None]:
+    # The other sides' half of a drop across slot groups: one call per group.
+    by_anchor: dict[str, list[dict[str, Any]]] = {}
+    for item, ids in zip(items, members, strict=True):
+        if ids:
+            mirror = {**item, "add": [], "remove": [text(i) for i in ids]}
+            by_anchor.setdefault(others[item["other_before"]], []).append(mirror)
+    for anchor, mirrors in by_anchor.items():
+        plan = json.dumps({"op": "mirror", "items": mirrors})
+        yield from _scripts.many_to_many_steps(conn, anchor, plan)
 
 
 def membership_filter(info: ModelInfo, name: str, value: Any) -> Filter | None:

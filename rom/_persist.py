@@ -2,8 +2,9 @@
 
 This is where ``Model.save``, ``Model.delete`` and the session meet the
 writer: plans are computed in Python (``_writer``), sent in one script call
-per connection and chunk (``_requests``, or through the WATCH path), and
-the results applied back to the entities.
+per connection, slot group and chunk (``_requests``, or through the WATCH
+path; ``_slots`` orders the calls), and the results applied back to the
+entities.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ._requests import enable_lua_writes
 from ._requests import names
 from ._requests import send
 from ._requests import settle_pending
+from ._slots import script_groups
 from ._state import SLOT
 from ._state import EntityState
 from ._state import plan_save
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Batch",
+    "by_slot",
+    "dependencies",
     "disable_lua_writes",
     "enable_lua_writes",
     "save_entities",
@@ -52,13 +56,8 @@ __all__ = [
     "write_batch_steps",
 ]
 
-# id(connection) -> (connection, its writes in order)
-Groups = dict[int, tuple[Any, Batch]]
-
-
-def _add(groups: Groups, entity: Model, plan: WritePlan) -> None:
-    conn = entity._connection
-    groups.setdefault(id(conn), (conn, []))[1].append((entity, plan))
+# (connection, its writes in order): one script call (per chunk), in turn.
+Groups = list[tuple[Any, Batch]]
 
 
 def _group(
@@ -66,19 +65,63 @@ def _group(
 ) -> Steps[tuple[Groups, BaseException | None]]:
     # Plans are made in order; the first entity that cannot be planned (a
     # hook or a value refused) stops planning, and only earlier ones run.
-    groups: Groups = {}
+    batch: Batch = []
     for entity in entities:
         try:
             plan = yield from make_plan(entity)
         except Exception as exc:
-            return groups, exc
-        _add(groups, entity, plan)
-    return groups, None
+            return by_slot(batch), exc
+        batch.append((entity, plan))
+    return by_slot(batch), None
+
+
+def by_slot(batch: Batch) -> Groups:
+    """The script calls of a batch: one per connection and slot group, in
+    an order where a stop between two leaves no reference to a missing
+    entity (``_slots.script_groups``, ``dependencies``)."""
+    keys = [(id(e._connection), p.keyspace.slot_group) for e, p in batch]
+    deps = dependencies(batch) if len(set(keys)) > 1 else [()] * len(batch)
+    return [
+        (batch[items[0]][0]._connection, [batch[i] for i in items])
+        for items in script_groups(keys, deps)
+    ]
+
+
+def dependencies(batch: Batch) -> list[list[int]]:
+    """Per write, the writes of ``batch`` to apply before it.
+
+    A saved entity comes after the saved entities its reference columns
+    will point at (a new target first), and a deleted entity after every
+    write of an entity whose stored row references it (a referrer set to
+    null or deleted in cascade first).
+    """
+    saved: dict[tuple[str, str], int] = {}
+    deleted: dict[tuple[str, str], int] = {}
+    for i, (_, plan) in enumerate(batch):
+        if plan.id is not None:
+            (deleted if plan.delete else saved)[(plan.namespace, plan.id)] = i
+    deps: list[list[int]] = [[] for _ in batch]
+    for i, (entity, plan) in enumerate(batch):
+        for col in entity._meta.references:
+            target = getattr(col, "get_related_model", lambda: None)()
+            info = getattr(target, "_meta", None)
+            if info is None:  # a ForeignModel: not a rom entity
+                continue
+            if not plan.delete:
+                new = plan.new_last.get(col.attr)
+                j = saved.get((info.namespace, new)) if new is not None else None
+                if j is not None and j != i:
+                    deps[i].append(j)
+            old = state_of(entity).last.get(col.attr)
+            j = deleted.get((info.namespace, old)) if old is not None else None
+            if j is not None and j != i:
+                deps[j].append(i)
+    return deps
 
 
 def _execute(groups: Groups) -> Steps[tuple[Batch, BaseException | None]]:
     done: Batch = []
-    for conn, batch in groups.values():
+    for conn, batch in groups:
         for chunk in chunks(batch):
             try:
                 results = yield from run_reading_rows(conn, chunk, send)
@@ -104,7 +147,8 @@ def _execute(groups: Groups) -> Steps[tuple[Batch, BaseException | None]]:
 
 
 def write_batch(batch: Batch) -> tuple[Batch, BaseException | None]:
-    """Send planned writes in order, one script call per connection and chunk.
+    """Send planned writes, one script call per connection, slot group and
+    chunk (``by_slot``: in the order given on one group).
 
     Returns the pairs applied and the error that stopped the rest, if any.
     """
@@ -114,10 +158,7 @@ def write_batch(batch: Batch) -> tuple[Batch, BaseException | None]:
 def write_batch_steps(batch: Batch) -> Steps[tuple[Batch, BaseException | None]]:
     """``write_batch`` as steps, for either transport."""
     yield from settle_pending([entity for entity, _ in batch])
-    groups: Groups = {}
-    for entity, plan in batch:
-        _add(groups, entity, plan)
-    found = yield from _execute(groups)
+    found = yield from _execute(by_slot(batch))
     return found
 
 

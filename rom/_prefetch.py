@@ -1,7 +1,8 @@
 """prefetch(): load the related entities of a whole query result at once.
 
 Planning (which ids to read, for which attribute) is pure; the reads of
-every attribute go out in one ``prefetch.lua`` call per connection, and
+every attribute go out in one ``prefetch.lua`` call per connection and
+slot group (one per connection on a standalone server), and
 the rows join the session's identity map. A reference column
 (ManyToOne/OneToOne) then holds its loaded entity; a OneToMany or
 ManyToMany side keeps the list it read on the entity (``post.comments``,
@@ -20,8 +21,8 @@ from typing import Any
 
 from . import _scripts
 from ._io import Each
-from ._io import Script
 from ._io import Steps
+from ._keys import KeySpace
 from ._replies import reply_row
 from ._replies import text
 from ._state import state_of
@@ -70,8 +71,14 @@ class _Task:
     kind: str  # "rows" (a reference), "index" (OneToMany), "set" (ManyToMany)
     target: Any  # the related model
     plan: dict[str, Any]
+    # The keys of the model whose slot the script reads (the target's,
+    # the owner's for "set": its member SETs).
+    keys: KeySpace
     # For "rows": the entities to point at what is read, with the ids.
     owners: list[tuple[Model, str]] = field(default_factory=list)
+    # A "set" task whose rows are in another slot than its member SETs:
+    # they are read by a second call, in the target's slot.
+    split: bool = False
 
 
 def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
@@ -96,7 +103,7 @@ def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
             return None
         keys = target._meta.keys
         plan = {"kind": "rows", "prefix": keys.row_prefix, "ids": list(wanted)}
-        return _Task(name, "rows", target, plan, owners)
+        return _Task(name, "rows", target, plan, keys, owners)
     if isinstance(col, OneToMany):
         target = col.get_related_model()
         column = col.referring_column((info.name, info.namespace))
@@ -107,20 +114,21 @@ def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
             "owners": pks,
             "prefix": keys.row_prefix,
         }
-        return _Task(name, "index", target, plan)
+        return _Task(name, "index", target, plan, keys)
     side = many_to_many_side(model, name)
     assert side is not None
     other = side.linked()
     target = other.owner
     before, after = info.keys.members_parts(side.attr)
+    split = info.keys.slot_group != target._meta.keys.slot_group
     plan = {
         "kind": "set",
         "before": before,
         "after": after,
         "owners": pks,
-        "prefix": target._meta.keys.row_prefix,
+        "prefix": False if split else target._meta.keys.row_prefix,
     }
-    return _Task(name, "set", target, plan)
+    return _Task(name, "set", target, plan, info.keys, split=split)
 
 
 def prefetch_steps(
@@ -128,36 +136,56 @@ def prefetch_steps(
 ) -> Steps[None]:
     """Load the relations ``names`` of ``entities`` (a query's result).
 
-    One script call per connection, all sent together (none if there is
-    nothing to read).
+    One script call per connection and slot group (none if there is
+    nothing to read); a ManyToMany whose two models are in different slot
+    groups takes a second call, for the related rows.
     """
     entities = [e for e in entities if not state_of(e).new]
     if not entities or not names:
         return
-    calls: dict[int, tuple[Any, list[_Task]]] = {}
-    for name in names:
-        task = _plan(model, entities, name)
-        if task is not None:
-            conn = task.target._connection
-            calls.setdefault(id(conn), (conn, []))[1].append(task)
+    tasks = [t for t in (_plan(model, entities, name) for name in names) if t]
+    replies = yield from _run(tasks)
+    split = [t for t in tasks if t.split]
+    if split:
+        follow = [_rows_task(t, replies[id(t)][0]) for t in split]
+        more = yield from _run(follow)
+        for task, extra in zip(split, follow, strict=True):
+            replies[id(task)] = [replies[id(task)][0], more[id(extra)][1]]
+    for task in tasks:
+        _apply(task, entities, replies[id(task)])
+
+
+def _run(tasks: list[_Task]) -> Steps[dict[int, list[Any]]]:
+    # One call per connection and slot group, KEYS[1] a key of that slot;
+    # the calls are sent together.
+    calls: dict[tuple[int, str], tuple[Any, str, list[_Task]]] = {}
+    for task in tasks:
+        conn = task.target._connection
+        group = (id(conn), task.keys.slot_group)
+        calls.setdefault(group, (conn, task.keys.anchor, []))[2].append(task)
     if not calls:
-        return
+        return {}
     script = _scripts.load("prefetch")
     sent = tuple(
-        Script(
-            conn,
-            script.name,
-            script.source,
-            script.sha,
-            (),
-            (json.dumps({"tasks": [t.plan for t in tasks]}),),
+        script.request(
+            conn, [anchor], [json.dumps({"tasks": [t.plan for t in group_tasks]})]
         )
-        for conn, tasks in calls.values()
+        for conn, anchor, group_tasks in calls.values()
     )
-    replies = yield Each(sent)
-    for (_, tasks), reply in zip(calls.values(), replies, strict=True):
-        for task, got in zip(tasks, reply, strict=True):
-            _apply(task, entities, got)
+    got = yield Each(sent)
+    replies: dict[int, list[Any]] = {}
+    for (_, _, group_tasks), reply in zip(calls.values(), got, strict=True):
+        for task, one in zip(group_tasks, reply, strict=True):
+            replies[id(task)] = one
+    return replies
+
+
+def _rows_task(task: _Task, groups: list[Any]) -> _Task:
+    # The rows of the ids a split "set" task found, in the target's slot.
+    ids = dict.fromkeys(text(i) for ids in groups for i in ids)
+    keys = task.target._meta.keys
+    plan = {"kind": "rows", "prefix": keys.row_prefix, "ids": list(ids)}
+    return _Task(task.attr, "rows", task.target, plan, keys)
 
 
 def _apply(task: _Task, entities: list[Model], reply: list[Any]) -> None:

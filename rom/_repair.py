@@ -353,10 +353,13 @@ def _apply_drops(
 ) -> None:
     for start in range(0, len(steps), _BLOCK):
         block = steps[start : start + _BLOCK]
-        by_conn: dict[int, tuple[redis.Redis, list[Step]]] = {}
+        # One call per connection and slot group: a call's keys share a slot.
+        by_conn: dict[tuple[int, str], tuple[redis.Redis, list[Step]]] = {}
         for step in block:
-            conn = models[step.model]._connection
-            by_conn.setdefault(id(conn), (conn, []))[1].append(step)
+            model = models[step.model]
+            conn = model._connection
+            where = (id(conn), model._meta.keys.slot_group)
+            by_conn.setdefault(where, (conn, []))[1].append(step)
         for conn, group in by_conn.values():
             keys: list[str] = []
             args: list[Any] = []

@@ -26,13 +26,13 @@ from . import _watch_writer
 from ._io import Pipeline
 from ._io import Steps
 from ._io import Wait
-from ._keys import KeySpace
 from ._redis_rules import write_error
 from ._replies import text_or_none
 from ._state import mark_deleted
 from ._state import settle
 from ._state import state_of
 from ._writer import WritePlan
+from ._writer import write_args
 from .exceptions import WriteOutcomeUnknown
 
 if TYPE_CHECKING:
@@ -166,8 +166,10 @@ def send(conn: Any, chunk: Batch) -> Steps[list[dict[str, Any]]]:
     write again, exactly as a reply lost after every re-send.
     """
     first = chunk[0][1]
-    record_key = KeySpace(first.namespace, first.pk).write_record(uuid.uuid4().hex)
-    args = [a for _, plan in chunk for a in plan.to_args()] if _USE_LUA else []
+    # The chunk's plans share a slot group (_persist groups them so): its
+    # record lives in their slot.
+    record_key = first.keyspace.write_record(uuid.uuid4().hex)
+    args = write_args(plan for _, plan in chunk) if _USE_LUA else []
     lost: Exception | None = None
     for attempt in range(SEND_ATTEMPTS):
         if attempt:

@@ -22,7 +22,6 @@ __all__ = [
     "many_to_many",
     "many_to_many_steps",
     "page",
-    "prefetch",
     "raise_counter",
     "repair_entries",
     "search",
@@ -47,11 +46,13 @@ class LuaScript:
     def __call__(self, conn: redis.Redis, keys: list[str], args: list[Any]) -> Any:
         return run_sync(self.steps(conn, keys, args))
 
+    def request(self, conn: Any, keys: list[str], args: list[Any]) -> Script:
+        """The request that runs the script (for ``Each``: several at once)."""
+        return Script(conn, self.name, self.source, self.sha, tuple(keys), tuple(args))
+
     def steps(self, conn: Any, keys: list[str], args: list[Any]) -> Steps[Any]:
         """Run the script (``yield from``); returns its reply."""
-        reply = yield Script(
-            conn, self.name, self.source, self.sha, tuple(keys), tuple(args)
-        )
+        reply = yield self.request(conn, keys, args)
         return reply
 
 
@@ -75,7 +76,8 @@ def write_entity(conn: redis.Redis, record_key: str, ttl: int, args: list[str]) 
 def write_entity_steps(
     conn: Any, record_key: str, ttl: int, args: list[str]
 ) -> Steps[Any]:
-    """Run ``write_entity.lua`` over plans (``WritePlan.to_args``, concatenated).
+    """Run ``write_entity.lua`` over plans: ``args`` is ``_writer.write_args``
+    (the key table, then ``WritePlan.to_args`` of each plan).
 
     ``record_key`` names the request (``KeySpace.write_record``): re-sending
     the same request returns the recorded reply and writes nothing. Returns
@@ -86,9 +88,10 @@ def write_entity_steps(
     return json.loads(raw)
 
 
-def search(conn: redis.Redis, plan: str) -> Any:
-    """Run ``search.lua`` on a JSON SearchPlan; the reply depends on its mode."""
-    return load("search")(conn, [], [plan])
+def search(conn: redis.Redis, temp: str, plan: str) -> Any:
+    """Run ``search.lua`` on a JSON SearchPlan whose temporary key is
+    ``temp`` (its KEYS[1]); the reply depends on its mode."""
+    return load("search")(conn, [temp], [plan])
 
 
 def page(
@@ -142,20 +145,16 @@ def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
     return int(load("clean_orphans")(conn, keys, args))
 
 
-def many_to_many(conn: redis.Redis, plan: str) -> Any:
-    """Run ``many_to_many.lua`` on a JSON plan (see the script's header)."""
-    return run_sync(many_to_many_steps(conn, plan))
+def many_to_many(conn: redis.Redis, anchor: str, plan: str) -> Any:
+    """Run ``many_to_many.lua`` on a JSON plan (see the script's header);
+    ``anchor`` is a key of the slot it works in (its KEYS[1])."""
+    return run_sync(many_to_many_steps(conn, anchor, plan))
 
 
-def many_to_many_steps(conn: Any, plan: str) -> Steps[Any]:
+def many_to_many_steps(conn: Any, anchor: str, plan: str) -> Steps[Any]:
     """``many_to_many`` as steps, for either transport."""
-    reply = yield from load("many_to_many").steps(conn, [], [plan])
+    reply = yield from load("many_to_many").steps(conn, [anchor], [plan])
     return reply
-
-
-def prefetch(conn: redis.Redis, plan: str) -> list[list[Any]]:
-    """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``."""
-    return load("prefetch")(conn, [], [plan])  # type: ignore[no-any-return]
 
 
 def repair_entries(conn: redis.Redis, keys: list[str], args: list[Any]) -> list[int]:

@@ -289,7 +289,11 @@ class SearchPlan:
     # Return only the last result of the order (``Query.last()``).
     last: bool = False
 
-    def to_json(self) -> str:
+    def to_json(self, temp: str | None = None) -> str:
+        """The plan as ``search.lua`` takes it (ARGV[1]); ``temp`` is its
+        temporary key (``KeySpace.temp``, a fresh one if not given), which
+        the caller also declares as KEYS[1]."""
+        temp = self.keys.temp() if temp is None else temp
         order: Any = False
         filters = [f.to_plan() for f in self.filters]
         if self.order is not None and not self.order.by_id:
@@ -298,7 +302,8 @@ class SearchPlan:
                 filters.append(self.order.geo.to_plan())
                 order["geo"] = len(filters)
         body = {
-            "temp": self.keys.temp(),
+            "temp": temp,
+            "scratch": self.keys.scratch_prefix(temp),
             "ttl": self.ttl,
             "filters": filters,
             "order": order,

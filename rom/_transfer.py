@@ -34,9 +34,11 @@ def transfer_steps(
     """Move ``value`` from ``source.attr`` to ``dest.attr``; set ``txn.txn_attr = 1``.
 
     All three writes happen atomically, or none: ``ValueError`` says why
-    ('already sent', 'not enough credit', 'entity deleted'). The script does
-    not touch indexes; ``refresh_index`` reloads the entities and saves them
-    in full afterwards, which rebuilds their index entries.
+    ('already sent', 'not enough credit', 'entity deleted'). The three must
+    be in one slot group (``rom._keys.slot_group``): one script, one slot.
+    The script does not touch indexes; ``refresh_index`` reloads the
+    entities and saves them in full afterwards, which rebuilds their index
+    entries.
     """
     entities = (source, dest, txn)
     amount = _check(entities, value, decimal_places)
@@ -64,6 +66,16 @@ def _check(entities: tuple[Model, ...], value: Any, places: int) -> str:
         raise ValueError(
             "transfer() needs all three entities on the same Redis server and "
             f"database, got {sorted(map(str, servers))}"
+        )
+    groups = {entity._meta.keys.slot_group for entity in entities}
+    if len(groups) != 1:
+        # Split into one script per slot it would stop being all-or-nothing.
+        names = sorted({entity._meta.namespace for entity in entities})
+        raise ValueError(
+            "transfer() is one atomic script, so its three entities must be in "
+            f"one hash slot group; the namespaces {names} have the hash tags "
+            f"{sorted(groups)}. Give their models namespaces with the same "
+            "hash tag (e.g. '{bank}account' and '{bank}txn')"
         )
     for entity in entities:
         state = state_of(entity).status

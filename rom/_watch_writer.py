@@ -56,7 +56,7 @@ def apply_plan_steps(
     """
 
     def steps(pipe: Any) -> Steps[Any]:
-        keys = KeySpace(plan.namespace, plan.pk)
+        keys = plan.keyspace
         while True:
             try:
                 return (yield from _attempt(conn, pipe, keys, plan, record_key, ttl))

@@ -8,6 +8,7 @@ or to ``_watch_writer.apply_plans``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from ._keys import KeySpace
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import ModelInfo
 from ._redis_rules import MAX_STRING_BYTES
@@ -35,8 +37,10 @@ __all__ = [
     "IndexEntries",
     "WritePlan",
     "from_stored_row",
+    "key_table",
     "plan_delete",
     "plan_save",
+    "write_args",
 ]
 
 
@@ -114,6 +118,16 @@ class WritePlan:
     # Bookkeeping for the caller, not sent: the row's fields after the write.
     new_last: dict[str, str] = field(default_factory=dict)
     changes: int = 0
+    # The model's key names (its KeySpace); built from namespace and pk
+    # when not given.
+    keys: KeySpace | None = None
+
+    @property
+    def keyspace(self) -> KeySpace:
+        """The KeySpace naming every key this plan writes."""
+        if self.keys is None:
+            self.keys = KeySpace(self.namespace, self.pk)
+        return self.keys
 
     def to_args(self) -> list[str]:
         """The plan as ``write_entity.lua`` takes it: JSON, then the record.
@@ -124,7 +138,11 @@ class WritePlan:
         return [self.to_json(), "" if self.delete else self.entries.record()]
 
     def to_json(self) -> str:
-        """Serialise the plan, but its record, for the Lua writer."""
+        """Serialise the plan, but its record, for the Lua writer.
+
+        ``ns`` names the plan's entry in the call's ``key_table``; the
+        UnsafeColumn keys a delete removes go as full key names.
+        """
         e = self.entries
         body = {
             "ns": self.namespace,
@@ -141,13 +159,39 @@ class WritePlan:
             "prefix": e.prefix,
             "suffix": e.suffix,
             "geo": e.geo,
-            "unsafe": self.unsafe,
+            "unsafe": [self.keyspace.unsafe(self.id, a) for a in self.unsafe],
             "unique_fields": [[name, list(f)] for name, f in self.unique_fields],
             "row_check": [[f, False if v is None else v] for f, v in self.row_check],
             "unique_stored": self.unique_stored,
             "reindex": self.reindex,
         }
         return _compact(body)
+
+
+def key_table(plans: Iterable[WritePlan]) -> str:
+    """The key table ``write_entity.lua`` gets with ``plans`` (its ARGV[2]):
+    per namespace, ``KeySpace.script_keys`` (templates and key names).
+
+    Sent once per call rather than in every plan, so plans stay small.
+    """
+    table: dict[str, str] = {}
+    for plan in plans:
+        if plan.namespace not in table:
+            table[plan.namespace] = _table_entry(plan.keyspace)
+    return "{" + ",".join(f"{_compact(ns)}:{e}" for ns, e in table.items()) + "}"
+
+
+@functools.cache
+def _table_entry(keys: KeySpace) -> str:
+    # A model's entry never changes: encoded once.
+    return _compact(keys.script_keys())
+
+
+def write_args(plans: Iterable[WritePlan]) -> list[str]:
+    """The ARGV of ``write_entity.lua`` after the TTL: the key table, then
+    two per plan (``WritePlan.to_args``)."""
+    plans = list(plans)
+    return [key_table(plans), *(a for plan in plans for a in plan.to_args())]
 
 
 # -- saving ---------------------------------------------------------------
@@ -174,6 +218,7 @@ def plan_save(
     ignore_last = new or force
     full = full or ignore_last
     plan = WritePlan(info.namespace, info.pk, None if id is None else str(id))
+    plan.keys = info.keys
     plan.reindex = full
     plan.new_last = {} if ignore_last else dict(last)
     for col in info.stored:
@@ -461,6 +506,7 @@ def plan_delete(
 ) -> WritePlan:
     """Plan deleting an entity: its row, unique entries and index entries."""
     plan = WritePlan(info.namespace, info.pk, str(id), delete=True)
+    plan.keys = info.keys
     values = decode_last(info, last) if _keygen_unique(info) else {}
     stored = unique_values(info, values, lambda c: last.get(c.attr))
     current = unique_values(info, data, lambda col: _wire(col, data))

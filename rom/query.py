@@ -336,7 +336,10 @@ class Query(Generic[M]):
 
     def _run(self, plan: SearchPlan) -> Steps[Any]:
         script = _scripts.load("search")
-        reply = yield from script.steps(self._model._connection, [], [plan.to_json()])
+        # KEYS[1] is the temporary key: a key of the model's slot.
+        temp = plan.keys.temp()
+        conn = self._model._connection
+        reply = yield from script.steps(conn, [temp], [plan.to_json(temp)])
         return reply
 
     @property

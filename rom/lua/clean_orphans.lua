@@ -1,6 +1,8 @@
 -- clean_orphans.lua: remove index entries and keys of entities whose row is gone.
 -- KEYS[2i-1]  an index, unique or legacy-record key, or an UnsafeColumn key
 -- KEYS[2i]    the row of the entity that entry belongs to (<ns>:<id>)
+--             Every key is named by rom/_keys.py KeySpace; one call holds
+--             the entries of one model, so its keys share one slot
 -- ARGV[3i-2]  'rem': remove ARGV[3i-1] from KEYS[2i-1] (SREM, ZREM or HDEL
 --             by the key's type); 'del': DEL KEYS[2i-1]
 -- ARGV[3i-1]  the member or field

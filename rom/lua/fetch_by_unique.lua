@@ -1,6 +1,7 @@
 -- fetch_by_unique.lua: look entities up by unique values and read their rows.
 -- KEYS[1]    the unique HASH <ns>:<col>:uidx
--- ARGV[1]    the row-key prefix "<ns>:" (the row of id N is "<ns>:N")
+-- ARGV[1]    the row-key prefix "<ns>:" (KeySpace.row_prefix; the row of
+--            id N is ARGV[1] .. N, in the slot of KEYS[1])
 -- ARGV[2..]  the values looked up
 -- returns    per value: {} when absent, else {id, field1, value1, ...}
 local out = {}

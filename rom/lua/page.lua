@@ -1,6 +1,7 @@
 -- page.lua: one page of a cached query result, with the entities' data.
 -- KEYS[1]    the cached result ZSET (ranks follow the query's order)
--- ARGV[1]    the row-key prefix "<ns>:"
+-- ARGV[1]    the row-key prefix "<ns>:" (KeySpace.row_prefix; the row of
+--            id N is ARGV[1] .. N, in the slot of KEYS[1])
 -- ARGV[2]    first rank; ARGV[3] last rank (inclusive)
 -- ARGV[4]    TTL in seconds to renew on the cached key
 -- ARGV[5..]  fields to read (select); none means whole rows

@@ -1,5 +1,8 @@
 -- prefetch.lua: read the related entities of a query result in one call.
--- KEYS        none: every key is named in the plan (built by rom/_keys.py)
+-- KEYS[1]     a key of the slot every task reads (KeySpace.anchor),
+--             declared so a cluster client routes the call there; every
+--             key is named in the plan from KeySpace prefixes
+--             (rom/_keys.py): key, prefix .. id, before .. owner .. after
 -- ARGV[1]     JSON {tasks = {task, ...}}, each task one of:
 --             {kind = "rows", prefix, ids}: the rows <prefix><id>
 --             {kind = "index", key, owners, prefix}: per owner id, the ids
@@ -7,7 +10,8 @@
 --               OneToMany), then their rows
 --             {kind = "set", before, after, owners, prefix}: per owner id,
 --               the members of the SET <before><owner><after> (a ManyToMany
---               side), then their rows
+--               side), then their rows; prefix = false reads no rows
+--               (they are in another slot: rom reads them by a second call)
 -- returns     per task {groups, rows}: groups[i] lists the related ids of
 --             owners[i] (empty for "rows"); rows holds {id, field, value, ...}
 --             for each related id once, rows that are gone left out
@@ -36,6 +40,7 @@ for t, task in ipairs(plan.tasks) do
         end
     end
     local rows = {}
+    if not task.prefix then wanted = {} end
     for _, id in ipairs(wanted) do
         local row = redis.call('HGETALL', task.prefix .. id)
         if #row > 0 then

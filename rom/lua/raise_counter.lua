@@ -1,5 +1,6 @@
 -- raise_counter.lua: raise an id counter to at least a given id, atomically.
--- KEYS[1]     the id counter STRING <ns>:<pk>:
+-- KEYS[1]     the id counter STRING <ns>:<pk>: (KeySpace.counter), the
+--             only key touched
 -- ARGV[1]     the id it must reach (a decimal integer)
 -- returns     the counter's value afterwards
 -- A counter already at or above ARGV[1] is left alone, so ids handed out

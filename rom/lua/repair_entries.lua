@@ -2,6 +2,8 @@
 -- belongs to is still as the consistency check read it.
 -- KEYS[2i-1]  an index SET/ZSET, unique or legacy-record HASH, an
 --             UnsafeColumn key or a temporary query key
+--             (every key named by rom/_keys.py KeySpace; one call holds
+--             entries of one connection and slot group, rom/_repair.py)
 -- KEYS[2i]    the row of the entity that entry belongs to (<ns>:<id>)
 -- ARGV[4i-3]  'rem': remove ARGV[4i-2] from KEYS[2i-1] (SREM, ZREM or HDEL
 --             by the key's type); 'del': DEL KEYS[2i-1]; 'expire': give

@@ -1,9 +1,13 @@
 -- search.lua: answer one query plan: filter, order, limit, then return ids,
 -- rows, a count, or a cached result key.
--- KEYS        none: every key is named in the plan (built by rom/_keys.py)
+-- KEYS[1]     the plan's temporary key (plan.temp, KeySpace.temp: in the
+--             model's hash slot), declared so a cluster client routes the
+--             call to that slot's node; every other key is named in the
+--             plan, built by rom/_keys.py KeySpace, all of one model
 -- ARGV[1]     JSON SearchPlan (rom/_search.py SearchPlan.to_json):
---             {temp, ttl, filters: [...], order: {key, desc} | false,
+--             {temp, scratch, ttl, filters: [...], order: {key, desc} | false,
 --              offset, count (-1 = all), mode, fields, row_prefix}
+--             scratch: the prefix of scratch keys (KeySpace.scratch_prefix)
 --             an affix filter is {kind = "affix", key, start, end, prefix,
 --              windows = {{start, end}, ...} (optional, replaces start/end),
 --              pattern = like() items (optional, see like_match)}
@@ -22,7 +26,7 @@
 --             mode "count":  the number of matching entities (before limits)
 --             mode "cache":  the temp key, kept with a TTL of plan.ttl seconds
 --                            (scores give the order: by order key, else by id)
--- Temporary keys are the plan's temp key and "<temp>:<n>" scratch keys; each
+-- Temporary keys are the plan's temp key and scratch .. n keys; each
 -- gets a TTL as soon as it exists and all but a cached result are deleted.
 
 local plan = cjson.decode(ARGV[1])
@@ -31,7 +35,7 @@ local scratch_n = 0
 
 local function scratch()
     scratch_n = scratch_n + 1
-    return T .. ':' .. scratch_n
+    return plan.scratch .. scratch_n
 end
 
 local function expire(key)

@@ -2,6 +2,8 @@
 -- KEYS[1]     source entity row   (<ns>:<id>)
 -- KEYS[2]     destination row     (<ns>:<id>)
 -- KEYS[3]     transaction row     (<ns>:<id>)
+--             (KeySpace.entity; the three must share one slot group:
+--             rom/_transfer.py refuses them otherwise)
 -- ARGV[1]     the amount column of source and destination
 -- ARGV[2]     the transaction's "sent" column
 -- ARGV[3]     the amount, a decimal number (> 0)

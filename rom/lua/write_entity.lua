@@ -4,13 +4,20 @@
 --             it exists, this request ran already (or was fenced off) and its
 --             recorded reply is returned with nothing written
 -- ARGV[1]     seconds the write record is kept
--- ARGV[2..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
+-- ARGV[2]     the key table (rom/_writer.py key_table): JSON object, per
+--             plan namespace (a plan's "ns") KeySpace.script_keys():
+--             {row, idx, pre, suf, geo, uidx = {before, after}, counter,
+--              legacy}. Every key is named from it: a key of kind K for
+--             name N is K[1] .. N .. K[2] (N is the id for row, the index
+--             name, attribute or column(s) for the others); counter and
+--             legacy are the id counter and the legacy record hash. Index
+--             entries named by the entity's stored index record (rom
+--             1.1.2's -index-data- / legacy layout) become keys so, never
+--             from the bare namespace. On a cluster all of a call's keys
+--             are in the slot of KEYS[1] (rom/_persist.py groups by slot).
+-- ARGV[3..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
 --             plan, then the -index-data- record it writes ('' for a delete).
---             Index keys are named by the entity's stored index record (rom
---             1.1.2's -index-data- / <ns>:: layout), so they are built here
---             from the plan's namespace with the KeySpace rules:
---             <ns>:<id>, <ns>:<name>:idx, <ns>:<attr>:pre|suf, <ns>:<name>:geo,
---             <ns>:<cols>:uidx, <ns>:<pk>:, <ns>::, <ns>:<id>:<attr>
+--             A delete plan's "unsafe" lists full UnsafeColumn key names.
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
@@ -23,8 +30,16 @@
 
 -- The stored record's text (false if none) and whether it came from the
 -- legacy <ns>::. `own` is the row's -index-data- if check() read it already.
-local function stored_record(ns, id, row, own)
-    local raw = redis.call('HGET', ns .. '::', id)
+local K = cjson.decode(ARGV[2])
+
+-- The key of `kind` for `name`, from the plan's key table `k`.
+local function key(k, kind, name)
+    local t = k[kind]
+    return t[1] .. name .. t[2]
+end
+
+local function stored_record(k, id, row, own)
+    local raw = redis.call('HGET', k.legacy, id)
     if raw then return raw, true end
     if own == nil then own = redis.call('HGET', row, '-index-data-') end
     return own, false
@@ -64,99 +79,99 @@ end
 -- Remove every entry named by a stored record, except those in `keep`;
 -- return the kept ones. Slot 4 may hold bare geo names (rom 1.1.2 wrote
 -- them there); slot 5 holds geo names.
-local function remove_entries(ns, id, rec, keep)
+local function remove_entries(k, id, rec, keep)
     local kept, members, keys = {}, {}, {}
-    local function drop(name, cmd, key, member)
-        if keep[name] then kept[name] = true else redis.call(cmd, key, member) end
+    local function drop(name, cmd, ikey, member)
+        if keep[name] then kept[name] = true else redis.call(cmd, ikey, member) end
     end
     -- Prefix and suffix members go out one ZREM per key (and per 500).
-    local function drop_member(name, key, member)
+    local function drop_member(name, zkey, member)
         if keep[name] then
             kept[name] = true
             return
         end
-        if not members[key] then
-            members[key] = {}
-            keys[#keys + 1] = key
+        if not members[zkey] then
+            members[zkey] = {}
+            keys[#keys + 1] = zkey
         end
-        local list = members[key]
+        local list = members[zkey]
         list[#list + 1] = member
         if #list == 500 then
-            redis.call('ZREM', key, unpack(list))
-            members[key] = {}
+            redis.call('ZREM', zkey, unpack(list))
+            members[zkey] = {}
         end
     end
     for _, name in ipairs(slot(rec, 1)) do
         if type(name) == 'string' then
-            drop('t\0' .. name, 'SREM', ns .. ':' .. name .. ':idx', id)
+            drop('t\0' .. name, 'SREM', key(k, 'idx', name), id)
         end
     end
     for _, name in ipairs(slot(rec, 2)) do
         if type(name) == 'string' then
-            drop('z\0' .. name, 'ZREM', ns .. ':' .. name .. ':idx', id)
+            drop('z\0' .. name, 'ZREM', key(k, 'idx', name), id)
         end
     end
     for _, pair in ipairs(slot(rec, 3)) do
         if is_pair(pair) then
             drop_member('p\0' .. pair[1] .. '\0' .. pair[2],
-                        ns .. ':' .. pair[1] .. ':pre', pair[2] .. '\0' .. id)
+                        key(k, 'pre', pair[1]), pair[2] .. '\0' .. id)
         end
     end
     for _, item in ipairs(slot(rec, 4)) do
         if is_pair(item) then
             drop_member('s\0' .. item[1] .. '\0' .. item[2],
-                        ns .. ':' .. item[1] .. ':suf', item[2] .. '\0' .. id)
+                        key(k, 'suf', item[1]), item[2] .. '\0' .. id)
         elseif type(item) == 'string' then
-            drop('g\0' .. item, 'ZREM', ns .. ':' .. item .. ':geo', id)
+            drop('g\0' .. item, 'ZREM', key(k, 'geo', item), id)
         end
     end
     for _, name in ipairs(slot(rec, 5)) do
         if type(name) == 'string' then
-            drop('g\0' .. name, 'ZREM', ns .. ':' .. name .. ':geo', id)
+            drop('g\0' .. name, 'ZREM', key(k, 'geo', name), id)
         end
     end
-    for _, key in ipairs(keys) do
-        if #members[key] > 0 then redis.call('ZREM', key, unpack(members[key])) end
+    for _, name in ipairs(keys) do
+        if #members[name] > 0 then redis.call('ZREM', name, unpack(members[name])) end
     end
     return kept
 end
 
 -- ZADD prefix or suffix members not already in place, one call per key
 -- (a column's entries come together in the plan) and per 500 members.
-local function add_affixes(ns, id, entries, kind, tag, kept)
-    local key, args = nil, {}
+local function add_affixes(k, id, entries, kind, tag, kept)
+    local zkey, args = nil, {}
     for _, e in ipairs(entries) do
         if not kept[tag .. e[1] .. '\0' .. e[2]] then
-            local k = ns .. ':' .. e[1] .. ':' .. kind
-            if (k ~= key or #args == 1000) and #args > 0 then
-                redis.call('ZADD', key, unpack(args))
+            local this = key(k, kind, e[1])
+            if (this ~= zkey or #args == 1000) and #args > 0 then
+                redis.call('ZADD', zkey, unpack(args))
                 args = {}
             end
-            key = k
+            zkey = this
             args[#args + 1] = e[3]
             args[#args + 1] = e[2] .. '\0' .. id
         end
     end
-    if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+    if #args > 0 then redis.call('ZADD', zkey, unpack(args)) end
 end
 
 -- Add the plan's entries; kept tokens and affixes are in place already,
 -- scores and geo points are written again (they may have changed).
-local function add_entries(ns, id, p, kept)
+local function add_entries(k, id, p, kept)
     for _, name in ipairs(p.tokens) do
         if not kept['t\0' .. name] then
-            redis.call('SADD', ns .. ':' .. name .. ':idx', id)
+            redis.call('SADD', key(k, 'idx', name), id)
         end
     end
     for _, e in ipairs(p.scored) do
         local score = e[2]
         if score == false then score = id end
-        redis.call('ZADD', ns .. ':' .. e[1] .. ':idx', score, id)
+        redis.call('ZADD', key(k, 'idx', e[1]), score, id)
     end
-    add_affixes(ns, id, p.prefix, 'pre', 'p\0', kept)
-    add_affixes(ns, id, p.suffix, 'suf', 's\0', kept)
+    add_affixes(k, id, p.prefix, 'pre', 'p\0', kept)
+    add_affixes(k, id, p.suffix, 'suf', 's\0', kept)
     for _, e in ipairs(p.geo) do
-        redis.call('GEOADD', ns .. ':' .. e[1] .. ':geo', e[2], e[3], id)
+        redis.call('GEOADD', key(k, 'geo', e[1]), e[2], e[3], id)
     end
 end
 
@@ -204,7 +219,7 @@ local function row_moved(row, p)
 end
 
 -- Checks come before any write, so a failed plan writes nothing.
-local function check(ns, id, row, p)
+local function check(k, id, row, p)
     if id and row_moved(row, p) then return {error = 'moved'} end
     if #p.race > 0 then
         local fields = {}
@@ -223,7 +238,7 @@ local function check(ns, id, row, p)
         if #changed > 0 then return {error = 'race', fields = changed} end
     end
     for _, e in ipairs(p.unique) do
-        local owner = redis.call('HGET', ns .. ':' .. e[1] .. ':uidx', e[2])
+        local owner = redis.call('HGET', key(k, 'uidx', e[1]), e[2])
         if owner and owner ~= id then
             return {error = 'unique', column = e[1], value = e[2]}
         end
@@ -237,30 +252,30 @@ end
 -- created (by an earlier entity) or be about to be (by this one) as that type.
 local verified = {}
 
--- Raise (before the entity's first write) if `key` exists with another type,
+-- Raise (before the entity's first write) if `name` exists with another type,
 -- or was checked for another type in this run.
-local function need(key, kind)
-    if verified[key] == kind then return end
-    if verified[key] then
-        error({err = 'WRONGTYPE key ' .. key .. ' is written as a '
-            .. verified[key] .. ' and as a ' .. kind .. ' in the same request'})
+local function need(name, kind)
+    if verified[name] == kind then return end
+    if verified[name] then
+        error({err = 'WRONGTYPE key ' .. name .. ' is written as a '
+            .. verified[name] .. ' and as a ' .. kind .. ' in the same request'})
     end
-    local found = redis.call('TYPE', key)
+    local found = redis.call('TYPE', name)
     if type(found) == 'table' then found = found.ok end
     if found ~= 'none' and found ~= kind then
-        error({err = 'WRONGTYPE key ' .. key .. ' holds a ' .. found
+        error({err = 'WRONGTYPE key ' .. name .. ' holds a ' .. found
             .. ', the write needs a ' .. kind .. ' (or no key)'})
     end
-    verified[key] = kind
+    verified[name] = kind
 end
 
 -- The type every index key named by entries (plan or stored record) must have.
-local function need_entries(ns, tokens, scored, prefix, suffix, geo)
-    for _, name in ipairs(tokens) do need(ns .. ':' .. name .. ':idx', 'set') end
-    for _, name in ipairs(scored) do need(ns .. ':' .. name .. ':idx', 'zset') end
-    for _, attr in ipairs(prefix) do need(ns .. ':' .. attr .. ':pre', 'zset') end
-    for _, attr in ipairs(suffix) do need(ns .. ':' .. attr .. ':suf', 'zset') end
-    for _, name in ipairs(geo) do need(ns .. ':' .. name .. ':geo', 'zset') end
+local function need_entries(k, tokens, scored, prefix, suffix, geo)
+    for _, name in ipairs(tokens) do need(key(k, 'idx', name), 'set') end
+    for _, name in ipairs(scored) do need(key(k, 'idx', name), 'zset') end
+    for _, attr in ipairs(prefix) do need(key(k, 'pre', attr), 'zset') end
+    for _, attr in ipairs(suffix) do need(key(k, 'suf', attr), 'zset') end
+    for _, name in ipairs(geo) do need(key(k, 'geo', name), 'zset') end
 end
 
 local function firsts(list)
@@ -278,7 +293,7 @@ local function strings(list)
 end
 
 -- Every key the stored record names, with the type its removal needs.
-local function need_record(ns, rec)
+local function need_record(k, rec)
     local pre, suf, geo = {}, {}, strings(slot(rec, 5))
     for _, pair in ipairs(slot(rec, 3)) do
         if is_pair(pair) then pre[#pre + 1] = pair[1] end
@@ -287,36 +302,36 @@ local function need_record(ns, rec)
         if is_pair(item) then suf[#suf + 1] = item[1]
         elseif type(item) == 'string' then geo[#geo + 1] = item end
     end
-    need_entries(ns, strings(slot(rec, 1)), strings(slot(rec, 2)), pre, suf, geo)
+    need_entries(k, strings(slot(rec, 1)), strings(slot(rec, 2)), pre, suf, geo)
 end
 
 -- Every read and check of one entity, before any of its writes: a key of the
 -- wrong type or a bad counter raises here, when nothing of it is written.
 -- Returns a failed check's result, or nil with the plan's state filled in.
 local function prepare(p)
-    local ns, id = p.ns, p.id
-    local row = id and (ns .. ':' .. id) or nil
+    local k, id = K[p.ns], p.id
+    local row = id and key(k, 'row', id) or nil
     if row then need(row, 'hash') end
-    need(ns .. '::', 'hash')
+    need(k.legacy, 'hash')
     for _, list in ipairs({p.unique, p.unique_del, p.unique_fields or {},
                             p.unique_stored or {}}) do
-        for _, e in ipairs(list) do need(ns .. ':' .. e[1] .. ':uidx', 'hash') end
+        for _, e in ipairs(list) do need(key(k, 'uidx', e[1]), 'hash') end
     end
-    local failed = check(ns, id, row, p)
+    local failed = check(k, id, row, p)
     if failed then return failed end
     p.raw, p.legacy = false, false
     if id then
-        p.raw, p.legacy = stored_record(ns, id, row, p.own_record)
+        p.raw, p.legacy = stored_record(k, id, row, p.own_record)
     else
         -- The id INCR will give: its row must be free for a hash.
-        local counter = ns .. ':' .. p.pk .. ':'
+        local counter = k.counter
         need(counter, 'string')
         local value = redis.call('GET', counter) or '0'
         if not string.match(value, '^%d+$') or #value > 15 then
             error({err = 'ERR id counter ' .. counter .. ' holds ' .. value
                 .. ', not an id; set it to the largest id in use'})
         end
-        row = ns .. ':' .. string.format('%d', tonumber(value) + 1)
+        row = key(k, 'row', string.format('%d', tonumber(value) + 1))
         need(row, 'hash')
     end
     local removals = p.unique_del
@@ -325,15 +340,15 @@ local function prepare(p)
     -- Entries this plan writes are never removed.
     local removable, seen = {}, {}
     for _, e in ipairs(p.unique) do
-        seen[ns .. ':' .. e[1] .. ':uidx\0' .. e[2]] = true
+        seen[key(k, 'uidx', e[1]) .. '\0' .. e[2]] = true
     end
     for _, e in ipairs(removals) do
-        local key = ns .. ':' .. e[1] .. ':uidx'
-        local name = key .. '\0' .. e[2]
+        local ukey = key(k, 'uidx', e[1])
+        local name = ukey .. '\0' .. e[2]
         if id and not seen[name] then
             seen[name] = true
-            if redis.call('HGET', key, e[2]) == id then
-                table.insert(removable, {key, e[2]})
+            if redis.call('HGET', ukey, e[2]) == id then
+                table.insert(removable, {ukey, e[2]})
             end
         end
     end
@@ -342,29 +357,29 @@ local function prepare(p)
     -- write() touches the entries of the stored record and of the plan
     -- unless the record is unchanged: then only scores and geo points.
     if p.delete or p.reindex or p.raw ~= p.record then
-        need_record(ns, p.stored)
+        need_record(k, p.stored)
         if not p.delete then
-            need_entries(ns, p.tokens, firsts(p.scored), firsts(p.prefix),
+            need_entries(k, p.tokens, firsts(p.scored), firsts(p.prefix),
                          firsts(p.suffix), firsts(p.geo))
         end
     else
-        need_entries(ns, {}, firsts(p.scored), {}, {}, firsts(p.geo))
+        need_entries(k, {}, firsts(p.scored), {}, {}, firsts(p.geo))
     end
     return nil
 end
 
 -- Apply a prepared plan. Every key it writes was found of the right type.
 local function write(p)
-    local ns = p.ns
+    local k = K[p.ns]
     local id = p.id
     if not id then
-        id = tostring(redis.call('INCR', ns .. ':' .. p.pk .. ':'))
+        id = tostring(redis.call('INCR', k.counter))
         table.insert(p.hset, p.pk)
         table.insert(p.hset, id)
     end
-    local row = ns .. ':' .. id
+    local row = key(k, 'row', id)
     for _, e in ipairs(p.unique) do
-        if not e.owned then redis.call('HSET', ns .. ':' .. e[1] .. ':uidx', e[2], id) end
+        if not e.owned then redis.call('HSET', key(k, 'uidx', e[1]), e[2], id) end
     end
     for _, e in ipairs(p.removable) do redis.call('HDEL', e[1], e[2]) end
     if #p.hdel > 0 then redis.call('HDEL', row, unpack(p.hdel)) end
@@ -376,15 +391,15 @@ local function write(p)
     local kept = keep
     -- The same record names the same entries: none to remove or re-add.
     if p.delete or p.reindex or p.raw ~= p.record then
-        kept = remove_entries(ns, id, p.stored, keep)
+        kept = remove_entries(k, id, p.stored, keep)
     end
-    if p.legacy then redis.call('HDEL', ns .. '::', id) end
+    if p.legacy then redis.call('HDEL', k.legacy, id) end
     if p.delete then
         redis.call('DEL', row)
-        for _, attr in ipairs(p.unsafe) do redis.call('DEL', row .. ':' .. attr) end
+        for _, name in ipairs(p.unsafe) do redis.call('DEL', name) end
         return {id = id}
     end
-    add_entries(ns, id, p, kept)
+    add_entries(k, id, p, kept)
     if p.legacy or p.raw ~= p.record then
         redis.call('HSET', row, '-index-data-', p.record)
     end
@@ -404,7 +419,7 @@ end
 local recorded = redis.call('GET', KEYS[1])
 if recorded then return recorded end
 local results, written = {}, false
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
     local p = cjson.decode(ARGV[i])
     p.record = ARGV[i + 1]
     local result = apply(p)

@@ -439,6 +439,7 @@ class TestSearchPlan:
             "rows",
         )
         body = json.loads(plan.to_json())
+        assert body.pop("scratch") == body["temp"] + ":"
         namespace, temp = body.pop("temp").split(":")
         assert namespace == "QPlanItem"
         assert uuid.UUID(temp).version == 4
