@@ -45,10 +45,12 @@ from ._counting import counting_client
 __all__ = [
     "CallCount",
     "CallCounter",
+    "ClusterNode",
     "CountingConnection",
     "CountingSSLConnection",
     "CountingUnixDomainSocketConnection",
     "DroppingProxy",
+    "RedisCluster",
     "RedisServer",
     "binary_version",
     "counter_of",
@@ -56,6 +58,7 @@ __all__ = [
     "data_keys",
     "find_redis_server",
     "is_write_record",
+    "slot_of",
     "url_with_db",
     "use_connection",
 ]
@@ -233,9 +236,12 @@ class RedisServer:
         binary = self.binary or find_redis_server()
         # Another process may grab the free port before redis binds it: retry.
         for attempt in range(5):
-            if self._launch(binary, _free_port(self.host), last=attempt == 4):
+            if self._launch(binary, self._pick_port(), last=attempt == 4):
                 return self
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pick_port(self) -> int:
+        return _free_port(self.host)
 
     def _launch(self, binary: str, port: int, *, last: bool) -> bool:
         directory = tempfile.mkdtemp(prefix="rom-redis-")
@@ -532,3 +538,9 @@ class DroppingProxy:
             with self._lock:
                 self._open.discard(client)
                 self._open.discard(upstream)
+
+
+# Defined in its own module, which builds on RedisServer above.
+from ._test_cluster import ClusterNode  # noqa: E402
+from ._test_cluster import RedisCluster  # noqa: E402
+from ._test_cluster import slot_of  # noqa: E402
