@@ -41,6 +41,7 @@ from ._counting import CountingSSLConnection
 from ._counting import CountingUnixDomainSocketConnection
 from ._counting import counter_of
 from ._counting import counting_client
+from ._counting import counting_cluster_client
 
 __all__ = [
     "CallCount",
@@ -55,6 +56,7 @@ __all__ = [
     "binary_version",
     "counter_of",
     "counting_client",
+    "counting_cluster_client",
     "data_keys",
     "find_redis_server",
     "is_write_record",
