@@ -363,9 +363,14 @@ def counting_cluster_client(
     """
     counter = CallCounter()
     kwargs["connection_class"] = _bound_classes(counter)
-    if url is not None:
-        return redis.cluster.RedisCluster.from_url(url, **kwargs), counter
-    return redis.cluster.RedisCluster(**kwargs), counter
+    if url is None:
+        # redis-py honours connection_class only for a client made from a
+        # URL (its nodes then share one pool class): the first node's.
+        nodes = kwargs.get("startup_nodes") or []
+        if not nodes:
+            raise TypeError("counting_cluster_client needs a url or startup_nodes")
+        url = f"redis://{nodes[0].host}:{nodes[0].port}/0"
+    return redis.cluster.RedisCluster(url=url, **kwargs), counter
 
 
 def counter_of(client: Any) -> CallCounter:

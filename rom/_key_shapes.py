@@ -30,6 +30,9 @@ from typing import NamedTuple
 
 import redis
 
+from ._cluster import resolve_nodes
+from ._cluster import scan_cursor
+from ._cluster import scan_target
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import TOKEN_KEYGENS
 from ._meta import ModelInfo
@@ -201,8 +204,12 @@ def scan_keys(
 ) -> Iterator[tuple[list[str], int]]:
     """Yield each SCAN page of keys under ``<ns>:`` and the cursor after it."""
     while True:
-        cursor, page = conn.scan(cursor, match=info.keys.scan_pattern, count=count)
-        cursor = int(cursor)
+        keys = info.keys
+        target = scan_target(conn, keys)
+        if target:  # a cluster: the master serving the model's slot
+            target = resolve_nodes(conn, target)
+        reply, page = conn.scan(cursor, match=keys.scan_pattern, count=count, **target)
+        cursor = scan_cursor(reply)
         yield [text(k) for k in page], cursor
         if cursor == 0:
             return

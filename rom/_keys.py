@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-__all__ = ["INDEX_SUFFIXES", "KeySpace", "glob_escape", "lock_key"]
+__all__ = ["INDEX_SUFFIXES", "KeySpace", "glob_escape", "has_hash_tag", "lock_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,22 @@ class KeySpace:
 
     namespace: str
     pk: str = "id"
+
+    # -- Redis Cluster placement ------------------------------------------------
+
+    @property
+    def hash_tagged(self) -> bool:
+        """True if every key of this KeySpace hashes to one cluster slot: the
+        namespace carries a hash tag (``{...}`` with something inside)."""
+        return has_hash_tag(self.namespace)
+
+    def for_cluster(self) -> KeySpace:
+        """This KeySpace with its namespace wrapped in a hash tag, ``user`` ->
+        ``{user}`` (so ``{user}:1``, ``{user}:email:uidx``, ...), unless it
+        carries one already: then it is returned as it is."""
+        if self.hash_tagged:
+            return self
+        return KeySpace("{" + self.namespace + "}", self.pk)
 
     @property
     def row_prefix(self) -> str:
@@ -137,6 +153,16 @@ class KeySpace:
 
 
 INDEX_SUFFIXES = ("idx", "pre", "suf", "geo", "uidx")
+
+
+def has_hash_tag(key: str) -> bool:
+    """True if Redis Cluster hashes ``key`` by a hash tag: the part between
+    the first ``{`` and the first ``}`` after it, if that part is not empty."""
+    start = key.find("{")
+    if start < 0:
+        return False
+    end = key.find("}", start + 1)
+    return end > start + 1
 
 
 def glob_escape(text: str) -> str:

@@ -173,7 +173,7 @@ def plan_save(
     """
     ignore_last = new or force
     full = full or ignore_last
-    plan = WritePlan(info.namespace, info.pk, None if id is None else str(id))
+    plan = WritePlan(info.keys.namespace, info.pk, None if id is None else str(id))
     plan.reindex = full
     plan.new_last = {} if ignore_last else dict(last)
     for col in info.stored:
@@ -460,7 +460,7 @@ def plan_delete(
     info: ModelInfo, data: Mapping[str, Any], last: Mapping[str, str], id: int
 ) -> WritePlan:
     """Plan deleting an entity: its row, unique entries and index entries."""
-    plan = WritePlan(info.namespace, info.pk, str(id), delete=True)
+    plan = WritePlan(info.keys.namespace, info.pk, str(id), delete=True)
     values = decode_last(info, last) if _keygen_unique(info) else {}
     stored = unique_values(info, values, lambda c: last.get(c.attr))
     current = unique_values(info, data, lambda col: _wire(col, data))

@@ -53,6 +53,7 @@ __all__ = [
     "DroppingProxy",
     "RedisCluster",
     "RedisServer",
+    "all_keys",
     "binary_version",
     "counter_of",
     "counting_client",
@@ -412,9 +413,19 @@ def is_write_record(key: bytes | str) -> bool:
     return _WRITE_RECORD.search(text) is not None
 
 
-def data_keys(conn: redis.Redis, pattern: str = "*") -> list[Any]:
-    """``conn.keys(pattern)`` without write records (see is_write_record)."""
-    return [key for key in conn.keys(pattern) if not is_write_record(key)]
+def data_keys(conn: Any, pattern: str = "*") -> list[Any]:
+    """``conn.keys(pattern)`` without write records (see is_write_record).
+
+    With a ``redis.cluster.RedisCluster``, the keys of every master.
+    """
+    return [key for key in all_keys(conn, pattern) if not is_write_record(key)]
+
+
+def all_keys(conn: Any, pattern: str = "*") -> list[Any]:
+    """``conn.keys(pattern)``; on a Redis Cluster, of every master."""
+    if _connection.is_cluster(conn):
+        return list(conn.keys(pattern, target_nodes=conn.PRIMARIES))
+    return list(conn.keys(pattern))
 
 
 class DroppingProxy:
