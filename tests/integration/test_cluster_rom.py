@@ -289,3 +289,19 @@ def test_async_api(rom_cluster: redis.cluster.RedisCluster) -> None:
         asyncio.run(main())
     assert "EVALSHA" in calls.names  # the twin counts on the same counter
     assert rom_cluster.exists("{ClAccount}:1") == 0
+
+
+def test_failover_between_saves(
+    rom_cluster: redis.cluster.RedisCluster, rom_redis_cluster: RedisCluster
+) -> None:
+    """A coordinated failover of the model's master: the next save finds the
+    promoted replica (MOVED), with every earlier write replicated."""
+    _fill(5)
+    master = rom_redis_cluster.node_for_key("{ClAccount}")
+    rom_redis_cluster.wait_replicated()
+    promoted = rom_redis_cluster.failover(master)
+    assert rom_redis_cluster.node_for_key("{ClAccount}").id == promoted.id
+    ClAccount(email="after@x", score=99).save()
+    rom.session.rollback()
+    assert ClAccount.query.filter(score=(0, 100)).count() == 6
+    assert check(ClAccount) == []
