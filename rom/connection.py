@@ -167,7 +167,11 @@ def sync_client(conn: Any) -> redis.Redis:
     ``redis.Redis``: rom calls only the commands both have).
     """
     if isinstance(conn, (redis.asyncio.Redis, acluster.RedisCluster)):
-        kind = type(conn).__module__ + "." + type(conn).__name__
+        kind = (
+            "redis.asyncio.cluster.RedisCluster"
+            if isinstance(conn, acluster.RedisCluster)
+            else "redis.asyncio.Redis"
+        )
         raise WrongClientError(
             f"This model's connection is a {kind} ({conn!r}), "
             "which the blocking API cannot use: call the async method "
