@@ -13,6 +13,8 @@ from rom.exceptions import UniqueKeyViolation
 from rom.testing import data_keys
 from rom.testing import slot_of
 
+pytestmark = pytest.mark.cluster
+
 
 class ClUser(Model):
     email = columns.Text(unique=True)

@@ -26,6 +26,8 @@ from rom.testing import counter_of
 from rom.testing import data_keys
 from rom.testing import slot_of
 
+pytestmark = pytest.mark.cluster
+
 
 class ClAccount(Model):
     email = columns.Text(unique=True)
@@ -269,6 +271,10 @@ def test_maintenance_and_consistency(rom_cluster: redis.cluster.RedisCluster) ->
 
 
 def test_async_api(rom_cluster: redis.cluster.RedisCluster) -> None:
+    async def rom_cluster_async_wipe(account: ClAccount) -> None:
+        # Lose the entity's index entry behind rom's back.
+        await async_client(rom_cluster).zrem("{ClAccount}:score:idx", account.id)
+
     async def main() -> None:
         try:
             twin = async_client(rom_cluster)
@@ -280,6 +286,9 @@ def test_async_api(rom_cluster: redis.cluster.RedisCluster) -> None:
             assert got is not None and got.email == "as@x"
             assert await ClAccount.query.filter(score=(0, 9)).acount() == 1
             assert [e.id async for e in ClAccount.query.filter(tags="red")] == []
+            await rom_cluster_async_wipe(account)
+            steps = [p async for p in rom.util.arefresh_indices(ClAccount)]
+            assert steps and await ClAccount.query.filter(score=4).acount() == 1
             await account.adelete()
         finally:
             await close_async_connections()
