@@ -267,8 +267,8 @@ def _asyncio_cluster_twin(conn: redis.cluster.RedisCluster) -> acluster.RedisClu
     nodes = list(manager.nodes_cache.values()) or list(manager.startup_nodes.values())
     twin = acluster.RedisCluster(
         startup_nodes=[acluster.ClusterNode(n.host, n.port) for n in nodes],
-        require_full_coverage=manager._require_full_coverage,
-        read_from_replicas=conn.read_from_replicas,
+        require_full_coverage=getattr(manager, "_require_full_coverage", True),
+        read_from_replicas=getattr(conn, "read_from_replicas", False),
         **kwargs,
     )
     # redis.asyncio's cluster picks its connection class itself; a subclass
