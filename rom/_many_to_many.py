@@ -219,7 +219,7 @@ class RelatedSet:
             "ids": ids,
         }
         reply = yield from _scripts.many_to_many_steps(
-            entity._connection, json.dumps(plan), info.keys.entity(pk)
+            entity._connection, json.dumps(plan)
         )
         vars(entity).get(PREFETCHED, {}).pop(side.attr, None)
         status = text(reply[0])
@@ -266,7 +266,7 @@ def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
             calls.setdefault(id(conn), (conn, []))[1].append(item)
     for conn, items in calls.values():
         plan = json.dumps({"op": "drop", "items": items})
-        yield from _scripts.many_to_many_steps(conn, plan, items[0]["own"])
+        yield from _scripts.many_to_many_steps(conn, plan)
 
 
 def membership_filter(info: ModelInfo, name: str, value: Any) -> Filter | None:

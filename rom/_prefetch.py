@@ -135,9 +135,7 @@ def prefetch(model: Any, entities: list[Model], names: Sequence[str]) -> None:
             calls.setdefault(id(conn), (conn, []))[1].append(task)
     for conn, tasks in calls.values():
         plan = json.dumps({"tasks": [t.plan for t in tasks]})
-        route = tasks[0].target._meta.keys.counter
-        replies = _scripts.prefetch(conn, plan, route)
-        for task, reply in zip(tasks, replies, strict=True):
+        for task, reply in zip(tasks, _scripts.prefetch(conn, plan), strict=True):
             _apply(task, entities, reply)
 
 

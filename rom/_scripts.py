@@ -147,20 +147,15 @@ def many_to_many(conn: redis.Redis, plan: str) -> Any:
     return run_sync(many_to_many_steps(conn, plan))
 
 
-def many_to_many_steps(conn: Any, plan: str, route: str | None = None) -> Steps[Any]:
-    """``many_to_many`` as steps, for either transport. ``route``, a key the
-    script does not read, sends the call to that key's cluster slot."""
-    keys = [route] if route is not None else []
-    reply = yield from load("many_to_many").steps(conn, keys, [plan])
+def many_to_many_steps(conn: Any, plan: str) -> Steps[Any]:
+    """``many_to_many`` as steps, for either transport."""
+    reply = yield from load("many_to_many").steps(conn, [], [plan])
     return reply
 
 
-def prefetch(conn: redis.Redis, plan: str, route: str | None = None) -> list[list[Any]]:
-    """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``.
-    ``route``, a key the script does not read, sends the call to that key's
-    cluster slot."""
-    keys = [route] if route is not None else []
-    return load("prefetch")(conn, keys, [plan])  # type: ignore[no-any-return]
+def prefetch(conn: redis.Redis, plan: str) -> list[list[Any]]:
+    """Run ``prefetch.lua`` on a JSON plan: per task ``[groups, rows]``."""
+    return load("prefetch")(conn, [], [plan])  # type: ignore[no-any-return]
 
 
 def repair_entries(conn: redis.Redis, keys: list[str], args: list[Any]) -> list[int]:

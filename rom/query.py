@@ -338,11 +338,7 @@ class Query(Generic[M]):
 
     def _run(self, plan: SearchPlan) -> Steps[Any]:
         script = _scripts.load("search")
-        # The counter key only routes the call to the model's cluster slot.
-        route = [self._model._meta.keys.counter]
-        reply = yield from script.steps(
-            self._model._connection, route, [plan.to_json()]
-        )
+        reply = yield from script.steps(self._model._connection, [], [plan.to_json()])
         return reply
 
     @property

@@ -1,8 +1,6 @@
 -- many_to_many.lua: change the memberships of ManyToMany relations, both
 -- sides in one step.
--- KEYS        none read: every key is named in the plan (built by rom/_keys.py);
---             KEYS[1], if given, is a key of the model's slot, only there to
---             route the call to the node of that slot on a Redis Cluster
+-- KEYS        none: every key is named in the plan (built by rom/_keys.py)
 -- ARGV[1]     JSON plan, one of:
 --             {op = "add" | "remove" | "set", row, own, id, other_row,
 --              other_before, other_after, ids}

@@ -1,7 +1,5 @@
 -- prefetch.lua: read the related entities of a query result in one call.
--- KEYS        none read: every key is named in the plan (built by rom/_keys.py);
---             KEYS[1], if given, is a key of the model's slot, only there to
---             route the call to the node of that slot on a Redis Cluster
+-- KEYS        none: every key is named in the plan (built by rom/_keys.py)
 -- ARGV[1]     JSON {tasks = {task, ...}}, each task one of:
 --             {kind = "rows", prefix, ids}: the rows <prefix><id>
 --             {kind = "index", key, owners, prefix}: per owner id, the ids

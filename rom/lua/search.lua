@@ -1,8 +1,6 @@
 -- search.lua: answer one query plan: filter, order, limit, then return ids,
 -- rows, a count, or a cached result key.
--- KEYS        none read: every key is named in the plan (built by rom/_keys.py);
---             KEYS[1], if given, is a key of the model's slot, only there to
---             route the call to the node of that slot on a Redis Cluster
+-- KEYS        none: every key is named in the plan (built by rom/_keys.py)
 -- ARGV[1]     JSON SearchPlan (rom/_search.py SearchPlan.to_json):
 --             {temp, ttl, filters: [...], order: {key, desc} | false,
 --              offset, count (-1 = all), mode, fields, row_prefix}
