@@ -25,15 +25,23 @@ class UsageError(Exception):
     """A mistake in the command line: the message says how to fix it."""
 
 
-def load_app(modules: Sequence[str], url: str | None) -> None:
+def load_app(modules: Sequence[str], url: str | None, *, cluster: bool = False) -> None:
     """Connect to ``url`` (if given) and import the ``modules`` defining models.
 
     The connection is set before the import, so models that read the
     global connection while being defined use it too.
     """
+    if cluster and not url:
+        raise UsageError(
+            "--cluster needs --url, the URL of any node of the cluster, e.g. "
+            "--cluster --url redis://10.0.0.1:7000/0"
+        )
     if url:
         try:
-            connection.CONNECTION = redis.Redis.from_url(url)
+            if cluster:
+                connection.set_connection_settings(url, cluster=True)
+            else:
+                connection.CONNECTION = redis.Redis.from_url(url)
         except ValueError as exc:
             raise UsageError(
                 f"--url {url!r} is not a Redis URL ({exc}); pass one like "

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio.connection as aconnection
+import redis.cluster
 from redis.connection import AbstractConnection
 from redis.connection import Connection
 from redis.connection import SSLConnection
@@ -30,6 +31,7 @@ __all__ = [
     "CountingUnixDomainSocketConnection",
     "counter_of",
     "counting_client",
+    "counting_cluster_client",
 ]
 
 
@@ -321,9 +323,64 @@ def counting_client(url: str, **kwargs: Any) -> tuple[redis.Redis, CallCounter]:
     return client, counter
 
 
-def counter_of(client: redis.Redis) -> CallCounter:
-    """Return the :class:`CallCounter` of a client made by :func:`counting_client`."""
-    counter = client.connection_pool.connection_kwargs.get("counter")
+def _bound_classes(counter: CallCounter) -> type[CountingConnection]:
+    """A CountingConnection class (and its asyncio twin) feeding ``counter``.
+
+    A cluster client drops connection keywords it does not know (such as
+    ``counter``), so the counter rides on the class instead.
+    """
+
+    def init(self: Any, *args: Any, **kw: Any) -> None:
+        kw["counter"] = counter
+        CountingConnection.__init__(self, *args, **kw)
+
+    def ainit(self: Any, *args: Any, **kw: Any) -> None:
+        kw["counter"] = counter
+        AsyncCountingConnection.__init__(self, *args, **kw)
+
+    cls = type(
+        "ClusterCountingConnection",
+        (CountingConnection,),
+        {"__init__": init, "bound_counter": counter},
+    )
+    acls = type(
+        "AsyncClusterCountingConnection",
+        (AsyncCountingConnection,),
+        {"__init__": ainit, "bound_counter": counter},
+    )
+    from .connection import ASYNC_CONNECTION_CLASSES
+
+    ASYNC_CONNECTION_CLASSES[cls] = acls
+    return cls
+
+
+def counting_cluster_client(
+    url: str | None = None, **kwargs: Any
+) -> tuple[redis.cluster.RedisCluster, CallCounter]:
+    """A ``redis.cluster.RedisCluster`` whose calls (on every node) are
+    counted, and its counter. ``url`` is that of any node; without it give
+    ``startup_nodes=[...]``. Extra keyword arguments go to ``RedisCluster``.
+    """
+    counter = CallCounter()
+    kwargs["connection_class"] = _bound_classes(counter)
+    if url is None:
+        # redis-py honours connection_class only for a client made from a
+        # URL (its nodes then share one pool class): the first node's.
+        nodes = kwargs.get("startup_nodes") or []
+        if not nodes:
+            raise TypeError("counting_cluster_client needs a url or startup_nodes")
+        url = f"redis://{nodes[0].host}:{nodes[0].port}/0"
+    return redis.cluster.RedisCluster(url=url, **kwargs), counter
+
+
+def counter_of(client: Any) -> CallCounter:
+    """Return the :class:`CallCounter` of a client made by :func:`counting_client`
+    or :func:`counting_cluster_client`."""
+    if isinstance(client, redis.cluster.RedisCluster):
+        cls = client.nodes_manager.connection_kwargs.get("connection_class")
+        counter = getattr(cls, "bound_counter", None)
+    else:
+        counter = client.connection_pool.connection_kwargs.get("counter")
     if not isinstance(counter, CallCounter):
         raise TypeError(f"{client!r} was not made by rom.testing.counting_client")
     return counter

@@ -49,7 +49,9 @@ from typing import TypeVar
 from redis.exceptions import NoScriptError
 
 from . import _transport
+from ._cluster import resolve_nodes
 from .connection import async_client
+from .connection import is_cluster
 from .connection import sync_client
 from .exceptions import InvalidOperation
 
@@ -160,6 +162,19 @@ def hook(entity: Any, name: str) -> Steps[None]:
         yield Awaited(result, f"{type(entity).__name__}.{name}")
 
 
+def _pipeline(client: Any, transaction: bool) -> Any:
+    """``client.pipeline(transaction=...)``. On a cluster, redis-py versions
+    whose ClusterPipeline refuses transactions get a plain pipeline: rom
+    asks for MULTI only around reads of one model's rows (one slot), which
+    then are read together but not as one snapshot."""
+    if transaction and is_cluster(client):
+        try:
+            return client.pipeline(transaction=True)
+        except Exception:  # RedisClusterException before redis-py 6
+            return client.pipeline(transaction=False)
+    return client.pipeline(transaction=transaction)
+
+
 # -- the blocking driver ---------------------------------------------------------
 
 
@@ -202,14 +217,15 @@ def _sync(request: Request) -> Any:
             return _transport.sync_command(
                 client, request.name, request.args, request.kwargs
             )
-        return getattr(client, request.name)(*request.args, **request.kwargs)
+        kwargs = resolve_nodes(client, request.kwargs)
+        return getattr(client, request.name)(*request.args, **kwargs)
     if isinstance(request, Pipeline):
         client = sync_client(request.conn)
         if _transport.lean_sync(client):
             return _transport.sync_pipeline(
                 client, request.commands, request.transaction
             )
-        with client.pipeline(transaction=request.transaction) as pipe:
+        with _pipeline(client, request.transaction) as pipe:
             for name, args, kwargs in request.commands:
                 getattr(pipe, name)(*args, **kwargs)
             return pipe.execute()
@@ -280,14 +296,15 @@ async def _async(request: Request) -> Any:
             return await _transport.async_command(
                 client, request.name, request.args, request.kwargs
             )
-        return await getattr(client, request.name)(*request.args, **request.kwargs)
+        kwargs = resolve_nodes(client, request.kwargs)
+        return await getattr(client, request.name)(*request.args, **kwargs)
     if isinstance(request, Pipeline):
         client = async_client(request.conn)
         if _transport.lean_async(client):
             return await _transport.async_pipeline(
                 client, request.commands, request.transaction
             )
-        async with client.pipeline(transaction=request.transaction) as pipe:
+        async with _pipeline(client, request.transaction) as pipe:
             for name, args, kwargs in request.commands:
                 getattr(pipe, name)(*args, **kwargs)
             return await pipe.execute()

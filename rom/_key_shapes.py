@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 import redis
 
+from ._cluster import scan_cursor
+from ._cluster import scan_target
 from ._io import Steps
 from ._io import call
 from ._io import run_sync
@@ -218,10 +220,16 @@ def scan_page(
 ) -> Steps[tuple[list[str], int | None]]:
     """One SCAN page of keys under ``<ns>:`` and the cursor after it (None
     once the scan is over)."""
-    after, page = yield from call(
-        conn, "scan", cursor, match=info.keys.scan_pattern, count=count
+    keys = info.keys
+    reply, page = yield from call(
+        conn,
+        "scan",
+        cursor,
+        match=keys.scan_pattern,
+        count=count,
+        **scan_target(conn, keys),  # on a cluster: the model's master
     )
-    return [text(k) for k in page], int(after) or None
+    return [text(k) for k in page], scan_cursor(reply) or None
 
 
 def scan_keys(

@@ -20,6 +20,7 @@ __all__ = [
     "UNTAGGED",
     "KeySpace",
     "glob_escape",
+    "has_hash_tag",
     "hash_tag",
     "lock_key",
     "slot_group",
@@ -36,6 +37,22 @@ class KeySpace:
 
     namespace: str
     pk: str = "id"
+
+    # -- Redis Cluster placement ------------------------------------------------
+
+    @property
+    def hash_tagged(self) -> bool:
+        """True if every key of this KeySpace hashes to one cluster slot: the
+        namespace carries a hash tag (``{...}`` with something inside)."""
+        return has_hash_tag(self.namespace)
+
+    def for_cluster(self) -> KeySpace:
+        """This KeySpace with its namespace wrapped in a hash tag, ``user`` ->
+        ``{user}`` (so ``{user}:1``, ``{user}:email:uidx``, ...), unless it
+        carries one already: then it is returned as it is."""
+        if self.hash_tagged:
+            return self
+        return KeySpace("{" + self.namespace + "}", self.pk)
 
     @property
     def row_prefix(self) -> str:
@@ -242,6 +259,11 @@ def slot_group(keys: KeySpace | str) -> str:
 def _group_of(namespace: str) -> str:
     tag = hash_tag(namespace + ":")
     return UNTAGGED if tag is None else tag
+
+
+def has_hash_tag(key: str) -> bool:
+    """True if Redis Cluster hashes ``key`` by a hash tag (see :func:`hash_tag`)."""
+    return hash_tag(key) is not None
 
 
 def glob_escape(text: str) -> str:

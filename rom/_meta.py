@@ -17,6 +17,8 @@ from .columns import Column
 from .columns import IndexOnly
 from .columns import PrimaryKey
 from .columns import UnsafeColumn
+from .connection import connection_for
+from .connection import is_cluster
 from .exceptions import ColumnError
 from .exceptions import ORMError
 from .index import GeoIndex
@@ -48,7 +50,8 @@ class ModelInfo:
     name: str
     namespace: str
     pk: str
-    keys: KeySpace
+    # The key names on one server; see ``keys`` for the ones in use.
+    plain_keys: KeySpace
     columns: dict[str, AnyColumn]
     # Columns whose values live in the row hash, the primary key included.
     stored: list[Column[Any]] = field(default_factory=list)
@@ -68,6 +71,23 @@ class ModelInfo:
     # Unique entries a delete can recompute from the row as it is in Redis:
     # (uidx name, fields), for unique columns without a keygen and groups.
     plain_unique: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The model class, whose connection decides the key names in use.
+    model: type | None = None
+    cluster_keys: KeySpace | None = None
+
+    def __post_init__(self) -> None:
+        self.cluster_keys = self.plain_keys.for_cluster()
+
+    @property
+    def keys(self) -> KeySpace:
+        """The model's key names for its connection at this moment: with a
+        Redis Cluster client, the namespace is hash-tagged (``{user}:1``) so
+        every key of the model is in one slot; otherwise rom 1.1.2's names.
+        (A model's connection may be set after the class is made.)"""
+        model = self.model
+        if model is not None and is_cluster(connection_for(model)):
+            return self.cluster_keys  # type: ignore[return-value]
+        return self.plain_keys
 
     @property
     def has_relations(self) -> bool:
@@ -241,10 +261,11 @@ def build_model_info(cls: type) -> ModelInfo:
         name=cls.__name__,
         namespace=namespace,
         pk=pk,
-        keys=KeySpace(namespace, pk),
+        plain_keys=KeySpace(namespace, pk),
         columns=columns,
         unique_together=_unique_together(cls, columns, pk),
         geo=_geo_indexes(cls),
+        model=cls,
     )
     _classify(info, columns.items())
     _derive_guards(info)

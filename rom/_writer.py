@@ -217,8 +217,9 @@ def plan_save(
     """
     ignore_last = new or force
     full = full or ignore_last
-    plan = WritePlan(info.namespace, info.pk, None if id is None else str(id))
-    plan.keys = info.keys
+    keys = info.keys  # tagged on a cluster, looked up once
+    plan = WritePlan(keys.namespace, info.pk, None if id is None else str(id))
+    plan.keys = keys
     plan.reindex = full
     plan.new_last = {} if ignore_last else dict(last)
     for col in info.stored:
@@ -505,8 +506,9 @@ def plan_delete(
     info: ModelInfo, data: Mapping[str, Any], last: Mapping[str, str], id: int
 ) -> WritePlan:
     """Plan deleting an entity: its row, unique entries and index entries."""
-    plan = WritePlan(info.namespace, info.pk, str(id), delete=True)
-    plan.keys = info.keys
+    keys = info.keys
+    plan = WritePlan(keys.namespace, info.pk, str(id), delete=True)
+    plan.keys = keys
     values = decode_last(info, last) if _keygen_unique(info) else {}
     stored = unique_values(info, values, lambda c: last.get(c.attr))
     current = unique_values(info, data, lambda col: _wire(col, data))

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Redis URL, e.g. redis://host:6379/0 (default: $ROM_REDIS_URI, "
         "else rom's default connection)",
     )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="--url names a node of a Redis Cluster: connect with a cluster "
+        "client (model keys are then hash-tagged, {<ns>}:...)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_inspect_commands(commands)
     add_health_commands(commands)
@@ -64,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        load_app(args.app, args.url)
+        load_app(args.app, args.url, cluster=args.cluster)
         status: int = args.run(args)
     except UsageError as exc:
         print(f"rom {args.command}: {exc}", file=sys.stderr)

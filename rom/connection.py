@@ -15,7 +15,9 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster as acluster
 import redis.asyncio.connection as aconnection
+import redis.cluster
 import redis.connection
 
 from .exceptions import WrongClientError
@@ -29,6 +31,7 @@ __all__ = [
     "connection_for",
     "get_async_connection",
     "get_connection",
+    "is_cluster",
     "set_connection_settings",
     "sync_client",
 ]
@@ -39,10 +42,84 @@ REDIS_URI: str = os.environ.get("ROM_REDIS_URI", "redis://localhost:6379/0")
 CONNECTION: redis.Redis = redis.Redis.from_url(REDIS_URI)
 
 
-def set_connection_settings(*args: Any, **kwargs: Any) -> None:
-    """Replace the global connection with ``redis.Redis(*args, **kwargs)``."""
+def set_connection_settings(
+    *args: Any,
+    cluster: bool = False,
+    startup_nodes: Any = None,
+    **kwargs: Any,
+) -> None:
+    """Replace the global connection.
+
+    ``set_connection_settings(*args, **kwargs)`` makes ``redis.Redis(*args,
+    **kwargs)``, as rom 1.1.2. For a Redis Cluster:
+
+    * ``set_connection_settings("redis://host:port/0", cluster=True)``: a
+      ``redis.cluster.RedisCluster`` from the URL of any node;
+    * ``set_connection_settings(host=..., port=..., cluster=True)``: the same
+      from one node's address;
+    * ``set_connection_settings(startup_nodes=[("h1", 7000), "h2:7001"])``:
+      from several nodes, each a ``(host, port)`` pair, a ``"host:port"``
+      string or a ``redis.cluster.ClusterNode`` (``cluster`` is implied).
+
+    Other keyword arguments go to ``redis.cluster.RedisCluster``. Nothing
+    connects until the first command.
+    """
     global CONNECTION
-    CONNECTION = redis.Redis(*args, **kwargs)
+    if startup_nodes is None and not cluster:
+        CONNECTION = redis.Redis(*args, **kwargs)
+        return
+    CONNECTION = cluster_client(*args, startup_nodes=startup_nodes, **kwargs)  # type: ignore[assignment]
+
+
+def cluster_client(
+    *args: Any, startup_nodes: Any = None, **kwargs: Any
+) -> redis.cluster.RedisCluster:
+    """A ``redis.cluster.RedisCluster`` from a URL, an address or startup
+    nodes (see :func:`set_connection_settings`)."""
+    if startup_nodes is not None:
+        if args:
+            raise TypeError(
+                "set_connection_settings(startup_nodes=...) takes no positional "
+                f"arguments, got {args!r}: give the nodes only, e.g. "
+                'startup_nodes=[("127.0.0.1", 7000)]'
+            )
+        nodes = [_startup_node(node) for node in startup_nodes]
+        if not nodes:
+            raise ValueError(
+                "startup_nodes is empty: give at least one node of the cluster, "
+                'e.g. startup_nodes=[("127.0.0.1", 7000)]'
+            )
+        return redis.cluster.RedisCluster(startup_nodes=nodes, **kwargs)
+    if len(args) == 1 and isinstance(args[0], str) and "://" in args[0]:
+        return redis.cluster.RedisCluster.from_url(args[0], **kwargs)
+    if args:
+        names = ("host", "port")
+        kwargs.update(zip(names, args, strict=False))
+        if len(args) > len(names):
+            raise TypeError(
+                "set_connection_settings(..., cluster=True) takes a URL or host "
+                f"and port as positional arguments, got {args!r}"
+            )
+    return redis.cluster.RedisCluster(**kwargs)
+
+
+def _startup_node(node: Any) -> redis.cluster.ClusterNode:
+    if isinstance(node, redis.cluster.ClusterNode):
+        return node
+    if isinstance(node, str) and ":" in node:
+        host, _, port = node.rpartition(":")
+        node = (host, port)
+    if isinstance(node, (tuple, list)) and len(node) == 2:
+        return redis.cluster.ClusterNode(str(node[0]), int(node[1]))  # type: ignore[no-untyped-call]
+    raise TypeError(
+        "each startup node must be a (host, port) pair, a 'host:port' string "
+        f"or a redis.cluster.ClusterNode, got {type(node).__name__}: {node!r}"
+    )
+
+
+def is_cluster(conn: object) -> bool:
+    """True if ``conn`` is a Redis Cluster client (blocking or asyncio)."""
+    return isinstance(conn, (redis.cluster.RedisCluster, acluster.RedisCluster))
 
 
 def get_connection() -> redis.Redis:
@@ -84,13 +161,23 @@ _TWINS: weakref.WeakKeyDictionary[
 
 
 def sync_client(conn: Any) -> redis.Redis:
-    """``conn`` for the blocking API; an asyncio client is refused clearly."""
-    if isinstance(conn, redis.asyncio.Redis):
+    """``conn`` for the blocking API; an asyncio client is refused clearly.
+
+    A ``redis.cluster.RedisCluster`` is returned as it is (typed as a
+    ``redis.Redis``: rom calls only the commands both have).
+    """
+    if isinstance(conn, (redis.asyncio.Redis, acluster.RedisCluster)):
+        kind = (
+            "redis.asyncio.cluster.RedisCluster"
+            if isinstance(conn, acluster.RedisCluster)
+            else "redis.asyncio.Redis"
+        )
         raise WrongClientError(
-            f"This model's connection is a redis.asyncio.Redis ({conn!r}), "
+            f"This model's connection is a {kind} ({conn!r}), "
             "which the blocking API cannot use: call the async method "
-            "(aget, asave, acommit, ...), or give the model a redis.Redis as "
-            "_conn (rom makes the asyncio client from it when needed)"
+            "(aget, asave, acommit, ...), or give the model a redis.Redis "
+            "(or redis.cluster.RedisCluster) as _conn (rom makes the asyncio "
+            "client from it when needed)"
         )
     return conn  # type: ignore[no-any-return]
 
@@ -98,16 +185,17 @@ def sync_client(conn: Any) -> redis.Redis:
 def async_client(conn: Any) -> redis.asyncio.Redis:
     """The ``redis.asyncio.Redis`` to use for ``conn`` on the running loop.
 
-    An asyncio client is used as it is; a blocking ``redis.Redis`` gets an
-    asyncio twin made from the same connection settings on first use, one
-    per event loop.
+    An asyncio client is used as it is; a blocking ``redis.Redis`` (or
+    ``redis.cluster.RedisCluster``) gets an asyncio twin made from the same
+    connection settings on first use, one per event loop.
     """
-    if isinstance(conn, redis.asyncio.Redis):
-        return conn
-    if not isinstance(conn, redis.Redis):
+    if isinstance(conn, (redis.asyncio.Redis, acluster.RedisCluster)):
+        return conn  # type: ignore[return-value]
+    if not isinstance(conn, (redis.Redis, redis.cluster.RedisCluster)):
         raise WrongClientError(
-            f"Expected a redis.Redis or redis.asyncio.Redis connection, got "
-            f"{type(conn).__name__}: {conn!r}"
+            "Expected a redis.Redis, redis.asyncio.Redis, "
+            "redis.cluster.RedisCluster or redis.asyncio.cluster.RedisCluster "
+            f"connection, got {type(conn).__name__}: {conn!r}"
         )
     loop = asyncio.get_running_loop()
     twins = _TWINS.setdefault(loop, {})
@@ -145,7 +233,9 @@ def get_async_connection() -> redis.asyncio.Redis:
 _BLOCKING_ONLY = {"retry", "event_dispatcher", "cache", "cache_config"}
 
 
-def _asyncio_twin(conn: redis.Redis) -> redis.asyncio.Redis:
+def _asyncio_twin(conn: Any) -> redis.asyncio.Redis:
+    if isinstance(conn, redis.cluster.RedisCluster):
+        return _asyncio_cluster_twin(conn)  # type: ignore[return-value]
     pool = conn.connection_pool
     kwargs = dict(pool.connection_kwargs)
     cls = _async_class(pool.connection_class)
@@ -161,6 +251,34 @@ def _asyncio_twin(conn: redis.Redis) -> redis.asyncio.Redis:
         connection_class=cls, max_connections=pool.max_connections, **kwargs
     )
     return redis.asyncio.Redis(connection_pool=apool)
+
+
+def _asyncio_cluster_twin(conn: redis.cluster.RedisCluster) -> acluster.RedisCluster:
+    # The nodes the blocking client knows now (it may have learnt more than
+    # its startup nodes), with the settings every node connection gets.
+    manager = conn.nodes_manager
+    kwargs = dict(manager.connection_kwargs)
+    cls = _async_class(kwargs.pop("connection_class", redis.connection.Connection))
+    accepted = set(inspect.signature(acluster.RedisCluster.__init__).parameters)
+    kwargs = {
+        k: v for k, v in kwargs.items() if k in accepted and k not in _BLOCKING_ONLY
+    }
+    kwargs["ssl"] = issubclass(cls, aconnection.SSLConnection)
+    nodes = list(manager.nodes_cache.values()) or list(manager.startup_nodes.values())
+    twin = acluster.RedisCluster(
+        startup_nodes=[acluster.ClusterNode(n.host, n.port) for n in nodes],
+        require_full_coverage=getattr(manager, "_require_full_coverage", True),
+        read_from_replicas=getattr(conn, "read_from_replicas", False),
+        **kwargs,
+    )
+    # redis.asyncio's cluster picks its connection class itself; a subclass
+    # (rom.testing's counting one) is kept for the nodes it will discover.
+    default = twin.nodes_manager.connection_kwargs.get("connection_class")
+    if default is not None and cls is not default and issubclass(cls, default):
+        twin.nodes_manager.connection_kwargs["connection_class"] = cls
+        for node in twin.nodes_manager.startup_nodes.values():
+            node.connection_class = cls
+    return twin
 
 
 def _async_class(cls: type[Any]) -> type[Any]:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _scripts
+from ._cluster import scan_cursor
+from ._cluster import scan_target
 from ._io import Pipeline
 from ._io import Request
 from ._io import Steps
@@ -128,8 +130,9 @@ class _RefreshJob:
                 self.cursor,
                 match=info.keys.scan_pattern,
                 count=self.block_size,
+                **scan_target(conn, info.keys),
             )
-            self.cursor = int(cursor)
+            self.cursor = scan_cursor(cursor)
             shapes = (self.own.shape(text(key)) for key in page)
             block += [shape.id for shape in shapes if shape and shape.kind == "row"]
             if len(block) >= self.block_size or self.cursor == 0:

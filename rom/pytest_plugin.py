@@ -14,6 +14,17 @@ Loaded through the ``pytest11`` entry point named ``rom``. Fixtures:
     the :class:`~rom.testing.CallCounter` of ``rom_redis``.
 ``rom_redis_version``
     (session) the server version as a tuple of ints, e.g. ``(7, 0, 15)``.
+``rom_redis_cluster``
+    (session) a private :class:`~rom.testing.RedisCluster` of 3 masters with
+    1 replica each, started on first use.
+``rom_cluster``
+    a counting ``redis.cluster.RedisCluster`` on that cluster, every master
+    flushed, installed as ``rom.util.CONNECTION`` for the test.
+
+With ``--rom-cluster`` (or ``ROM_TEST_CLUSTER=1``), ``rom_redis`` (and
+``roundtrips``) yield the cluster client of ``rom_cluster`` instead: run the
+behaviour tests marked ``cluster`` against a Redis Cluster with
+``python -m pytest --rom-cluster -m cluster``.
 
 The marker ``@pytest.mark.requires_redis((6, 2))`` (or the
 :func:`requires_redis` helper) skips a test on older servers.
@@ -33,11 +44,15 @@ import pytest
 # cheap and silent until one of its fixtures is asked for.
 if TYPE_CHECKING:
     import redis
+    import redis.cluster
 
     from rom.testing import CallCounter
+    from rom.testing import RedisCluster
     from rom.testing import RedisServer
 
 URL_ENV = "ROM_TEST_REDIS_URL"
+CLUSTER_ENV = "ROM_TEST_CLUSTER"
+CLUSTER_OPTION = "--rom-cluster"
 EXTERNAL_DB = 15
 
 # The fixtures that need a Redis server; a run that uses none of them hears
@@ -49,6 +64,8 @@ SERVER_FIXTURES = frozenset(
         "rom_redis_version",
         "rom_redis",
         "roundtrips",
+        "rom_redis_cluster",
+        "rom_cluster",
     }
 )
 
@@ -84,7 +101,31 @@ def parse_version(*version: Any) -> Version:
     return tuple(int(part) for part in version)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        CLUSTER_OPTION,
+        action="store_true",
+        default=False,
+        help="rom: the rom_redis fixture yields a client of a private Redis "
+        "Cluster (3 masters, 1 replica each) instead of a single server; "
+        "combine with -m cluster to run the tests marked for it "
+        f"(also: {CLUSTER_ENV}=1)",
+    )
+
+
+def cluster_mode(config: pytest.Config) -> bool:
+    """True if ``rom_redis`` yields a Redis Cluster client in this run."""
+    if config.getoption(CLUSTER_OPTION, default=False):
+        return True
+    return os.environ.get(CLUSTER_ENV, "").strip().lower() in {"1", "yes", "true"}
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cluster: a behaviour test that also passes against a Redis Cluster "
+        f"(run them there with: pytest {CLUSTER_OPTION} -m cluster)",
+    )
     config.addinivalue_line(
         "markers",
         "requires_redis(version): skip unless the test Redis server is at "
@@ -106,6 +147,8 @@ def pytest_report_collectionfinish(
     """Name the Redis server the tests will use, if any test uses one."""
     if not _uses_server(items):
         return []
+    if cluster_mode(config):
+        return ["rom: rom_redis is a private Redis Cluster (3 masters, 1 replica each)"]
     if os.environ.get(URL_ENV):
         return [f"rom: db {EXTERNAL_DB} of {URL_ENV}"]
     from rom.testing import binary_version
@@ -141,10 +184,55 @@ def rom_redis_server() -> Iterator[RedisServer | None]:
 
 
 @pytest.fixture(scope="session")
-def rom_redis_url(rom_redis_server: RedisServer | None) -> str:
-    """Return the URL of the test database."""
+def rom_redis_cluster() -> Iterator[RedisCluster]:
+    """Start a private Redis Cluster (3 masters, 1 replica each) for the session."""
+    from rom.testing import RedisCluster
+    from rom.testing import find_redis_server
+
+    try:
+        binary = find_redis_server()
+    except RuntimeError as exc:
+        pytest.exit(NO_SERVER_HELP.format(problem=exc), returncode=1)
+    with RedisCluster(3, 1, binary=binary) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def rom_cluster(
+    rom_redis_cluster: RedisCluster,
+) -> Iterator[redis.cluster.RedisCluster]:
+    """Yield a counting cluster client, every master flushed, as
+    ``rom.util.CONNECTION``."""
+    from rom.session import session
+    from rom.testing import counting_cluster_client
+    from rom.testing import use_connection
+
+    rom_redis_cluster.flush()
+    client, counter = counting_cluster_client(
+        startup_nodes=rom_redis_cluster.startup_nodes
+    )
+    try:
+        with use_connection(client):  # type: ignore[arg-type]
+            session.rollback()
+            client.ping(target_nodes=client.PRIMARIES)  # learn the slots now
+            counter.reset()
+            try:
+                yield client
+            finally:
+                session.rollback()
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def rom_redis_url(request: pytest.FixtureRequest) -> str:
+    """Return the URL of the test database (of a cluster node with --rom-cluster)."""
     from rom.testing import url_with_db
 
+    if cluster_mode(request.config):
+        cluster: RedisCluster = request.getfixturevalue("rom_redis_cluster")
+        return cluster.url
+    rom_redis_server: RedisServer | None = request.getfixturevalue("rom_redis_server")
     if rom_redis_server is not None:
         return rom_redis_server.url
     # Only ever db 15 of a server we did not start: it is flushed per test.
@@ -162,12 +250,17 @@ def rom_redis_version(rom_redis_url: str) -> Version:
 
 
 @pytest.fixture
-def rom_redis(rom_redis_url: str) -> Iterator[redis.Redis]:
-    """Yield a counting client on an empty db, as ``rom.util.CONNECTION``."""
+def rom_redis(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
+    """Yield a counting client on an empty db, as ``rom.util.CONNECTION``
+    (the ``rom_cluster`` client with ``--rom-cluster``)."""
     from rom.session import session
     from rom.testing import counting_client
     from rom.testing import use_connection
 
+    if cluster_mode(request.config):
+        yield request.getfixturevalue("rom_cluster")
+        return
+    rom_redis_url: str = request.getfixturevalue("rom_redis_url")
     client, counter = counting_client(rom_redis_url)
     try:
         client.flushdb()

@@ -22,6 +22,8 @@ from typing import TypeVar
 from typing import overload
 
 from . import _scripts
+from ._cluster import scan_cursor
+from ._cluster import scan_target
 from ._io import Pipeline
 from ._io import Steps
 from ._io import call
@@ -846,11 +848,17 @@ class Query(Generic[M]):
         # SCAN until the cursor comes back to 0, as redis-py's scan_iter.
         counted, cursor = 0, 0
         while True:
-            cursor, found = yield from call(
-                conn, "scan", cursor, match=keys.scan_pattern, count=1000
+            reply, found = yield from call(
+                conn,
+                "scan",
+                cursor,
+                match=keys.scan_pattern,
+                count=1000,
+                **scan_target(conn, keys),
             )
+            cursor = scan_cursor(reply)
             counted += sum(1 for key in found if keys.row_id(text(key)) is not None)
-            if int(cursor) == 0:
+            if cursor == 0:
                 return counted
 
     def _iter_probe(self, blocksize: int) -> Iterator[Any]:

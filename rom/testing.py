@@ -41,21 +41,27 @@ from ._counting import CountingSSLConnection
 from ._counting import CountingUnixDomainSocketConnection
 from ._counting import counter_of
 from ._counting import counting_client
+from ._counting import counting_cluster_client
 
 __all__ = [
     "CallCount",
     "CallCounter",
+    "ClusterNode",
     "CountingConnection",
     "CountingSSLConnection",
     "CountingUnixDomainSocketConnection",
     "DroppingProxy",
+    "RedisCluster",
     "RedisServer",
+    "all_keys",
     "binary_version",
     "counter_of",
     "counting_client",
+    "counting_cluster_client",
     "data_keys",
     "find_redis_server",
     "is_write_record",
+    "slot_of",
     "url_with_db",
     "use_connection",
 ]
@@ -233,9 +239,12 @@ class RedisServer:
         binary = self.binary or find_redis_server()
         # Another process may grab the free port before redis binds it: retry.
         for attempt in range(5):
-            if self._launch(binary, _free_port(self.host), last=attempt == 4):
+            if self._launch(binary, self._pick_port(), last=attempt == 4):
                 return self
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pick_port(self) -> int:
+        return _free_port(self.host)
 
     def _launch(self, binary: str, port: int, *, last: bool) -> bool:
         directory = tempfile.mkdtemp(prefix="rom-redis-")
@@ -404,9 +413,19 @@ def is_write_record(key: bytes | str) -> bool:
     return _WRITE_RECORD.search(text) is not None
 
 
-def data_keys(conn: redis.Redis, pattern: str = "*") -> list[Any]:
-    """``conn.keys(pattern)`` without write records (see is_write_record)."""
-    return [key for key in conn.keys(pattern) if not is_write_record(key)]
+def data_keys(conn: Any, pattern: str = "*") -> list[Any]:
+    """``conn.keys(pattern)`` without write records (see is_write_record).
+
+    With a ``redis.cluster.RedisCluster``, the keys of every master.
+    """
+    return [key for key in all_keys(conn, pattern) if not is_write_record(key)]
+
+
+def all_keys(conn: Any, pattern: str = "*") -> list[Any]:
+    """``conn.keys(pattern)``; on a Redis Cluster, of every master."""
+    if _connection.is_cluster(conn):
+        return list(conn.keys(pattern, target_nodes=conn.PRIMARIES))
+    return list(conn.keys(pattern))
 
 
 class DroppingProxy:
@@ -532,3 +551,9 @@ class DroppingProxy:
             with self._lock:
                 self._open.discard(client)
                 self._open.discard(upstream)
+
+
+# Defined in its own module, which builds on RedisServer above.
+from ._test_cluster import ClusterNode  # noqa: E402
+from ._test_cluster import RedisCluster  # noqa: E402
+from ._test_cluster import slot_of  # noqa: E402

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .cluster_subset import CLUSTER_TESTS
 from .dump import WRITE_PATHS
 from .dump import writes_with
 
@@ -13,3 +14,12 @@ def write_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run the test once with the Lua writer and once with the WATCH writer."""
     with writes_with(request.param):
         yield request.param
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``cluster`` the tests listed in cluster_subset.py."""
+    for item in items:
+        path, _, rest = item.nodeid.partition("::")
+        chosen = CLUSTER_TESTS.get(path.rsplit("/", 1)[-1])
+        if chosen and rest.split("[", 1)[0] in chosen:
+            item.add_marker(pytest.mark.cluster)
