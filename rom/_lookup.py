@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
+from . import _expiry_reads
 from . import _scripts
 from ._io import Pipeline
 from ._io import Steps
@@ -81,6 +82,15 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
             found[i] = cached
         else:
             missing.append(i)
+    if missing and model._meta.expiring:
+        # One script call: rows of entities that expired are not returned.
+        alive = yield from _expiry_reads.read_ids(
+            model._connection, model._meta, missing
+        )
+        for i, row in zip(missing, alive, strict=True):
+            if row:
+                found[i] = model._adopt(row)
+        return found
     if len(missing) == 1:
         # One command is atomic by itself: no MULTI/EXEC, no pipeline.
         raw = yield from call(model._connection, "hgetall", keys.entity(missing[0]))
@@ -164,9 +174,14 @@ def _by_unique(model: type[M], col: Column[Any], value: Any) -> Steps[Any]:
         return None if not isinstance(value, (list, set, frozenset)) else []
     wires = [_unique_lookup_value(col, v) for v in values]
     keys = model._meta.keys
-    replies = yield from _scripts.fetch_by_unique_steps(
-        model._connection, keys.unique(col.attr), keys.row_prefix, wires
-    )
+    if model._meta.expiring:
+        replies = yield from _expiry_reads.read_unique(
+            model._connection, model._meta, col.attr, wires
+        )
+    else:
+        replies = yield from _scripts.fetch_by_unique_steps(
+            model._connection, keys.unique(col.attr), keys.row_prefix, wires
+        )
     found: list[M | None] = []
     for reply in replies:
         row = reply_row(reply) if reply else None

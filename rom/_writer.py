@@ -120,6 +120,11 @@ class WritePlan:
     # The model's key names (its KeySpace); built from namespace and pk
     # when not given.
     keys: KeySpace | None = None
+    # An expiring model's plan (rom/_expiry.py): what the save does to the
+    # entity's expiry ("keep", "persist", [kind, ms]; None for a delete or a
+    # model without _ttl), and the expiry part of its key table.
+    expiry: Any = None
+    expiry_keys: dict[str, object] | None = None
 
     @property
     def keyspace(self) -> KeySpace:
@@ -164,6 +169,8 @@ class WritePlan:
             "unique_stored": self.unique_stored,
             "reindex": self.reindex,
         }
+        if self.expiry is not None:
+            body["x"] = self.expiry
         return _compact(body)
 
 
@@ -176,7 +183,10 @@ def key_table(plans: Iterable[WritePlan]) -> str:
     table: dict[str, object] = {}
     for plan in plans:
         if plan.namespace not in table:
-            table[plan.namespace] = plan.keyspace.script_keys()
+            keys = plan.keyspace.script_keys()
+            if plan.expiry_keys is not None:
+                keys["x"] = plan.expiry_keys
+            table[plan.namespace] = keys
     return _compact(table)
 
 
