@@ -391,3 +391,38 @@ def test_a_model_without_ttl_pays_nothing(
     with roundtrips.count() as counted:
         XpItem.query.filter(age=(0, 5)).count()
     assert counted.names == ["EVALSHA"]
+
+
+def test_many_to_many_with_an_expiring_model_is_refused(fresh_models: None) -> None:
+    class XpTag(rom.Model):
+        _ttl = 10
+
+    with pytest.raises(rom.exceptions.ColumnError, match="declares _ttl"):
+
+        class XpPost(rom.Model):
+            tags = rom.ManyToMany("XpTag", "posts")
+
+
+class XpParent(rom.Model):
+    _ttl = None
+    name = rom.Text()
+
+
+class XpChild(rom.Model):
+    parent = rom.ManyToOne("XpParent", on_delete="restrict")
+
+
+def test_an_expiry_runs_no_on_delete_policy(rom_redis: redis.Redis) -> None:
+    parent = XpParent(name="p")
+    parent.expire(SHORT)
+    parent.save()
+    child = XpChild(parent=parent)
+    child.save()
+    rom.session.rollback()
+    time.sleep(WAIT)
+    # restrict cannot refuse an expiry: the parent is gone, the child stays
+    # and its reference loads as None (a dangling id, as after SKIP_ON_DELETE).
+    assert XpParent.get(parent.id) is None
+    got = XpChild.get(child.id)
+    assert got is not None and got.parent is None
+    assert XpChild.query.filter(parent=parent.id).count() == 1
