@@ -426,3 +426,34 @@ def test_an_expiry_runs_no_on_delete_policy(rom_redis: redis.Redis) -> None:
     got = XpChild.get(child.id)
     assert got is not None and got.parent is None
     assert XpChild.query.filter(parent=parent.id).count() == 1
+
+
+class XpHome(rom.Model):
+    name = rom.Text(index=True, keygen=rom.IDENTITY)
+    kids = rom.OneToMany("XpKid")
+
+
+class XpKid(rom.Model):
+    _ttl = None
+    home = rom.ManyToOne("XpHome", on_delete="cascade")
+    name = rom.Text()
+
+
+def test_prefetch_leaves_out_expired_entities(rom_redis: redis.Redis) -> None:
+    home = XpHome(name="h")
+    home.save()
+    kids = [XpKid(home=home, name=str(n)) for n in range(3)]
+    kids[1].expire(SHORT)
+    rom.session.commit()
+    parent = XpParent(name="p")
+    parent.expire(SHORT)
+    parent.save()
+    child = XpChild(parent=parent)
+    child.save()
+    rom.session.rollback()
+    time.sleep(WAIT)
+    (got,) = XpHome.query.filter(name="h").prefetch("kids").all()
+    assert sorted(k.id for k in got.kids) == [kids[0].id, kids[2].id]
+    rom.session.rollback()
+    (loaded,) = XpChild.query.filter(parent=parent.id).prefetch("parent").all()
+    assert loaded.parent is None
