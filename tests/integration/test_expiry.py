@@ -24,6 +24,7 @@ from rom.testing import CallCounter
 from rom.testing import data_keys
 
 from .async_api import Api
+from .dump import writes_with
 
 SHORT = 0.3  # seconds
 WAIT = 0.45  # past SHORT by more than any clock step
@@ -457,3 +458,11 @@ def test_prefetch_leaves_out_expired_entities(rom_redis: redis.Redis) -> None:
     rom.session.rollback()
     (loaded,) = XpChild.query.filter(parent=parent.id).prefetch("parent").all()
     assert loaded.parent is None
+
+
+def test_the_watch_writer_refuses_an_expiring_model(rom_redis: redis.Redis) -> None:
+    with writes_with("watch"):
+        with pytest.raises(InvalidOperation, match="needs Lua scripting"):
+            _item(1).save()
+        XpPlain(label="ok").save()  # other models are written as before
+    assert not rom_redis.exists("XpItem:1")
