@@ -466,3 +466,17 @@ def test_the_watch_writer_refuses_an_expiring_model(rom_redis: redis.Redis) -> N
             _item(1).save()
         XpPlain(label="ok").save()  # other models are written as before
     assert not rom_redis.exists("XpItem:1")
+
+
+class XpAccount(rom.Model):
+    _ttl = None
+    balance = rom.Integer(default=0)
+    sent = rom.Integer(default=0)
+
+
+def test_transfer_refuses_expiring_models(rom_redis: redis.Redis) -> None:
+    a, b = XpAccount(balance=10), XpAccount()
+    rom.session.commit()
+    with pytest.raises(InvalidOperation, match="does not check expiry"):
+        a.transfer(b, "balance", 5, b, "sent")
+    assert rom_redis.hget(f"XpAccount:{a.id}", "balance") == b"10"
