@@ -1,4 +1,11 @@
-"""The Lua scripts in ``rom/lua``, loaded once, each behind a typed wrapper."""
+"""The Lua scripts in ``rom/lua``, loaded once, each behind a typed wrapper.
+
+A script may include shared Lua code with a line ``--#include <name>``
+(``rom/lua/<name>.lua``, by convention ``lib_*.lua``, whose header says
+what it defines and what it needs included before it); the line is
+replaced by that file's text when the script is loaded, so the SHA and
+the source sent on NOSCRIPT are those of the expanded script.
+"""
 
 from __future__ import annotations
 
