@@ -480,3 +480,41 @@ def test_transfer_refuses_expiring_models(rom_redis: redis.Redis) -> None:
     with pytest.raises(InvalidOperation, match="does not check expiry"):
         a.transfer(b, "balance", 5, b, "sent")
     assert rom_redis.hget(f"XpAccount:{a.id}", "balance") == b"10"
+
+
+def test_updates_racing_expiries_leave_whole_entities(rom_redis: redis.Redis) -> None:
+    """Saves extending the expiry, sent around the moment it comes: each
+    either wins (the entity stays, whole, with the new expiry) or loses
+    (EntityDeletedError, and nothing of the entity is left)."""
+    items = [_item(n) for n in range(1, 21)]
+    for n, item in enumerate(items):
+        item.expire(SHORT + n * 0.01)  # expiry times spread over 0.2 s
+        item.save()
+    won: set[int] = set()
+    lost: set[int] = set()
+    time.sleep(SHORT - 0.05)
+    for item in items:
+        item.expire(60)
+        item.age = 100 + item.id
+        try:
+            item.save()
+            won.add(item.id)
+        except EntityDeletedError:
+            lost.add(item.id)
+    assert won | lost == {i.id for i in items}
+    for id in won:
+        row = rom_redis.hgetall(f"XpItem:{id}")
+        assert row[b"age"] == str(100 + id).encode()
+        assert rom_redis.zscore("XpItem:age:idx", str(id)) == 100 + id
+        assert rom_redis.hget("XpItem:email:uidx", f"u{id}@x") == str(id).encode()
+    for id in lost:
+        assert not rom_redis.exists(f"XpItem:{id}")
+        assert rom_redis.zscore("XpItem:age:idx", str(id)) is None
+        assert rom_redis.hget("XpItem:email:uidx", f"u{id}@x") is None
+        assert rom_redis.zscore("XpItem::expiry", str(id)) is None
+    time.sleep(WAIT)
+    list(rom.util.expire_due(XpItem))
+    report = rom.util.check(XpItem)
+    assert report.ok, report.summary()
+    rom.session.rollback()
+    assert {e.id for e in XpItem.get(sorted(won | lost))} == won
