@@ -518,3 +518,18 @@ def test_updates_racing_expiries_leave_whole_entities(rom_redis: redis.Redis) ->
     assert report.ok, report.summary()
     rom.session.rollback()
     assert {e.id for e in XpItem.get(sorted(won | lost))} == won
+
+
+def test_get_never_returns_an_expired_entity_the_session_holds(
+    api: Api, rom_redis: redis.Redis
+) -> None:
+    async def body(api: Api) -> None:
+        item = _item(1)
+        item.expire(SHORT)
+        await api.call(item, "save")
+        assert await api.call(XpItem, "get", 1) is item  # the session's entity
+        time.sleep(WAIT)
+        assert await api.call(XpItem, "get", 1) is None
+        assert await api.call(XpItem, "get", [1]) == []
+
+    api.run(body)
