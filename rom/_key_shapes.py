@@ -18,6 +18,8 @@ keys whose whole shape is one of the model's:
   so the keys of a removed UnsafeColumn are still found)
 * ``<ns>:<uuid4>[:<n>]``: a query's temporary key
 * ``<ns>::write:<32 hex>``: a write request's record (expires by itself)
+* ``<ns>::expiry`` and ``<ns>::expiry:data``: the expiry bookkeeping of a
+  model declaring ``_ttl`` (rom/_expiry.py); not a key of other models
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ __all__ = [
     "scan_page",
 ]
 
-ShapeKind = Literal["row", "counter", "legacy", "index", "unsafe", "temp", "write"]
+ShapeKind = Literal[
+    "row", "counter", "legacy", "index", "unsafe", "temp", "write", "expiry"
+]
 
 _UUID4 = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(:[0-9]+)?"
@@ -92,10 +96,15 @@ def _keygen_kind(col: Column[Any]) -> str:
 class OwnKeys:
     """Tells the shape of the keys of one model (see the module docstring)."""
 
-    __slots__ = ("_keys", "_names")
+    __slots__ = ("_expiry", "_keys", "_names")
 
     def __init__(self, info: ModelInfo) -> None:
         self._keys = info.keys
+        self._expiry = (
+            frozenset((info.keys.expiry, info.keys.expiry_data))
+            if info.expiring
+            else frozenset()
+        )
         indexed = info.indexed
         self._names = {
             # "<attr>:idx": a scored ZSET; "<attr>:<token>:idx": a token SET
@@ -127,6 +136,8 @@ class OwnKeys:
             return KeyShape("legacy")
         if keys.is_write_record(key):
             return KeyShape("write")
+        if key in self._expiry:
+            return KeyShape("expiry")
         row_id = keys.row_id(key)
         if row_id is not None:
             return KeyShape("row", row_id)

@@ -149,6 +149,35 @@ class KeySpace:
         """
         return f"{self.namespace}::write:{token}"
 
+    @property
+    def expiry(self) -> str:
+        """The ZSET of a TTL model's expiring entities, id -> expiry time
+        in Unix milliseconds: ``<ns>::expiry``.
+
+        No other key has this shape: the only ``<ns>::``-prefixed keys are
+        the legacy record hash ``<ns>::``, write records
+        ``<ns>::write:<hex>`` and :attr:`expiry_data`; an index key ends in
+        one of ``INDEX_SUFFIXES``, a row or UnsafeColumn key has a digit id
+        after ``<ns>:``, the counter ends in ``:``.
+        """
+        return f"{self.namespace}::expiry"
+
+    @property
+    def expiry_data(self) -> str:
+        """The HASH of what an expiring entity's cleanup needs that its row
+        does not tell (its unique entries), id -> JSON: ``<ns>::expiry:data``."""
+        return f"{self.namespace}::expiry:data"
+
+    def expiry_keys(self, unsafe: list[str]) -> dict[str, object]:
+        """The expiry part of a TTL model's script key table (``x``): the
+        expiry ZSET and data HASH, and per UnsafeColumn ``attr`` the
+        ``[before, after]`` of its key around the id."""
+        return {
+            "expiry": self.expiry,
+            "data": self.expiry_data,
+            "unsafe": [[self.row_prefix, f":{attr}"] for attr in unsafe],
+        }
+
     def is_write_record(self, key: str) -> bool:
         """True if ``key`` is a write record of this namespace."""
         prefix = f"{self.namespace}::write:"

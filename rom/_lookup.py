@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
+from . import _expiry_reads
 from . import _scripts
 from ._io import Pipeline
 from ._io import Steps
@@ -75,6 +76,18 @@ def _to_id(model: str, value: object) -> int:
 def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
     keys = model._meta.keys
     found: dict[int, M] = {}
+    if model._meta.expiring:
+        # Even the session's entities are asked for (one script call): an
+        # entity whose expiry came is not returned, though a session holds
+        # it; an alive one is the session's entity, as for other models.
+        wanted = list(dict.fromkeys(ids))
+        alive = yield from _expiry_reads.read_ids(
+            model._connection, model._meta, wanted
+        )
+        for i, row in zip(wanted, alive, strict=True):
+            if row:
+                found[i] = model._adopt(row)
+        return found
     missing: list[int] = []
     for i in dict.fromkeys(ids):
         cached = session.get(keys.entity(i))
@@ -165,9 +178,14 @@ def _by_unique(model: type[M], col: Column[Any], value: Any) -> Steps[Any]:
         return None if not isinstance(value, (list, set, frozenset)) else []
     wires = [_unique_lookup_value(col, v) for v in values]
     keys = model._meta.keys
-    replies = yield from _scripts.fetch_by_unique_steps(
-        model._connection, keys.unique(col.attr), keys.row_prefix, wires
-    )
+    if model._meta.expiring:
+        replies = yield from _expiry_reads.read_unique(
+            model._connection, model._meta, col.attr, wires
+        )
+    else:
+        replies = yield from _scripts.fetch_by_unique_steps(
+            model._connection, keys.unique(col.attr), keys.row_prefix, wires
+        )
     found: list[M | None] = []
     for reply in replies:
         row = reply_row(reply) if reply else None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from ._expiry import model_ttl
 from ._keys import KeySpace
 from ._registry import MODELS
 from ._registry import registered_models
@@ -88,6 +89,11 @@ class ModelInfo:
         if model is not None and is_cluster(connection_for(model)):
             return self.cluster_keys  # type: ignore[return-value]
         return self.plain_keys
+
+    # A model declaring ``_ttl`` (rom/_expiry.py): its entities may expire;
+    # ttl_ms is the default expiry of a new entity (None: none).
+    expiring: bool = False
+    ttl_ms: int | None = None
 
     @property
     def has_relations(self) -> bool:
@@ -269,6 +275,7 @@ def build_model_info(cls: type) -> ModelInfo:
     )
     _classify(info, columns.items())
     _derive_guards(info)
+    info.expiring, info.ttl_ms = model_ttl(cls)
     _check_one_to_many(cls, info)
     return info
 

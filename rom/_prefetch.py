@@ -103,6 +103,8 @@ def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
             return None
         keys = target._meta.keys
         plan = {"kind": "rows", "prefix": keys.row_prefix, "ids": list(wanted)}
+        if target._meta.expiring:
+            plan["expiry"] = keys.expiry
         return _Task(name, "rows", target, plan, keys, owners)
     if isinstance(col, OneToMany):
         target = col.get_related_model()
@@ -114,6 +116,8 @@ def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
             "owners": pks,
             "prefix": keys.row_prefix,
         }
+        if target._meta.expiring:
+            plan["expiry"] = keys.expiry
         return _Task(name, "index", target, plan, keys)
     side = many_to_many_side(model, name)
     assert side is not None

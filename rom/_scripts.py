@@ -1,4 +1,11 @@
-"""The Lua scripts in ``rom/lua``, loaded once, each behind a typed wrapper."""
+"""The Lua scripts in ``rom/lua``, loaded once, each behind a typed wrapper.
+
+A script may include shared Lua code with a line ``--#include <name>``
+(``rom/lua/<name>.lua``, by convention ``lib_*.lua``, whose header says
+what it defines and what it needs included before it); the line is
+replaced by that file's text when the script is loaded, so the SHA and
+the source sent on NOSCRIPT are those of the expanded script.
+"""
 
 from __future__ import annotations
 
@@ -56,16 +63,44 @@ class LuaScript:
         return reply
 
 
-@cache
-def load(name: str) -> LuaScript:
-    """Return the script ``rom/lua/<name>.lua``."""
-    source = (
+# A line of exactly this prefix and a name includes rom/lua/<name>.lua
+# (whose own includes are expanded too, each file at most once per script).
+INCLUDE = "--#include "
+
+
+def _source(name: str) -> str:
+    return (
         resources.files("rom")
         .joinpath("lua")
         .joinpath(f"{name}.lua")
         .read_text("utf-8")
     )
-    return LuaScript(name, source)
+
+
+def expand(source: str, seen: set[str] | None = None) -> str:
+    """``source`` with every ``--#include <name>`` line replaced by the
+    (expanded) text of ``rom/lua/<name>.lua``; a file already included is
+    not included again. Shared Lua code (``lib_*.lua``, each with a header
+    saying what it defines) is so written once."""
+    seen = set() if seen is None else seen
+    out: list[str] = []
+    for line in source.splitlines(keepends=True):
+        if not line.startswith(INCLUDE):
+            out.append(line)
+            continue
+        name = line[len(INCLUDE) :].strip()
+        if name not in seen:
+            seen.add(name)
+            out.append(expand(_source(name), seen))
+            if not out[-1].endswith("\n"):
+                out.append("\n")
+    return "".join(out)
+
+
+@cache
+def load(name: str) -> LuaScript:
+    """Return the script ``rom/lua/<name>.lua``, its includes expanded."""
+    return LuaScript(name, expand(_source(name)))
 
 
 def write_entity(conn: redis.Redis, record_key: str, ttl: int, args: list[str]) -> Any:
@@ -104,7 +139,7 @@ def page(
     fields: list[str],
 ) -> list[Any]:
     """Run ``page.lua``: ranks ``first..last`` of a cached result, with data."""
-    reply = load("page")(conn, [key], [row_prefix, first, last, ttl, *fields])
+    reply = load("page")(conn, [key], [row_prefix, first, last, ttl, "", *fields])
     return reply  # type: ignore[no-any-return]
 
 

@@ -288,6 +288,9 @@ class SearchPlan:
     orders: tuple[Order, ...] = ()
     # Return only the last result of the order (``Query.last()``).
     last: bool = False
+    # An expiring model's key table (rom/_expiry.py expiry_table): the
+    # script removes expired entities and never returns one.
+    expiry: dict[str, object] | None = None
 
     def to_json(self, temp: str | None = None) -> str:
         """The plan as ``search.lua`` takes it (ARGV[1]); ``temp`` is its
@@ -320,6 +323,8 @@ class SearchPlan:
             ]
         if self.last:
             body["last"] = True
+        if self.expiry is not None:
+            body["expiry"] = self.expiry
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 

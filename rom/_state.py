@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
+from . import _expiry
+
 if TYPE_CHECKING:  # at run time, imported when planning (_writer imports columns,
     # and columns reads entities' values through this module)
     from ._meta import ModelInfo
@@ -228,13 +230,23 @@ def _session() -> Any:
 
 
 def plan_save(entity: Any, *, full: bool, force: bool) -> WritePlan:
-    """The write that saves ``entity`` as it is now."""
-    return state_of(entity).plan_save(entity._meta, full=full, force=force)
+    """The write that saves ``entity`` as it is now (with its expiry, for
+    a model declaring ``_ttl``)."""
+    state = state_of(entity)
+    info = entity._meta
+    plan = state.plan_save(info, full=full, force=force)
+    if info.expiring:
+        _expiry.attach(plan, info, entity, state.new)
+    return plan
 
 
 def plan_delete(entity: Any) -> WritePlan:
     """The write that deletes ``entity``'s row (taking an id if it has none)."""
-    return state_of(entity).plan_delete(entity._meta, entity._primary_key())
+    info = entity._meta
+    plan = state_of(entity).plan_delete(info, entity._primary_key())
+    if info.expiring:
+        plan.expiry_keys = info.keys.expiry_keys(list(info.unsafe))
+    return plan
 
 
 def take_id(entity: Any, pk: int) -> None:
@@ -246,6 +258,8 @@ def take_id(entity: Any, pk: int) -> None:
 def settle(entity: Any, plan: WritePlan) -> None:
     """``entity`` was written by ``plan``: it is loaded, as the plan left its row."""
     state_of(entity).settle(entity._pkey, plan)
+    if plan.expiry is not None:
+        _expiry.saved(entity)
     _session().add(entity)
 
 

@@ -13,6 +13,7 @@ from ._io import Steps
 from ._persist import save_entities_steps
 from ._replies import text
 from ._state import state_of
+from .exceptions import InvalidOperation
 
 if TYPE_CHECKING:
     from .model import Model
@@ -41,6 +42,13 @@ def transfer_steps(
     entries.
     """
     entities = (source, dest, txn)
+    for entity in entities:
+        if entity._meta.expiring:
+            raise InvalidOperation(
+                f"transfer() does not check expiry, and {entity._meta.name} "
+                "declares _ttl; update the entities and save them instead "
+                "(a save checks the expiry atomically)"
+            )
     amount = _check(entities, value, decimal_places)
     keys = [entity._pk for entity in entities]
     args = [attr, txn_attr, amount, int(decimal_places)]

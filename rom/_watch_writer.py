@@ -31,6 +31,7 @@ from ._record import RecordEntry
 from ._record import record_entries
 from ._replies import text_or_none
 from ._writer import WritePlan
+from .exceptions import InvalidOperation
 from .keygen import encode_unique_constraint
 
 __all__ = ["apply_plan_steps"]
@@ -54,6 +55,12 @@ def apply_plan_steps(
     Returns ``[result]`` as the script would, or what the record holds if
     the request ran already.
     """
+    if plan.expiry_keys is not None:
+        raise InvalidOperation(
+            f"{plan.namespace}: a model declaring _ttl needs Lua scripting (its "
+            "expiry is checked and cleaned up inside scripts); the WATCH writer "
+            "(after rom._disable_lua_writes()) cannot write it"
+        )
 
     def steps(pipe: Any) -> Steps[Any]:
         keys = plan.keyspace

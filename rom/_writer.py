@@ -121,6 +121,11 @@ class WritePlan:
     # The model's key names (its KeySpace); built from namespace and pk
     # when not given.
     keys: KeySpace | None = None
+    # An expiring model's plan (rom/_expiry.py): what the save does to the
+    # entity's expiry ("keep", "persist", [kind, ms]; None for a delete or a
+    # model without _ttl), and the expiry part of its key table.
+    expiry: Any = None
+    expiry_keys: dict[str, object] | None = None
 
     @property
     def keyspace(self) -> KeySpace:
@@ -165,6 +170,8 @@ class WritePlan:
             "unique_stored": self.unique_stored,
             "reindex": self.reindex,
         }
+        if self.expiry is not None:
+            body["x"] = self.expiry
         return _compact(body)
 
 
@@ -177,13 +184,19 @@ def key_table(plans: Iterable[WritePlan]) -> str:
     table: dict[str, str] = {}
     for plan in plans:
         if plan.namespace not in table:
-            table[plan.namespace] = _table_entry(plan.keyspace)
+            table[plan.namespace] = _table_entry(plan.keyspace, plan.expiry_keys)
     return "{" + ",".join(f"{_compact(ns)}:{e}" for ns, e in table.items()) + "}"
 
 
+def _table_entry(keys: KeySpace, expiry: dict[str, object] | None) -> str:
+    # A model's entry never changes: encoded once (per expiry key set).
+    if expiry is None:
+        return _plain_entry(keys)
+    return _compact({**keys.script_keys(), "x": expiry})
+
+
 @functools.cache
-def _table_entry(keys: KeySpace) -> str:
-    # A model's entry never changes: encoded once.
+def _plain_entry(keys: KeySpace) -> str:
     return _compact(keys.script_keys())
 
 

@@ -14,6 +14,8 @@ from typing import overload
 
 import redis
 
+from . import _expiry
+from . import _expiry_reads
 from . import _get_or_create
 from . import _lookup
 from . import _state
@@ -455,7 +457,13 @@ class Model:
                 "pass force=True to discard the changes"
             )
         key = self._pk
-        row = decode_row((yield from call(self._connection, "hgetall", key)), key)
+        if self._meta.expiring:
+            rows = yield from _expiry_reads.read_ids(
+                self._connection, self._meta, [self._primary_key()]
+            )
+            row = rows[0] or {}
+        else:
+            row = decode_row((yield from call(self._connection, "hgetall", key)), key)
         if not row:
             raise EntityDeletedError(
                 f"Entity {key} deleted by another writer; its row is gone "
@@ -480,6 +488,44 @@ class Model:
         if load is None:
             return getattr(self, attr)
         return await run_async(load(self))
+
+    # -- expiry (models declaring _ttl, rom/_expiry.py) ------------------------
+
+    def expire(self, when: Any) -> None:
+        """Make the entity expire at its next save: ``when`` is seconds or a
+        ``timedelta`` from the save (by the server's clock), or a
+        ``datetime`` (naive means UTC). Only for a model declaring ``_ttl``."""
+        _expiry.check_expiring(self._meta, "expire()")
+        _expiry.set_pending(self, _expiry.pending_expiry(self._meta.name, when))
+        self._modified = True
+        session.add(self)
+
+    def persist(self) -> None:
+        """Drop the entity's expiry at its next save (it then never expires)."""
+        _expiry.check_expiring(self._meta, "persist()")
+        _expiry.set_pending(self, _expiry.PERSIST)
+        self._modified = True
+        session.add(self)
+
+    def ttl(self) -> float | None:
+        """Seconds left before the saved entity expires (by the server's
+        clock), None if it has no expiry (or was never saved), 0.0 if it
+        expired or is gone. One script call."""
+        return run_sync(self._ttl_steps())
+
+    async def attl(self) -> float | None:
+        """``ttl()`` on asyncio."""
+        return await run_async(self._ttl_steps())
+
+    def _ttl_steps(self) -> Steps[float | None]:
+        _expiry.check_expiring(self._meta, "ttl()")
+        id = self._data.get(self._pkey)
+        if self._new or id is None:
+            return None
+        left = yield from _expiry_reads.ttl_ms(self._connection, self._meta, id)
+        if left == -1:
+            return None
+        return max(left, 0) / 1000.0
 
     # -- hooks ------------------------------------------------------------------
 

@@ -21,9 +21,11 @@ from typing import Generic
 from typing import TypeVar
 from typing import overload
 
+from . import _expiry_reads
 from . import _scripts
 from ._cluster import scan_cursor
 from ._cluster import scan_target
+from ._expiry import expiry_table
 from ._io import Pipeline
 from ._io import Steps
 from ._io import call
@@ -334,6 +336,7 @@ class Query(Generic[M]):
             fields,
             ttl,
             self._orders(),
+            expiry=expiry_table(info) if info.expiring else None,
         )
 
     def _run(self, plan: SearchPlan) -> Steps[Any]:
@@ -373,7 +376,12 @@ class Query(Generic[M]):
         if self._matches_nothing:
             return 0
         conn = self._model._connection
-        if self._probe or self._bare:
+        if self._model._meta.expiring and not self._probe:
+            # The script leaves out (and removes) expired entities.
+            total = int((yield from self._run(self._plan("count", limited=False))))
+        elif self._probe and self._model._meta.expiring:
+            total = len(list((yield from self._probe_alive())))
+        elif self._probe or self._bare:
             total = yield from self._bare_count()
         elif (f := self._one_range) is not None:
             # One range: ZCOUNT from here, as search.lua would, minus the plan.
@@ -499,8 +507,10 @@ class Query(Generic[M]):
         # Ranks offset..offset+size-1 of a cached result, built; and whether
         # the page was full (a short page is the last one).
         fields = list(self._select.fields) if self._select else []
-        prefix = self._model._meta.keys.row_prefix
-        args = [prefix, offset, offset + size - 1, timeout, *fields]
+        info = self._model._meta
+        prefix = info.keys.row_prefix
+        expiry = info.keys.expiry if info.expiring else ""
+        args = [prefix, offset, offset + size - 1, timeout, expiry, *fields]
         script = _scripts.load("page")
         reply = yield from script.steps(self._model._connection, [key], args)
         built = yield from self._build(reply[1:])
@@ -861,6 +871,18 @@ class Query(Generic[M]):
             if cursor == 0:
                 return counted
 
+    def _probe_alive(self) -> Steps[list[int]]:
+        # The ids 1..counter of an expiring model whose entity is alive.
+        conn = self._model._connection
+        info = self._model._meta
+        last = int((yield from call(conn, "get", info.keys.counter)) or 0)
+        alive: list[int] = []
+        for start in range(1, last + 1, 1000):
+            ids = list(range(start, min(start + 1000, last + 1)))
+            ttls = yield from _expiry_reads.ttl_block(conn, info, ids)
+            alive += [i for i, left in zip(ids, ttls, strict=True) if left != -2]
+        return alive
+
     def _iter_probe(self, blocksize: int) -> Iterator[Any]:
         window = _Window(self._limit)
         for ids in run_sync(self._probe_blocks(blocksize)):
@@ -897,6 +919,16 @@ class Query(Generic[M]):
         select = self._select
         assert select is not None
         keys = self._model._meta.keys
+        if self._model._meta.expiring:
+            # Whole rows by the expiring read (expired ones left out).
+            rows = yield from _expiry_reads.read_ids(
+                self._model._connection, self._model._meta, ids
+            )
+            return [
+                self._selected([i, *(row.get(f) for f in select.fields)])
+                for i, row in zip(ids, rows, strict=True)
+                if row and any(row.get(f) is not None for f in select.fields)
+            ]
         reads: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
             ("hmget", (keys.entity(i), list(select.fields)), {}) for i in ids
         )

@@ -548,6 +548,14 @@ def _link_many_to_many(model: Any) -> None:
 
 def _add_other_side(side: ManyToMany, target: Any) -> None:
     name = side.related_name
+    for model in (side.owner, target):
+        if getattr(getattr(model, "_meta", None), "expiring", False):
+            raise ColumnError(
+                f"{side.model_name}.{side.attr}: {model.__name__} declares _ttl, "
+                "and expiring models cannot have ManyToMany relations (an expiry "
+                "would leave the other side's membership sets behind); use a "
+                "ManyToOne on a link model instead"
+            )
     taken = vars(target).get(name, getattr(target, "_columns", {}).get(name))
     if taken is not None and not (
         isinstance(taken, ManyToMany)

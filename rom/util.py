@@ -13,6 +13,8 @@ from typing import Any
 
 from . import connection as _connection
 from ._classproperty import ClassProperty
+from ._expire_due import aexpire_due
+from ._expire_due import expire_due
 from ._user_script import NO_SCRIPT_MESSAGES
 from ._user_script import script_load
 from .connection import REDIS_URI
@@ -87,12 +89,14 @@ __all__ = [
     "acheck",
     "aclean_old_index",
     "aclean_unsafe_cols",
+    "aexpire_due",
     "arefresh_indices",
     "check",
     "clean_old_index",
     "clean_unsafe_cols",
     "close_async_connections",
     "dt2ts",
+    "expire_due",
     "get_async_connection",
     "refresh_all_indexes",
     "refresh_indices",

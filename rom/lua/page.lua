@@ -4,19 +4,30 @@
 --            id N is ARGV[1] .. N, in the slot of KEYS[1])
 -- ARGV[2]    first rank; ARGV[3] last rank (inclusive)
 -- ARGV[4]    TTL in seconds to renew on the cached key
--- ARGV[5..]  fields to read (select); none means whole rows
+-- ARGV[5]    an expiring model's expiry ZSET (KeySpace.expiry), else '':
+--            entities whose expiry time has come (server's TIME) are
+--            left out as if their rows had vanished
+-- ARGV[6..]  fields to read (select); none means whole rows
 -- returns    {number of ids in the page, {id, ...data}, ...}: with fields the
 --            data is their values (false when missing), else field/value
 --            pairs; rows that vanished meanwhile are dropped
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
 if #ids > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+local now = nil
+if ARGV[5] ~= '' then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local out = {#ids}
 for _, id in ipairs(ids) do
     local key = ARGV[1] .. id
     local row = nil
-    if #fields > 0 then
+    local at = now and redis.call('ZSCORE', ARGV[5], id)
+    if at and tonumber(at) <= now then
+        row = nil
+    elseif #fields > 0 then
         if redis.call('EXISTS', key) == 1 then row = redis.call('HMGET', key, unpack(fields)) end
     else
         row = redis.call('HGETALL', key)

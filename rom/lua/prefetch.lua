@@ -12,11 +12,27 @@
 --               the members of the SET <before><owner><after> (a ManyToMany
 --               side), then their rows; prefix = false reads no rows
 --               (they are in another slot: rom reads them by a second call)
+--             any task may have expiry = an expiring model's expiry ZSET
+--               (KeySpace.expiry): ids whose expiry time has come (the
+--               server's TIME) are left out of its groups and rows
 -- returns     per task {groups, rows}: groups[i] lists the related ids of
 --             owners[i] (empty for "rows"); rows holds {id, field, value, ...}
 --             for each related id once, rows that are gone left out
 
 local plan = cjson.decode(ARGV[1])
+local now = nil
+
+-- Whether `id` of a task's model has expired.
+local function expired(task, id)
+    if not task.expiry then return false end
+    if not now then
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    local at = redis.call('ZSCORE', task.expiry, id)
+    return at and tonumber(at) <= now
+end
+
 local out = {}
 for t, task in ipairs(plan.tasks) do
     local groups, wanted, seen = {}, {}, {}
@@ -30,6 +46,11 @@ for t, task in ipairs(plan.tasks) do
             else
                 ids = redis.call('SMEMBERS', task.before .. owner .. task.after)
             end
+            local alive = {}
+            for _, id in ipairs(ids) do
+                if not expired(task, id) then alive[#alive + 1] = id end
+            end
+            ids = alive
             groups[i] = ids
             for _, id in ipairs(ids) do
                 if not seen[id] then
@@ -42,7 +63,10 @@ for t, task in ipairs(plan.tasks) do
     local rows = {}
     if not task.prefix then wanted = {} end
     for _, id in ipairs(wanted) do
-        local row = redis.call('HGETALL', task.prefix .. id)
+        local row = {}
+        if task.kind ~= 'rows' or not expired(task, id) then
+            row = redis.call('HGETALL', task.prefix .. id)
+        end
         if #row > 0 then
             table.insert(row, 1, id)
             rows[#rows + 1] = row

@@ -26,10 +26,18 @@
 --             mode "count":  the number of matching entities (before limits)
 --             mode "cache":  the temp key, kept with a TTL of plan.ttl seconds
 --                            (scores give the order: by order key, else by id)
+--             expiry (optional): an expiring model's key table
+--              (rom/_expiry.py expiry_table, see lib_expiry.lua): up to 20
+--              due entities are removed first; if more are due, the query
+--              also excludes every id whose expiry time has come, so an
+--              expired entity is never returned nor counted
 -- Temporary keys are the plan's temp key and scratch .. n keys; each
 -- gets a TTL as soon as it exists and all but a cached result are deleted.
 
 local plan = cjson.decode(ARGV[1])
+
+--#include lib_entries
+--#include lib_expiry
 local T = plan.temp
 local scratch_n = 0
 
@@ -422,6 +430,18 @@ local function desc_range(f)
         i = j + 2
     end
     return out
+end
+
+-- An expiring model: remove a few due entities, exclude those left.
+if plan.expiry then
+    local k = plan.expiry
+    local _, more = x_sweep(k, 20)
+    if more then
+        table.insert(plan.filters, {kind = 'not',
+            of = {kind = 'range', key = k.x.expiry, min = '-inf',
+                  max = string.format('%d', x_now_ms())},
+            all = {kind = 'all', counter = k.counter, prefix = k.row[1]}})
+    end
 end
 
 -- Fast paths: one range (ordered by itself) or one SET, no temp key at all.

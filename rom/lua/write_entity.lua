@@ -15,6 +15,11 @@
 --             1.1.2's -index-data- / legacy layout) become keys so, never
 --             from the bare namespace. On a cluster all of a call's keys
 --             are in the slot of KEYS[1] (rom/_persist.py groups by slot).
+--             An expiring model's entry also has x (KeySpace.expiry_keys,
+--             see lib_expiry.lua): a call sweeps up to 10 due entities of
+--             it, an expired entity met (the plan's own, a unique value's
+--             owner) is removed fully first, and a save plan's "x" sets,
+--             keeps or drops the entity's expiry.
 -- ARGV[3..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
 --             plan, then the -index-data- record it writes ('' for a delete).
 --             A delete plan's "unsafe" lists full UnsafeColumn key names.
@@ -28,41 +33,10 @@
 --             or the recorded reply of an earlier run of the same request.
 --             A run that wrote something records its reply in KEYS[1].
 
--- The stored record's text (false if none) and whether it came from the
--- legacy <ns>::. `own` is the row's -index-data- if check() read it already.
 local K = cjson.decode(ARGV[2])
 
--- The key of `kind` for `name`, from the plan's key table `k`.
-local function key(k, kind, name)
-    local t = k[kind]
-    return t[1] .. name .. t[2]
-end
-
-local function stored_record(k, id, row, own)
-    local raw = redis.call('HGET', k.legacy, id)
-    if raw then return raw, true end
-    if own == nil then own = redis.call('HGET', row, '-index-data-') end
-    return own, false
-end
-
-local function decode_record(raw)
-    if not raw or raw == '' then return {} end
-    local ok, rec = pcall(cjson.decode, raw)
-    if not ok or type(rec) ~= 'table' then return {} end
-    return rec
-end
-
--- The shapes of record items (rom/_record.py reads records by the same
--- rules): an item of another shape is skipped, since an error here would
--- come after writes and leave the write half done.
-local function slot(rec, i)
-    return type(rec[i]) == 'table' and rec[i] or {}
-end
-
-local function is_pair(item)
-    return type(item) == 'table' and #item == 2
-        and type(item[1]) == 'string' and type(item[2]) == 'string'
-end
+--#include lib_entries
+--#include lib_expiry
 
 -- Entry names, by kind: t token SET, z scored ZSET, p/s prefix/suffix
 -- member, g geo. A save keeps the entries its plan writes again.
@@ -74,66 +48,6 @@ local function entry_names(p)
     for _, e in ipairs(p.suffix) do names['s\0' .. e[1] .. '\0' .. e[2]] = true end
     for _, e in ipairs(p.geo) do names['g\0' .. e[1]] = true end
     return names
-end
-
--- Remove every entry named by a stored record, except those in `keep`;
--- return the kept ones. Slot 4 may hold bare geo names (rom 1.1.2 wrote
--- them there); slot 5 holds geo names.
-local function remove_entries(k, id, rec, keep)
-    local kept, members, keys = {}, {}, {}
-    local function drop(name, cmd, ikey, member)
-        if keep[name] then kept[name] = true else redis.call(cmd, ikey, member) end
-    end
-    -- Prefix and suffix members go out one ZREM per key (and per 500).
-    local function drop_member(name, zkey, member)
-        if keep[name] then
-            kept[name] = true
-            return
-        end
-        if not members[zkey] then
-            members[zkey] = {}
-            keys[#keys + 1] = zkey
-        end
-        local list = members[zkey]
-        list[#list + 1] = member
-        if #list == 500 then
-            redis.call('ZREM', zkey, unpack(list))
-            members[zkey] = {}
-        end
-    end
-    for _, name in ipairs(slot(rec, 1)) do
-        if type(name) == 'string' then
-            drop('t\0' .. name, 'SREM', key(k, 'idx', name), id)
-        end
-    end
-    for _, name in ipairs(slot(rec, 2)) do
-        if type(name) == 'string' then
-            drop('z\0' .. name, 'ZREM', key(k, 'idx', name), id)
-        end
-    end
-    for _, pair in ipairs(slot(rec, 3)) do
-        if is_pair(pair) then
-            drop_member('p\0' .. pair[1] .. '\0' .. pair[2],
-                        key(k, 'pre', pair[1]), pair[2] .. '\0' .. id)
-        end
-    end
-    for _, item in ipairs(slot(rec, 4)) do
-        if is_pair(item) then
-            drop_member('s\0' .. item[1] .. '\0' .. item[2],
-                        key(k, 'suf', item[1]), item[2] .. '\0' .. id)
-        elseif type(item) == 'string' then
-            drop('g\0' .. item, 'ZREM', key(k, 'geo', item), id)
-        end
-    end
-    for _, name in ipairs(slot(rec, 5)) do
-        if type(name) == 'string' then
-            drop('g\0' .. name, 'ZREM', key(k, 'geo', name), id)
-        end
-    end
-    for _, name in ipairs(keys) do
-        if #members[name] > 0 then redis.call('ZREM', name, unpack(members[name])) end
-    end
-    return kept
 end
 
 -- ZADD prefix or suffix members not already in place, one call per key
@@ -239,6 +153,11 @@ local function check(k, id, row, p)
     end
     for _, e in ipairs(p.unique) do
         local owner = redis.call('HGET', key(k, 'uidx', e[1]), e[2])
+        -- An expired owner holds the value no more: it goes now, fully.
+        if owner and owner ~= id and k.x and x_due(k, owner) then
+            x_reap(k, owner)
+            owner = false
+        end
         if owner and owner ~= id then
             return {error = 'unique', column = e[1], value = e[2]}
         end
@@ -311,6 +230,8 @@ end
 local function prepare(p)
     local k, id = K[p.ns], p.id
     local row = id and key(k, 'row', id) or nil
+    -- An expired entity is gone: removed before it is checked or written.
+    if id and k.x and x_due(k, id) then x_reap(k, id) end
     if row then need(row, 'hash') end
     need(k.legacy, 'hash')
     for _, list in ipairs({p.unique, p.unique_del, p.unique_fields or {},
@@ -368,6 +289,34 @@ local function prepare(p)
     return nil
 end
 
+-- The expiry a save asks (p.x, rom/_expiry.py plan_expiry): "keep",
+-- "persist", {"rel", ms from now} or {"abs", Unix ms}; with an expiry the
+-- entity's unique entries are kept in x.data for its cleanup.
+local function set_expiry(k, id, p)
+    local x = k.x
+    local at = nil
+    if p.x == 'persist' then
+        redis.call('ZREM', x.expiry, id)
+        redis.call('HDEL', x.data, id)
+        return
+    elseif p.x == 'keep' then
+        if not redis.call('ZSCORE', x.expiry, id) then return end
+    elseif p.x[1] == 'rel' then
+        at = x_now_ms() + p.x[2]
+    else
+        at = p.x[2]
+    end
+    if at then redis.call('ZADD', x.expiry, at, id) end
+    local u = {}
+    for _, e in ipairs(p.unique) do u[#u + 1] = {e[1], e[2]} end
+    if #u > 0 then
+        redis.call('HSET', x.data, id, cjson.encode({u = u}))
+    else
+        redis.call('HDEL', x.data, id)
+    end
+    if at and at <= x_now_ms() then x_reap(k, id) end
+end
+
 -- Apply a prepared plan. Every key it writes was found of the right type.
 local function write(p)
     local k = K[p.ns]
@@ -395,6 +344,10 @@ local function write(p)
     end
     if p.legacy then redis.call('HDEL', k.legacy, id) end
     if p.delete then
+        if k.x then
+            redis.call('ZREM', k.x.expiry, id)
+            redis.call('HDEL', k.x.data, id)
+        end
         redis.call('DEL', row)
         for _, name in ipairs(p.unsafe) do redis.call('DEL', name) end
         return {id = id}
@@ -403,6 +356,7 @@ local function write(p)
     if p.legacy or p.raw ~= p.record then
         redis.call('HSET', row, '-index-data-', p.record)
     end
+    if k.x and p.x then set_expiry(k, id, p) end
     return {id = id}
 end
 
@@ -418,6 +372,10 @@ end
 
 local recorded = redis.call('GET', KEYS[1])
 if recorded then return recorded end
+-- Every write of an expiring model also sweeps a few due entities of it.
+for _, k in pairs(K) do
+    if k.x then x_sweep(k, 10) end
+end
 local results, written = {}, false
 for i = 3, #ARGV, 2 do
     local p = cjson.decode(ARGV[i])
