@@ -36,9 +36,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
@@ -83,6 +85,17 @@ class Figures:
     acknowledged: int = 0
     unknown: int = 0
     failed: Counter[str] = field(default_factory=Counter)
+    where: dict[str, str] = field(default_factory=dict)  # rom's frames it went through
+
+
+def _rom_frame(exc: BaseException) -> str:
+    """The frames of rom's code an exception went through, outermost first."""
+    frames = [
+        f"{os.path.basename(f.filename)}:{f.name}"
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}rom{os.sep}" in f.filename
+    ]
+    return " > ".join(frames) or "?"
 
 
 def _values(writer: int, n: int) -> dict[str, Any]:
@@ -113,6 +126,7 @@ class Writer(threading.Thread):
                 continue
             except (redis.RedisError, rom.exceptions.ORMError) as exc:
                 self.figures.failed[type(exc).__name__] += 1
+                self.figures.where.setdefault(type(exc).__name__, _rom_frame(exc))
                 return False
             self.figures.acknowledged += 1
             return True
@@ -275,13 +289,17 @@ def scenario(kind: str, writers: int, after: float) -> dict[str, Any]:
                 result["verify_error"] = f"{type(exc).__name__}: {exc}"
         client.close()
     failed: Counter[str] = Counter()
+    where: dict[str, str] = {}
     for thread in threads:
         failed += thread.figures.failed
+        for name, frame in thread.figures.where.items():
+            where.setdefault(name, frame)
     result.update(
         attempted=sum(t.figures.attempted for t in threads),
         acknowledged=sum(t.figures.acknowledged for t in threads),
         write_outcome_unknown=sum(t.figures.unknown for t in threads),
         failed=dict(failed),
+        failed_in=where,
         writer_errors=errors,
     )
     return result
