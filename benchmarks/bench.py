@@ -75,6 +75,10 @@ class Counts:
 class Runner:
     """Measure each operation on rom, then on raw redis-py, on one server."""
 
+    # The key prefixes of each side (a cluster run hash-tags them).
+    rom_ns = "BenchItem"
+    raw_ns = w.RAW_NS
+
     def __init__(self, server: RedisServer, n: int, seed: int, counts: Counts) -> None:
         self.admin = server.client()
         self.data = w.make_dataset(n, seed)
@@ -159,28 +163,26 @@ class Runner:
 
     def _check_same_data(self) -> None:
         n = len(self.data.rows)
-        if int(self.admin.get("BenchItem:id:") or 0) != n:
+        if int(self.admin.get(f"{self.rom_ns}:id:") or 0) != n:
             raise AssertionError("rom did not allocate ids 1..N")
         for id in sorted({1, self.ops, self.ops + 1, n} - {n + 1}):
-            mine = self.admin.hgetall(f"BenchItem:{id}")
+            mine = self.admin.hgetall(f"{self.rom_ns}:{id}")
             mine.pop(b"-index-data-", None)
-            if mine != self.admin.hgetall(f"{w.RAW_NS}:{id}"):
+            if mine != self.admin.hgetall(f"{self.raw_ns}:{id}"):
                 raise AssertionError(f"rom and raw wrote different rows for id {id}")
         self._check_same_keys()
 
     def _check_same_keys(self) -> None:
         # Same index keys on both sides; rom also keeps its id counter. A
-        # temporary key left behind by a query would show here. rom's write
-        # records (kept a few minutes, see rom.testing.is_write_record) are
-        # not data.
-        from rom.testing import is_write_record
-
-        mine = self.admin.scan_iter("BenchItem:*", count=1000)
-        records = sum(1 for key in mine if is_write_record(key))
-        count = self.admin.dbsize() - records
-        rom_keys = sum(1 for _ in self.admin.scan_iter("BenchItem:*", count=1000))
-        rom_keys -= records
+        # temporary key left behind by a query would show here.
+        # rom's write records (kept RECORD_TTL seconds) have no raw twin.
+        count = self.admin.dbsize()
+        pattern = f"{self.rom_ns}:*"
+        rom_keys = sum(1 for _ in self.admin.scan_iter(pattern, count=1000))
+        records = f"{self.rom_ns}::write:*"
+        rom_records = sum(1 for _ in self.admin.scan_iter(records, count=1000))
         raw_keys = count - rom_keys
+        rom_keys -= rom_records
         if rom_keys - 1 != raw_keys:
             raise AssertionError(f"rom has {rom_keys} keys, raw {raw_keys}")
 
@@ -224,7 +226,7 @@ class Runner:
         self._pair("delete", w.orm_delete, entities, self.raw.delete, rows)
         self._check_same_keys()
         for id in ids[:CHECKED]:
-            if self.admin.exists(f"BenchItem:{id}", f"{w.RAW_NS}:{id}"):
+            if self.admin.exists(f"{self.rom_ns}:{id}", f"{self.raw_ns}:{id}"):
                 raise AssertionError(f"row {id} survived its delete")
 
     def run(self) -> list[dict[str, Any]]:
