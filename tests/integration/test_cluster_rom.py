@@ -160,8 +160,14 @@ def test_round_trips_as_on_one_server(
     with counter.count() as many:
         got = ClAccount.get([1, 2, 3])
     assert len(got) == 3
-    # One MULTI/EXEC on the model's node.
-    assert many.roundtrips == 1 and many.names[0] == "MULTI"
+    # One MULTI/EXEC on the model's node (a plain pipeline with a redis-py
+    # whose cluster pipelines refuse transactions).
+    try:
+        rom_cluster.pipeline(transaction=True).reset()
+        first = "MULTI"
+    except Exception:
+        first = "HGETALL"
+    assert many.roundtrips == 1 and many.names[0] == first
     with counter.count() as query:
         assert ClAccount.query.filter(tags="blue").count() == 1
     assert query.roundtrips == 1
