@@ -333,6 +333,16 @@ async def _async(request: Request) -> Any:
         return await request.value
     if isinstance(request, Pinned):
         client = async_client(request.conn)
+        if is_cluster(client):
+            # redis.asyncio's cluster pipeline only queues: it has no
+            # immediate mode after WATCH, so reads under WATCH get no reply.
+            raise InvalidOperation(
+                "The WATCH/MULTI/EXEC writer (after rom._disable_lua_writes()) "
+                "cannot run on an asyncio Redis Cluster client: redis.asyncio's "
+                "cluster pipeline cannot read keys while watching them. Use the "
+                "Lua writer (rom._enable_lua_writes(), the default), or the "
+                "blocking API"
+            )
         async with client.pipeline(transaction=request.transaction) as pipe:
             resumer = _Resumer(request.steps(pipe))
             while (inner := resumer.next()) is not None:

@@ -20,6 +20,7 @@ from rom.connection import async_client
 from rom.connection import close_async_connections
 from rom.connection import sync_client
 from rom.consistency import check
+from rom.exceptions import InvalidOperation
 from rom.exceptions import WrongClientError
 from rom.testing import RedisCluster
 from rom.testing import counter_of
@@ -304,6 +305,30 @@ def test_async_api(rom_cluster: redis.cluster.RedisCluster) -> None:
         asyncio.run(main())
     assert "EVALSHA" in calls.names  # the twin counts on the same counter
     assert rom_cluster.exists("{ClAccount}:1") == 0
+
+
+def test_async_watch_writer_is_refused_clearly(
+    rom_cluster: redis.cluster.RedisCluster,
+) -> None:
+    """redis.asyncio's cluster pipeline cannot read under WATCH: the async
+    API with the WATCH writer says so and writes nothing (the blocking API
+    and the Lua writer work)."""
+
+    async def main() -> None:
+        try:
+            with pytest.raises(InvalidOperation, match="WATCH/MULTI/EXEC writer"):
+                await ClAccount(email="w@x", score=1).asave()
+        finally:
+            await close_async_connections()
+
+    rom._disable_lua_writes()
+    try:
+        asyncio.run(main())
+        rom.session.rollback()
+        ClAccount(email="w@x", score=1).save()  # blocking: fine
+    finally:
+        rom._enable_lua_writes()
+    assert [a.email for a in ClAccount.query.all()] == ["w@x"]
 
 
 def test_failover_between_saves(
