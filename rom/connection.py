@@ -265,10 +265,16 @@ def _asyncio_cluster_twin(conn: redis.cluster.RedisCluster) -> acluster.RedisClu
     }
     kwargs["ssl"] = issubclass(cls, aconnection.SSLConnection)
     nodes = list(manager.nodes_cache.values()) or list(manager.startup_nodes.values())
+    # Where replicas are read: redis-py 5.3+ names it load_balancing_strategy
+    # (and warns on read_from_replicas); older ones know only the flag.
+    strategy = getattr(conn, "load_balancing_strategy", None)
+    if strategy is not None and "load_balancing_strategy" in accepted:
+        kwargs["load_balancing_strategy"] = strategy
+    elif getattr(conn, "read_from_replicas", False):
+        kwargs["read_from_replicas"] = True
     twin = acluster.RedisCluster(
         startup_nodes=[acluster.ClusterNode(n.host, n.port) for n in nodes],
         require_full_coverage=getattr(manager, "_require_full_coverage", True),
-        read_from_replicas=getattr(conn, "read_from_replicas", False),
         **kwargs,
     )
     # redis.asyncio's cluster picks its connection class itself; a subclass
