@@ -166,7 +166,7 @@ def _by_unique(model: type[M], col: Column[Any], value: Any) -> Steps[Any]:
     wires = [_unique_lookup_value(col, v) for v in values]
     keys = model._meta.keys
     replies = yield from _scripts.fetch_by_unique_steps(
-        model._connection, keys.unique(col.attr), keys.row_prefix, wires
+        model._connection, [keys.unique(col.attr), keys.probe], keys.row_prefix, wires
     )
     found: list[M | None] = []
     for reply in replies:
