@@ -107,7 +107,7 @@ def test_saves_during_a_reshard(
     moves: every acknowledged write is there afterwards, exactly once, and
     the indexes agree with the rows."""
     saved: dict[int, tuple[str, int]] = {}
-    updated: dict[int, int] = {}
+    updated: dict[int, set[int]] = {}
     lock = threading.Lock()
     counter = iter(range(10**6))
 
@@ -124,7 +124,7 @@ def test_saves_during_a_reshard(
             seeded.score = 500 + n
             seeded.save()
             with lock:
-                updated[int(seeded.id)] = 500 + n
+                updated.setdefault(int(seeded.id), set()).add(500 + n)
             rom.session.rollback()
 
     stop, threads, errors = _in_threads(write, 2)
@@ -142,9 +142,10 @@ def test_saves_during_a_reshard(
     for id, (email, score) in saved.items():
         found = ClMover.get_by(email=email)
         assert found is not None and int(found.id) == id and found.score == score
-    for id, score in updated.items():
+    for id, scores in updated.items():
+        # Two writers may update one entity: the last write wins.
         loaded = ClMover.get(id)
-        assert loaded is not None
+        assert loaded is not None and loaded.score in scores
     total = SEEDED + len(saved)
     assert ClMover.query.count() == total
     assert ClMover.query.filter(score=(0, 10**9)).count() == total
