@@ -9,6 +9,7 @@ Its own cluster: a failed migration must not disturb the session's one.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import rom
 from rom import Model
 from rom import _scripts
 from rom import columns
+from rom.connection import close_async_connections
 from rom.consistency import check
 from rom.testing import RedisCluster
 from rom.testing import slot_of
@@ -223,4 +225,45 @@ def test_a_reshard_that_does_not_finish_fails_cleanly(
     rom.session.rollback()
     assert ClMover.get_by(email="late@x") is not None
     assert ClMover.query.count() == SEEDED + 1
+    assert check(ClMover) == []
+
+
+def test_async_saves_and_queries_during_a_reshard(
+    cluster: RedisCluster, client: redis.RedisCluster, refusals: list[int]
+) -> None:
+    """The asyncio driver waits out the migration as the blocking one."""
+    slot = slot_of("{ClMover}")
+    source = cluster.node_for_slot(slot)
+    target = next(m for m in cluster.masters() if m.id != source.id)
+    saved: dict[str, int] = {}
+
+    async def main() -> None:
+        mover = threading.Thread(
+            target=cluster.migrate_slot,
+            args=(slot, target),
+            kwargs={"batch": 5, "between_batches": lambda: time.sleep(0.05)},
+        )
+        try:
+            mover.start()
+            n = 0
+            while mover.is_alive() or n < 3:
+                entity = ClMover(email=f"a{n}@x", score=2000 + n, words="async")
+                await entity.asave()
+                saved[f"a{n}@x"] = int(entity.id)
+                query = ClMover.query.filter(score=(0, 10**9), words="seed")
+                assert await query.acount() == SEEDED
+                rom.session.rollback()
+                n += 1
+        finally:
+            mover.join()
+            await close_async_connections()
+
+    asyncio.run(main())
+    assert refusals, "no call ran into the migration: the test proved nothing"
+    assert cluster.node_for_slot(slot).id == target.id
+    assert source.command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    for email, id in saved.items():
+        found = ClMover.get_by(email=email)
+        assert found is not None and int(found.id) == id
+    assert ClMover.query.count() == SEEDED + len(saved)
     assert check(ClMover) == []
