@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -76,7 +77,7 @@ class LuaScript:
         the slot has its new owner, for ``RESHARD_WAIT`` seconds at most.
         """
         request = self.request(conn, keys, args)
-        waited = 0.0
+        started = time.monotonic()
         pause = 0.01
         while True:
             try:
@@ -84,6 +85,9 @@ class LuaScript:
             except (TryAgainError, ClusterError) as exc:
                 if not _resharding(exc):
                     raise
+                # redis-py's cluster client retried the call a few times
+                # already: count the time, not the refusals.
+                waited = time.monotonic() - started
                 if waited >= RESHARD_WAIT:
                     raise TryAgainError(
                         f"{self.name}.lua on keys {', '.join(keys)}: Redis "
@@ -94,7 +98,6 @@ class LuaScript:
                         "migration is finished"
                     ) from exc
                 yield Wait(pause)
-                waited += pause
                 pause = min(pause * 2, 0.2)
             else:
                 return reply
