@@ -174,7 +174,11 @@ def _run(tasks: list[_Task]) -> Steps[dict[int, list[Any]]]:
         )
         for conn, keyspace, group_tasks in calls.values()
     )
-    got = yield Each(sent)
+    # Read-only calls: all sent again while one's slot migrates.
+    routes = [keyspace.anchor for _, keyspace, _ in calls.values()]
+    got = yield from _scripts.resend_while_resharding(
+        Each(sent), "prefetch.lua", routes
+    )
     replies: dict[int, list[Any]] = {}
     for (_, _, group_tasks), reply in zip(calls.values(), got, strict=True):
         for task, one in zip(group_tasks, reply, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -13,6 +14,7 @@ import redis
 from redis.exceptions import ClusterError
 from redis.exceptions import TryAgainError
 
+from ._io import Request
 from ._io import Script
 from ._io import Steps
 from ._io import Wait
@@ -29,6 +31,7 @@ __all__ = [
     "page",
     "raise_counter",
     "repair_entries",
+    "resend_while_resharding",
     "search",
     "transfer",
     "write_entity",
@@ -77,30 +80,40 @@ class LuaScript:
         the slot has its new owner, for ``RESHARD_WAIT`` seconds at most.
         """
         request = self.request(conn, keys, args)
-        started = time.monotonic()
-        pause = 0.01
-        while True:
-            try:
-                reply = yield request
-            except (TryAgainError, ClusterError) as exc:
-                if not _resharding(exc):
-                    raise
-                # redis-py's cluster client retried the call a few times
-                # already: count the time, not the refusals.
-                waited = time.monotonic() - started
-                if waited >= RESHARD_WAIT:
-                    raise TryAgainError(
-                        f"{self.name}.lua on keys {', '.join(keys)}: Redis "
-                        f"Cluster still answered TRYAGAIN after {waited:.1f} s, "
-                        "so a reshard of their hash slot is under way (or was "
-                        "left half done: finish it with redis-cli --cluster "
-                        "fix). Nothing was run; try again once the slot's "
-                        "migration is finished"
-                    ) from exc
-                yield Wait(pause)
-                pause = min(pause * 2, 0.2)
-            else:
-                return reply
+        reply = yield from resend_while_resharding(request, f"{self.name}.lua", keys)
+        return reply
+
+
+def resend_while_resharding(
+    request: Request, what: str, keys: Sequence[str]
+) -> Steps[Any]:
+    """Send ``request`` (script calls only: refused whole or run whole), again
+    while Redis Cluster refuses it because the slot of ``keys`` migrates
+    (TRYAGAIN), for ``RESHARD_WAIT`` seconds at most; then raise
+    ``TryAgainError`` naming ``what`` and ``keys``."""
+    started = time.monotonic()
+    pause = 0.01
+    while True:
+        try:
+            reply = yield request
+        except (TryAgainError, ClusterError) as exc:
+            if not _resharding(exc):
+                raise
+            # redis-py's cluster client retried the call a few times
+            # already: count the time, not the refusals.
+            waited = time.monotonic() - started
+            if waited >= RESHARD_WAIT:
+                raise TryAgainError(
+                    f"{what} on keys {', '.join(keys)}: Redis Cluster still "
+                    f"answered TRYAGAIN after {waited:.1f} s, so a reshard of "
+                    "their hash slot is under way (or was left half done: "
+                    "finish it with redis-cli --cluster fix). Nothing was "
+                    "run; try again once the slot's migration is finished"
+                ) from exc
+            yield Wait(pause)
+            pause = min(pause * 2, 0.2)
+        else:
+            return reply
 
 
 @cache

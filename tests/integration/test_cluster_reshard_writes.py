@@ -36,6 +36,13 @@ class ClMover(Model):
     words = columns.Text(index=True, keygen=rom.FULL_TEXT)
 
 
+class ClMoverNote(Model):
+    """In another slot: prefetching its movers reads ClMover's slot."""
+
+    n = columns.Integer(index=True)
+    mover = rom.ManyToOne("ClMover", on_delete="cascade")
+
+
 SEEDED = 30
 
 
@@ -50,7 +57,9 @@ def client(cluster: RedisCluster) -> Iterator[redis.RedisCluster]:
     client = cluster.client()
     with use_connection(client):  # type: ignore[arg-type]
         for i in range(SEEDED):
-            ClMover(email=f"m{i}@x", score=i, words=f"seed w{i}").save()
+            mover = ClMover(email=f"m{i}@x", score=i, words=f"seed w{i}")
+            mover.save()
+            ClMoverNote(n=i, mover=mover).save()
         rom.session.rollback()
         yield client
     client.close()
@@ -177,6 +186,9 @@ def test_queries_during_a_reshard_are_exact(
             found = ClMover.get_by(email="m17@x")
             assert found is not None and found.score == 17
             rom.session.rollback()
+            notes = ClMoverNote.query.filter(n=(0, 10**9)).prefetch("mover").all()
+            assert sorted(note.mover.score for note in notes) == list(range(SEEDED))
+            rom.session.rollback()
             reads.append(1)
 
     stop, threads, errors = _in_threads(read, 2)
@@ -267,3 +279,81 @@ def test_async_saves_and_queries_during_a_reshard(
         assert found is not None and int(found.id) == id
     assert ClMover.query.count() == SEEDED + len(saved)
     assert check(ClMover) == []
+
+
+def _save() -> object:
+    entity = ClMover(email="waited@x", score=4242)
+    entity.save()
+    rom.session.rollback()
+    found = ClMover.get_by(email="waited@x")
+    return found is not None and found.score == 4242
+
+
+def _search() -> object:
+    query = ClMover.query.filter(score=(0, 10**9), words="seed")
+    return sorted(e.score for e in query.all())
+
+
+def _page() -> object:
+    query = ClMover.query.filter(score=(0, 10**9)).order_by("score")
+    return [e.score for e in query.iter_result(timeout=30, pagesize=7)]
+
+
+def _unique() -> object:
+    found = ClMover.get_by(email=["m3@x", "m29@x"])
+    return sorted(e.score for e in found)
+
+
+def _prefetch() -> object:
+    notes = ClMoverNote.query.filter(n=(0, 10**9)).prefetch("mover").all()
+    return sorted(note.mover.score for note in notes)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (_save, True),
+        (_search, list(range(SEEDED))),
+        (_page, list(range(SEEDED))),
+        (_unique, [3, 29]),
+        (_prefetch, list(range(SEEDED))),
+    ],
+    ids=["save", "search", "page", "unique", "prefetch"],
+)
+def test_a_call_refused_mid_migration_waits_and_answers_exactly(
+    cluster: RedisCluster,
+    client: redis.RedisCluster,
+    refusals: list[int],
+    call: Callable[[], object],
+    expected: object,
+) -> None:
+    """Started once the slot is half moved, the call is refused (TRYAGAIN),
+    then sent again until the slot has moved, and answers exactly."""
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(call())
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            rom.session.rollback()
+
+    thread = threading.Thread(target=run)
+
+    def during() -> None:
+        if thread.ident is not None:
+            return
+        thread.start()
+        # Hold the migration half done until the call was refused.
+        for _ in range(1000):
+            if refusals or not thread.is_alive():
+                return
+            time.sleep(0.01)
+
+    _migrate(cluster, during)
+    thread.join()
+    assert errors == []
+    assert refusals, "the call was not refused during the migration"
+    assert results == [expected]
