@@ -59,7 +59,7 @@ class _ExpireJob:
         script = _scripts.load("expire_due")
         args = [expiry_table_json(info), self.block_size]
         removed, left = yield from script.steps(
-            self.model._connection, [info.keys.expiry], args
+            self.model._connection, [info.keys.expiry, info.keys.probe], args
         )
         self.done += int(removed)
         if int(left) == 0 or int(removed) == 0:

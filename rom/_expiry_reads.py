@@ -24,7 +24,8 @@ def _run(
 ) -> Steps[list[Any]]:
     script = _scripts.load("read_expiring")
     args = [expiry_table_json(info), mode, name, *items]
-    reply = yield from script.steps(conn, [info.keys.expiry], args)
+    keys = info.keys
+    reply = yield from script.steps(conn, [keys.expiry, keys.probe], args)
     return list(reply)
 
 

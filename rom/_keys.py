@@ -112,6 +112,18 @@ class KeySpace:
         client routes them to the node of that slot."""
         return self.counter
 
+    @property
+    def probe(self) -> str:
+        """``<ns>::probe``: a key of this model's slot that rom never writes.
+
+        Scripts declare it in KEYS beside another key of the slot. While a
+        Redis Cluster migrates the slot, a call with a missing key never
+        runs: the source node answers ASK or TRYAGAIN, the importing node
+        TRYAGAIN (a multi-key call with a key missing), until the slot has
+        its new owner. So no script runs on half of a model's keys.
+        """
+        return f"{self.namespace}::probe"
+
     def index(self, name: str) -> str:
         """A numeric ZSET or token SET: ``<ns>:<attr>[:<token>]:idx``."""
         return self._key("idx", name)

@@ -184,7 +184,10 @@ def _by_unique(model: type[M], col: Column[Any], value: Any) -> Steps[Any]:
         )
     else:
         replies = yield from _scripts.fetch_by_unique_steps(
-            model._connection, keys.unique(col.attr), keys.row_prefix, wires
+            model._connection,
+            [keys.unique(col.attr), keys.probe],
+            keys.row_prefix,
+            wires,
         )
     found: list[M | None] = []
     for reply in replies:

@@ -229,13 +229,14 @@ class RelatedSet:
             # The other rows are in another slot: checked by their own call.
             check = {"op": "exist", "other_row": other_keys.row_prefix, "ids": ids}
             reply = yield from _scripts.many_to_many_steps(
-                conn, other_keys.anchor, json.dumps(check)
+                conn, [other_keys.anchor, other_keys.probe], json.dumps(check)
             )
         if text(reply[0]) == "ok":
             plan["mirror"] = not split
             # KEYS[1]: the entity's row, in its model's slot.
+            route = [plan["row"], entity._meta.keys.probe]
             reply = yield from _scripts.many_to_many_steps(
-                conn, plan["row"], json.dumps(plan)
+                conn, route, json.dumps(plan)
             )
         if split and text(reply[0]) == "ok":
             added, removed = ([text(i) for i in r] for r in reply[2:4])
@@ -245,7 +246,7 @@ class RelatedSet:
                 "items": [{**item, "add": added, "remove": removed}],
             }
             yield from _scripts.many_to_many_steps(
-                conn, other_keys.anchor, json.dumps(mirror)
+                conn, [other_keys.anchor, other_keys.probe], json.dumps(mirror)
             )
         vars(entity).get(PREFETCHED, {}).pop(side.attr, None)
         status = text(reply[0])
@@ -274,8 +275,9 @@ def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
     """
     # Per connection, slot group and whether the other sides are in
     # another group (then their SETs are changed by a call of their own).
-    calls: dict[tuple[int, str, bool], tuple[Any, str, list[dict[str, str]]]] = {}
-    others: dict[str, str] = {}  # an item's other_before -> that side's anchor
+    calls: dict[tuple[int, str, bool], tuple[Any, list[str], list[dict[str, str]]]] = {}
+    # an item's other_before -> that side's anchor and probe
+    others: dict[str, list[str]] = {}
     for entity in entities:
         pk = state_of(entity).get(entity._pkey)
         if pk is None:
@@ -295,28 +297,33 @@ def drop_memberships(entities: Iterable[Model]) -> Steps[None]:
             conn = entity._connection
             keys = entity._meta.keys
             split = keys.slot_group != other_keys.slot_group
-            others[before] = other_keys.anchor
+            others[before] = [other_keys.anchor, other_keys.probe]
             group = (id(conn), keys.slot_group, split)
-            calls.setdefault(group, (conn, keys.anchor, []))[2].append(item)
-    for (_, _, split), (conn, anchor, items) in calls.items():
+            route = [keys.anchor, keys.probe]
+            calls.setdefault(group, (conn, route, []))[2].append(item)
+    for (_, _, split), (conn, route, items) in calls.items():
         plan = json.dumps({"op": "drop", "items": items, "mirror": not split})
-        reply = yield from _scripts.many_to_many_steps(conn, anchor, plan)
+        reply = yield from _scripts.many_to_many_steps(conn, route, plan)
         if split:
             yield from _unlink(conn, items, list(reply)[1:], others)
 
 
 def _unlink(
-    conn: Any, items: list[dict[str, str]], members: list[Any], others: dict[str, str]
+    conn: Any,
+    items: list[dict[str, str]],
+    members: list[Any],
+    others: dict[str, list[str]],
 ) -> Steps[None]:
     # The other sides' half of a drop across slot groups: one call per group.
-    by_anchor: dict[str, list[dict[str, Any]]] = {}
+    by_route: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for item, ids in zip(items, members, strict=True):
         if ids:
             mirror = {**item, "add": [], "remove": [text(i) for i in ids]}
-            by_anchor.setdefault(others[item["other_before"]], []).append(mirror)
-    for anchor, mirrors in by_anchor.items():
+            route = tuple(others[item["other_before"]])
+            by_route.setdefault(route, []).append(mirror)
+    for route, mirrors in by_route.items():
         plan = json.dumps({"op": "mirror", "items": mirrors})
-        yield from _scripts.many_to_many_steps(conn, anchor, plan)
+        yield from _scripts.many_to_many_steps(conn, list(route), plan)
 
 
 def membership_filter(info: ModelInfo, name: str, value: Any) -> Filter | None:

@@ -162,21 +162,27 @@ def prefetch_steps(
 def _run(tasks: list[_Task]) -> Steps[dict[int, list[Any]]]:
     # One call per connection and slot group, KEYS[1] a key of that slot;
     # the calls are sent together.
-    calls: dict[tuple[int, str], tuple[Any, str, list[_Task]]] = {}
+    calls: dict[tuple[int, str], tuple[Any, KeySpace, list[_Task]]] = {}
     for task in tasks:
         conn = task.target._connection
         group = (id(conn), task.keys.slot_group)
-        calls.setdefault(group, (conn, task.keys.anchor, []))[2].append(task)
+        calls.setdefault(group, (conn, task.keys, []))[2].append(task)
     if not calls:
         return {}
     script = _scripts.load("prefetch")
     sent = tuple(
         script.request(
-            conn, [anchor], [json.dumps({"tasks": [t.plan for t in group_tasks]})]
+            conn,
+            [keyspace.anchor, keyspace.probe],
+            [json.dumps({"tasks": [t.plan for t in group_tasks]})],
         )
-        for conn, anchor, group_tasks in calls.values()
+        for conn, keyspace, group_tasks in calls.values()
     )
-    got = yield Each(sent)
+    # Read-only calls: all sent again while one's slot migrates.
+    routes = [keyspace.anchor for _, keyspace, _ in calls.values()]
+    got = yield from _scripts.resend_while_resharding(
+        Each(sent), "prefetch.lua", routes
+    )
     replies: dict[int, list[Any]] = {}
     for (_, _, group_tasks), reply in zip(calls.values(), got, strict=True):
         for task, one in zip(group_tasks, reply, strict=True):

@@ -136,8 +136,9 @@ def chunks(batch: Batch) -> list[Batch]:
 
 def _call(conn: Any, chunk: Batch, record_key: str, args: list[str]) -> Steps[Any]:
     if _USE_LUA:
+        probe = chunk[0][1].keyspace.probe
         reply = yield from _scripts.write_entity_steps(
-            conn, record_key, RECORD_TTL, args
+            conn, record_key, RECORD_TTL, args, probe
         )
         return reply
     reply = yield from _watch_writer.apply_plan_steps(

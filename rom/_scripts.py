@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import redis
+from redis.exceptions import ClusterError
+from redis.exceptions import TryAgainError
 
+from ._io import Request
 from ._io import Script
 from ._io import Steps
+from ._io import Wait
 from ._io import run_sync
 
 __all__ = [
+    "RESHARD_WAIT",
     "LuaScript",
     "clean_orphans",
     "fetch_by_unique",
@@ -31,11 +38,26 @@ __all__ = [
     "page",
     "raise_counter",
     "repair_entries",
+    "resend_while_resharding",
     "search",
     "transfer",
     "write_entity",
     "write_entity_steps",
 ]
+
+
+# Seconds a script call waits, at most, for the reshard of its hash slot
+# to finish (Redis Cluster answers TRYAGAIN meanwhile: see KeySpace.probe).
+# MIGRATE moves a few thousand small keys in well under a second.
+RESHARD_WAIT = 10.0
+
+
+def _resharding(exc: Exception) -> bool:
+    # TRYAGAIN, or redis-py's cluster client giving up on its few retries
+    # of it ("TTL exhausted"): the slot is being migrated.
+    if isinstance(exc, TryAgainError):
+        return True
+    return isinstance(exc, ClusterError) and "TTL exhausted" in str(exc)
 
 
 class LuaScript:
@@ -58,9 +80,47 @@ class LuaScript:
         return Script(conn, self.name, self.source, self.sha, tuple(keys), tuple(args))
 
     def steps(self, conn: Any, keys: list[str], args: list[Any]) -> Steps[Any]:
-        """Run the script (``yield from``); returns its reply."""
-        reply = yield self.request(conn, keys, args)
+        """Run the script (``yield from``); returns its reply.
+
+        While a Redis Cluster reshards the keys' slot the call is refused
+        whole (TRYAGAIN: nothing ran); it is sent again, unchanged, until
+        the slot has its new owner, for ``RESHARD_WAIT`` seconds at most.
+        """
+        request = self.request(conn, keys, args)
+        reply = yield from resend_while_resharding(request, f"{self.name}.lua", keys)
         return reply
+
+
+def resend_while_resharding(
+    request: Request, what: str, keys: Sequence[str]
+) -> Steps[Any]:
+    """Send ``request`` (script calls only: refused whole or run whole), again
+    while Redis Cluster refuses it because the slot of ``keys`` migrates
+    (TRYAGAIN), for ``RESHARD_WAIT`` seconds at most; then raise
+    ``TryAgainError`` naming ``what`` and ``keys``."""
+    started = time.monotonic()
+    pause = 0.01
+    while True:
+        try:
+            reply = yield request
+        except (TryAgainError, ClusterError) as exc:
+            if not _resharding(exc):
+                raise
+            # redis-py's cluster client retried the call a few times
+            # already: count the time, not the refusals.
+            waited = time.monotonic() - started
+            if waited >= RESHARD_WAIT:
+                raise TryAgainError(
+                    f"{what} on keys {', '.join(keys)}: Redis Cluster still "
+                    f"answered TRYAGAIN after {waited:.1f} s, so a reshard of "
+                    "their hash slot is under way (or was left half done: "
+                    "finish it with redis-cli --cluster fix). Nothing was "
+                    "run; try again once the slot's migration is finished"
+                ) from exc
+            yield Wait(pause)
+            pause = min(pause * 2, 0.2)
+        else:
+            return reply
 
 
 # A line of exactly this prefix and a name includes rom/lua/<name>.lua
@@ -103,13 +163,15 @@ def load(name: str) -> LuaScript:
     return LuaScript(name, expand(_source(name)))
 
 
-def write_entity(conn: redis.Redis, record_key: str, ttl: int, args: list[str]) -> Any:
+def write_entity(
+    conn: redis.Redis, record_key: str, ttl: int, args: list[str], probe: str
+) -> Any:
     """Run ``write_entity.lua`` now (see ``write_entity_steps``)."""
-    return run_sync(write_entity_steps(conn, record_key, ttl, args))
+    return run_sync(write_entity_steps(conn, record_key, ttl, args, probe))
 
 
 def write_entity_steps(
-    conn: Any, record_key: str, ttl: int, args: list[str]
+    conn: Any, record_key: str, ttl: int, args: list[str], probe: str
 ) -> Steps[Any]:
     """Run ``write_entity.lua`` over plans: ``args`` is ``_writer.write_args``
     (the key table, then ``WritePlan.to_args`` of each plan).
@@ -117,21 +179,25 @@ def write_entity_steps(
     ``record_key`` names the request (``KeySpace.write_record``): re-sending
     the same request returns the recorded reply and writes nothing. Returns
     the decoded reply: one result dict per plan run, or what the record
-    holds (see ``_persist``).
+    holds (see ``_persist``). ``probe`` is the slot's ``KeySpace.probe``
+    (routing only: the call never runs while the slot migrates).
     """
-    raw = yield from load("write_entity").steps(conn, [record_key], [ttl, *args])
+    keys = [record_key, probe]
+    raw = yield from load("write_entity").steps(conn, keys, [ttl, *args])
     return json.loads(raw)
 
 
-def search(conn: redis.Redis, temp: str, plan: str) -> Any:
+def search(conn: redis.Redis, temp: str, probe: str, plan: str) -> Any:
     """Run ``search.lua`` on a JSON SearchPlan whose temporary key is
-    ``temp`` (its KEYS[1]); the reply depends on its mode."""
-    return load("search")(conn, [temp], [plan])
+    ``temp`` (its KEYS[1]; KEYS[2] the slot's ``KeySpace.probe``); the
+    reply depends on its mode."""
+    return load("search")(conn, [temp, probe], [plan])
 
 
 def page(
     conn: redis.Redis,
     key: str,
+    probe: str,
     row_prefix: str,
     first: int,
     last: int,
@@ -139,23 +205,28 @@ def page(
     fields: list[str],
 ) -> list[Any]:
     """Run ``page.lua``: ranks ``first..last`` of a cached result, with data."""
-    reply = load("page")(conn, [key], [row_prefix, first, last, ttl, "", *fields])
+    reply = load("page")(
+        conn, [key, probe], [row_prefix, first, last, ttl, "", *fields]
+    )
     return reply  # type: ignore[no-any-return]
 
 
 def fetch_by_unique(
-    conn: redis.Redis, unique_key: str, row_prefix: str, values: list[str]
+    conn: redis.Redis, keys: list[str], row_prefix: str, values: list[str]
 ) -> list[list[Any]]:
     """Run ``fetch_by_unique.lua`` now (see ``fetch_by_unique_steps``)."""
-    return run_sync(fetch_by_unique_steps(conn, unique_key, row_prefix, values))
+    return run_sync(fetch_by_unique_steps(conn, keys, row_prefix, values))
 
 
 def fetch_by_unique_steps(
-    conn: Any, unique_key: str, row_prefix: str, values: list[str]
+    conn: Any, keys: list[str], row_prefix: str, values: list[str]
 ) -> Steps[list[list[Any]]]:
-    """Run ``fetch_by_unique.lua``: per value, ``[]`` or ``[id, field, value...]``."""
+    """Run ``fetch_by_unique.lua``: per value, ``[]`` or ``[id, field, value...]``.
+
+    ``keys`` is the unique HASH, then the slot's ``KeySpace.probe``.
+    """
     script = load("fetch_by_unique")
-    reply = yield from script.steps(conn, [unique_key], [row_prefix, *values])
+    reply = yield from script.steps(conn, keys, [row_prefix, *values])
     return reply  # type: ignore[no-any-return]
 
 
@@ -180,15 +251,16 @@ def clean_orphans(conn: redis.Redis, keys: list[str], args: list[Any]) -> int:
     return int(load("clean_orphans")(conn, keys, args))
 
 
-def many_to_many(conn: redis.Redis, anchor: str, plan: str) -> Any:
+def many_to_many(conn: redis.Redis, keys: list[str], plan: str) -> Any:
     """Run ``many_to_many.lua`` on a JSON plan (see the script's header);
-    ``anchor`` is a key of the slot it works in (its KEYS[1])."""
-    return run_sync(many_to_many_steps(conn, anchor, plan))
+    ``keys`` is a key of the slot it works in, then that slot's
+    ``KeySpace.probe``."""
+    return run_sync(many_to_many_steps(conn, keys, plan))
 
 
-def many_to_many_steps(conn: Any, anchor: str, plan: str) -> Steps[Any]:
+def many_to_many_steps(conn: Any, keys: list[str], plan: str) -> Steps[Any]:
     """``many_to_many`` as steps, for either transport."""
-    reply = yield from load("many_to_many").steps(conn, [anchor], [plan])
+    reply = yield from load("many_to_many").steps(conn, keys, [plan])
     return reply
 
 

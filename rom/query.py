@@ -341,10 +341,12 @@ class Query(Generic[M]):
 
     def _run(self, plan: SearchPlan) -> Steps[Any]:
         script = _scripts.load("search")
-        # KEYS[1] is the temporary key: a key of the model's slot.
+        # KEYS[1] is the temporary key: a key of the model's slot; KEYS[2]
+        # the slot's probe (never written: no run during a reshard).
         temp = plan.keys.temp()
         conn = self._model._connection
-        reply = yield from script.steps(conn, [temp], [plan.to_json(temp)])
+        keys = [temp, plan.keys.probe]
+        reply = yield from script.steps(conn, keys, [plan.to_json(temp)])
         return reply
 
     @property
@@ -508,11 +510,19 @@ class Query(Generic[M]):
         # the page was full (a short page is the last one).
         fields = list(self._select.fields) if self._select else []
         info = self._model._meta
-        prefix = info.keys.row_prefix
-        expiry = info.keys.expiry if info.expiring else ""
-        args = [prefix, offset, offset + size - 1, timeout, expiry, *fields]
+        keyspace = info.keys
+        expiry = keyspace.expiry if info.expiring else ""
+        args = [
+            keyspace.row_prefix,
+            offset,
+            offset + size - 1,
+            timeout,
+            expiry,
+            *fields,
+        ]
         script = _scripts.load("page")
-        reply = yield from script.steps(self._model._connection, [key], args)
+        keys = [key, keyspace.probe]
+        reply = yield from script.steps(self._model._connection, keys, args)
         built = yield from self._build(reply[1:])
         return int(reply[0]) >= size, built
 

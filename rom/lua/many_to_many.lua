@@ -6,6 +6,11 @@
 --             every key is named in the plan, from KeySpace key names and
 --             prefixes (rom/_keys.py): row, own, other_row .. id,
 --             other_before .. id .. other_after, all in that slot
+-- KEYS[2]     the slot's probe (KeySpace.probe), a key rom never writes:
+--             routing only. With a key that is always missing, the call never
+--             runs while a Redis Cluster migrates the slot (TRYAGAIN, maybe
+--             after an ASK, until the slot has its new owner), so never on
+--             half of the slot's keys
 -- ARGV[1]     JSON plan, one of:
 --             {op = "add" | "remove" | "set", row, own, id, other_row,
 --              other_before, other_after, ids, mirror}

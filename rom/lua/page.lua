@@ -1,5 +1,10 @@
 -- page.lua: one page of a cached query result, with the entities' data.
 -- KEYS[1]    the cached result ZSET (ranks follow the query's order)
+-- KEYS[2]    the slot's probe (KeySpace.probe), a key rom never writes:
+--            routing only. With a key that is always missing, the call never
+--            runs while a Redis Cluster migrates the slot (TRYAGAIN, maybe
+--            after an ASK, until the slot has its new owner), so never on
+--            half of the slot's keys
 -- ARGV[1]    the row-key prefix "<ns>:" (KeySpace.row_prefix; the row of
 --            id N is ARGV[1] .. N, in the slot of KEYS[1])
 -- ARGV[2]    first rank; ARGV[3] last rank (inclusive)

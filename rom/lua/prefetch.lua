@@ -3,6 +3,11 @@
 --             declared so a cluster client routes the call there; every
 --             key is named in the plan from KeySpace prefixes
 --             (rom/_keys.py): key, prefix .. id, before .. owner .. after
+-- KEYS[2]     the slot's probe (KeySpace.probe), a key rom never writes:
+--             routing only. With a key that is always missing, the call never
+--             runs while a Redis Cluster migrates the slot (TRYAGAIN, maybe
+--             after an ASK, until the slot has its new owner), so never on
+--             half of the slot's keys
 -- ARGV[1]     JSON {tasks = {task, ...}}, each task one of:
 --             {kind = "rows", prefix, ids}: the rows <prefix><id>
 --             {kind = "index", key, owners, prefix}: per owner id, the ids

@@ -1,6 +1,11 @@
 -- read_expiring.lua: read rows of an expiring model (one that declares
 -- _ttl) by id or by unique value, never one that expired.
 -- KEYS[1]    the model's expiry ZSET (KeySpace.expiry): a key of its slot
+-- KEYS[2]    the slot's probe (KeySpace.probe), a key rom never writes:
+--            routing only. With a key that is always missing, the call never
+--            runs while a Redis Cluster migrates the slot (TRYAGAIN, maybe
+--            after an ASK, until the slot has its new owner), so never on
+--            half of the slot's keys
 -- ARGV[1]    the model's key table (rom/_expiry.py expiry_table)
 -- ARGV[2]    "ids", "unique" or "ttl"
 -- ARGV[3]    for "unique": the unique column(s) name (KeySpace.unique's

@@ -4,6 +4,11 @@
 --             model's hash slot), declared so a cluster client routes the
 --             call to that slot's node; every other key is named in the
 --             plan, built by rom/_keys.py KeySpace, all of one model
+-- KEYS[2]     the slot's probe (KeySpace.probe), a key rom never writes:
+--             routing only. With a key that is always missing, the call never
+--             runs while a Redis Cluster migrates the slot (TRYAGAIN, maybe
+--             after an ASK, until the slot has its new owner), so never on
+--             half of the slot's keys
 -- ARGV[1]     JSON SearchPlan (rom/_search.py SearchPlan.to_json):
 --             {temp, scratch, ttl, filters: [...], order: {key, desc} | false,
 --              offset, count (-1 = all), mode, fields, row_prefix}

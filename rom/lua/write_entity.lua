@@ -3,6 +3,11 @@
 -- KEYS[1]     the request's write record (KeySpace.write_record(token)): if
 --             it exists, this request ran already (or was fenced off) and its
 --             recorded reply is returned with nothing written
+-- KEYS[2]     the slot's probe (KeySpace.probe), a key rom never writes:
+--             routing only. With a key that is always missing, the call never
+--             runs while a Redis Cluster migrates the slot (TRYAGAIN, maybe
+--             after an ASK, until the slot has its new owner), so never on
+--             half of the slot's keys
 -- ARGV[1]     seconds the write record is kept
 -- ARGV[2]     the key table (rom/_writer.py key_table): JSON object, per
 --             plan namespace (a plan's "ns") KeySpace.script_keys():

@@ -74,8 +74,9 @@ def test_a_resent_request_returns_the_recorded_reply(rom_redis: redis.Redis) -> 
     entity = EoPlain(n=1, words="one two")
     plan = entity._plan_save(full=False, force=False)
     key = EoPlain._meta.keys.write_record("a" * 32)
-    first = _scripts.write_entity(rom_redis, key, 60, write_args([plan]))
-    again = _scripts.write_entity(rom_redis, key, 60, write_args([plan]))
+    probe = EoPlain._meta.keys.probe
+    first = _scripts.write_entity(rom_redis, key, 60, write_args([plan]), probe)
+    again = _scripts.write_entity(rom_redis, key, 60, write_args([plan]), probe)
     assert first == again == [{"id": "1"}]
     assert row_ids(rom_redis, "EoPlain") == {"1"}
     assert rom_redis.get("EoPlain:id:") == b"1"
@@ -228,7 +229,9 @@ def test_a_lost_request_is_fenced_then_written_once(
             entity.save()
         entity.save()
     assert entity.id == 1
-    late = _scripts.write_entity(rom_redis, keys[0], 60, write_args([plan]))
+    late = _scripts.write_entity(
+        rom_redis, keys[0], 60, write_args([plan]), EoPlain._meta.keys.probe
+    )
     assert late == "fenced"
     assert assert_consistent(rom_redis, "EoPlain") == {"1"}
 
