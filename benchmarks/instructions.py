@@ -47,6 +47,12 @@ class _Pipe:
     def hgetall(self, key: str) -> None:
         self.ids.append(key.rsplit(":", 1)[1].encode())
 
+    def __enter__(self) -> _Pipe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
     def execute(self) -> list[dict[bytes, bytes]]:
         return [{**self.row, b"id": i} for i in self.ids]
 

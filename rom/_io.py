@@ -201,13 +201,24 @@ class _Resumer:
 
 def run_sync(steps: Steps[T]) -> T:
     """Run ``steps`` with blocking clients; return what it returns."""
-    resumer = _Resumer(steps)
-    while (request := resumer.next()) is not None:
-        try:
-            resumer.reply = _sync(request)
-        except BaseException as exc:  # thrown into the generator, as raised
-            resumer.error = exc
-    return resumer.result  # type: ignore[no-any-return]
+    # _Resumer's loop, inlined: this runs once per rom call, on every path.
+    send, throw = steps.send, steps.throw
+    reply: Any = None
+    error: BaseException | None = None
+    try:
+        request: Request | None = send(None)
+        while request is not None:  # (as _Resumer: a bare yield ends the run)
+            try:
+                reply = _sync(request)
+            except BaseException as exc:  # thrown into the generator, as raised
+                error = exc
+            if error is None:
+                request = send(reply)
+            else:
+                request, error = throw(error), None
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    return None  # type: ignore[return-value]
 
 
 def _sync(request: Request) -> Any:
@@ -280,13 +291,24 @@ def _sync(request: Request) -> Any:
 
 async def run_async(steps: Steps[T]) -> T:
     """Run ``steps`` with ``redis.asyncio`` clients; return what it returns."""
-    resumer = _Resumer(steps)
-    while (request := resumer.next()) is not None:
-        try:
-            resumer.reply = await _async(request)
-        except BaseException as exc:  # cancellation too: the steps settle it
-            resumer.error = exc
-    return resumer.result  # type: ignore[no-any-return]
+    # _Resumer's loop, inlined: this runs once per rom call, on every path.
+    send, throw = steps.send, steps.throw
+    reply: Any = None
+    error: BaseException | None = None
+    try:
+        request: Request | None = send(None)
+        while request is not None:  # (as _Resumer: a bare yield ends the run)
+            try:
+                reply = await _async(request)
+            except BaseException as exc:  # cancellation too: the steps settle it
+                error = exc
+            if error is None:
+                request = send(reply)
+            else:
+                request, error = throw(error), None
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    return None  # type: ignore[return-value]
 
 
 async def _async(request: Request) -> Any:

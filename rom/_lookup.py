@@ -88,26 +88,31 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
             if row:
                 found[i] = model._adopt(row)
         return found
-    missing: list[int] = []
-    for i in dict.fromkeys(ids):
-        cached = session.get(keys.entity(i))
+    # Each id's row key is built once; the session is looked up once.
+    unique = {i: keys.entity(i) for i in ids}
+    missing: list[tuple[int, str]] = []
+    cache = session.get_many(unique.values())
+    for (i, key), cached in zip(unique.items(), cache, strict=True):
         if isinstance(cached, model) and not state_of(cached).new:
             found[i] = cached
         else:
-            missing.append(i)
+            missing.append((i, key))
     if len(missing) == 1:
         # One command is atomic by itself: no MULTI/EXEC, no pipeline.
-        raw = yield from call(model._connection, "hgetall", keys.entity(missing[0]))
+        i, key = missing[0]
+        raw = yield from call(model._connection, "hgetall", key)
         if raw:
-            found[missing[0]] = model._adopt(decode_row(raw, keys.entity(missing[0])))
+            found[i] = model._adopt(decode_row(raw, key))
     elif missing:
         rows: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
-            ("hgetall", (keys.entity(i),), {}) for i in missing
+            ("hgetall", (key,), {}) for _, key in missing
         )
         replies = yield Pipeline(model._connection, rows, transaction=True)
-        read = [(i, raw) for i, raw in zip(missing, replies, strict=True) if raw]
-        adopted = model._adopt_all([decode_row(raw, keys.entity(i)) for i, raw in read])
-        found.update(zip([i for i, _ in read], adopted, strict=True))
+        read = [
+            (i, key, raw) for (i, key), raw in zip(missing, replies, strict=True) if raw
+        ]
+        adopted = model._adopt_all([decode_row(raw, key) for _, key, raw in read])
+        found.update(zip([i for i, _, _ in read], adopted, strict=True))
     return found
 
 

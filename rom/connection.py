@@ -117,9 +117,36 @@ def _startup_node(node: Any) -> redis.cluster.ClusterNode:
     )
 
 
+# type(client) -> the answers of is_cluster / _client_kind: isinstance on
+# redis-py's client classes goes through typing's slow __instancecheck__,
+# and the hot read paths ask several times per call.
+_CLUSTER_TYPES: dict[type[Any], bool] = {}
+_CLIENT_KINDS: dict[type[Any], int] = {}
+_ASYNC, _BLOCKING, _OTHER = 0, 1, 2
+
+
 def is_cluster(conn: object) -> bool:
     """True if ``conn`` is a Redis Cluster client (blocking or asyncio)."""
-    return isinstance(conn, (redis.cluster.RedisCluster, acluster.RedisCluster))
+    kind = type(conn)
+    found = _CLUSTER_TYPES.get(kind)
+    if found is None:
+        found = isinstance(conn, (redis.cluster.RedisCluster, acluster.RedisCluster))
+        _CLUSTER_TYPES[kind] = found
+    return found
+
+
+def _client_kind(conn: object) -> int:
+    kind = type(conn)
+    found = _CLIENT_KINDS.get(kind)
+    if found is None:
+        if isinstance(conn, (redis.asyncio.Redis, acluster.RedisCluster)):
+            found = _ASYNC
+        elif isinstance(conn, (redis.Redis, redis.cluster.RedisCluster)):
+            found = _BLOCKING
+        else:
+            found = _OTHER
+        _CLIENT_KINDS[kind] = found
+    return found
 
 
 def get_connection() -> redis.Redis:
@@ -166,7 +193,7 @@ def sync_client(conn: Any) -> redis.Redis:
     A ``redis.cluster.RedisCluster`` is returned as it is (typed as a
     ``redis.Redis``: rom calls only the commands both have).
     """
-    if isinstance(conn, (redis.asyncio.Redis, acluster.RedisCluster)):
+    if _client_kind(conn) == _ASYNC:
         kind = (
             "redis.asyncio.cluster.RedisCluster"
             if isinstance(conn, acluster.RedisCluster)
@@ -189,16 +216,19 @@ def async_client(conn: Any) -> redis.asyncio.Redis:
     ``redis.cluster.RedisCluster``) gets an asyncio twin made from the same
     connection settings on first use, one per event loop.
     """
-    if isinstance(conn, (redis.asyncio.Redis, acluster.RedisCluster)):
-        return conn  # type: ignore[return-value]
-    if not isinstance(conn, (redis.Redis, redis.cluster.RedisCluster)):
+    kind = _client_kind(conn)
+    if kind == _ASYNC:
+        return conn  # type: ignore[no-any-return]
+    if kind == _OTHER:
         raise WrongClientError(
             "Expected a redis.Redis, redis.asyncio.Redis, "
             "redis.cluster.RedisCluster or redis.asyncio.cluster.RedisCluster "
             f"connection, got {type(conn).__name__}: {conn!r}"
         )
     loop = asyncio.get_running_loop()
-    twins = _TWINS.setdefault(loop, {})
+    twins = _TWINS.get(loop)
+    if twins is None:
+        twins = _TWINS.setdefault(loop, {})
     found = twins.get(id(conn))
     if found is None or found[0] is not conn:
         found = (conn, _asyncio_twin(conn))

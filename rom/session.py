@@ -251,6 +251,12 @@ class Session:
         state = _state()
         return state.dirty.get(pk) or state.weak.get(pk)
 
+    def get_many(self, pks: Iterable[str]) -> list[Model | None]:
+        """``get`` of each key, in order, with the session looked up once."""
+        state = _state()
+        dirty, weak = state.dirty, state.weak
+        return [dirty.get(pk) or weak.get(pk) for pk in pks]
+
     def rollback(self) -> None:
         """Forget every cached entity; unsaved changes are not written."""
         state = _state()
