@@ -33,15 +33,13 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from .callgrind import count_instructions
+
 SHAPES = ("hgetall", "script")
 # Rows come in batches, as the read path gets them (a page of a query, the
 # pipelined reads of get() with a list of ids).
@@ -125,19 +123,9 @@ def _child(shape: str, n: int) -> None:
 
 
 def _instructions(shape: str, n: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, "-m", "benchmarks.entity_build"]
-    command += ["--child", shape, "--n", str(n)]
-    path = [os.environ.get("PYTHONPATH", ""), str(ROOT)]  # the same rom
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
-    out = subprocess.run(
-        command, capture_output=True, text=True, env=env, cwd="/", check=False
+    return count_instructions(
+        "benchmarks.entity_build", ["--child", shape, "--n", str(n)], shape
     )
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if "RUN-OK" not in out.stdout or not found:
-        raise SystemExit(f"{shape}: the run failed:\n{out.stderr[-2000:]}")
-    return int(found.group(1))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,16 +18,12 @@ load (one entity from a decoded row).
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
+
+from .callgrind import count_instructions
 
 SETUP = 500
 OPS = ("insert", "update", "get", "get_many", "range", "count", "load")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _row() -> dict[bytes, bytes]:
@@ -126,19 +122,9 @@ def _work(op: str, k: int) -> None:
 
 
 def _instructions(op: str, k: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, "-m", "benchmarks.instructions", "--child", op]
-    command += ["--k", str(k)]
-    path = [os.environ.get("PYTHONPATH", ""), str(ROOT)]
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
-    out = subprocess.run(
-        command, capture_output=True, text=True, env=env, cwd="/", check=False
+    return count_instructions(
+        "benchmarks.instructions", ["--child", op, "--k", str(k)], op
     )
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if "RUN-OK" not in out.stdout or not found:
-        raise SystemExit(f"{op}: the run failed:\n{out.stderr[-2000:]}")
-    return int(found.group(1))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 
 import pytest
 
@@ -183,6 +185,34 @@ def rom_redis_server() -> Iterator[RedisServer | None]:
         yield server
 
 
+_Client = TypeVar("_Client", "redis.Redis", "redis.cluster.RedisCluster")
+
+
+@contextmanager
+def _installed(
+    client: _Client, counter: CallCounter, *, flush: bool = False
+) -> Iterator[_Client]:
+    """Make ``client`` rom's connection for the block, with an empty session
+    before and after and the counter reset; close the client at the end.
+    ``flush`` empties its db first (the cluster fixture flushes every master
+    itself)."""
+    from rom.session import session
+    from rom.testing import use_connection
+
+    try:
+        if flush:
+            client.flushdb()
+        with use_connection(client):  # type: ignore[arg-type]
+            session.rollback()
+            counter.reset()
+            try:
+                yield client
+            finally:
+                session.rollback()
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def rom_redis_cluster() -> Iterator[RedisCluster]:
     """Start a private Redis Cluster (3 masters, 1 replica each) for the session."""
@@ -203,25 +233,16 @@ def rom_cluster(
 ) -> Iterator[redis.cluster.RedisCluster]:
     """Yield a counting cluster client, every master flushed, as
     ``rom.util.CONNECTION``."""
-    from rom.session import session
     from rom.testing import counting_cluster_client
-    from rom.testing import use_connection
 
     rom_redis_cluster.flush()
     client, counter = counting_cluster_client(
         startup_nodes=rom_redis_cluster.startup_nodes
     )
-    try:
-        with use_connection(client):  # type: ignore[arg-type]
-            session.rollback()
-            client.ping(target_nodes=client.PRIMARIES)  # learn the slots now
-            counter.reset()
-            try:
-                yield client
-            finally:
-                session.rollback()
-    finally:
-        client.close()
+    with _installed(client, counter) as installed:
+        client.ping(target_nodes=client.PRIMARIES)  # learn the slots now
+        counter.reset()
+        yield installed
 
 
 @pytest.fixture(scope="session")
@@ -253,26 +274,15 @@ def rom_redis_version(rom_redis_url: str) -> Version:
 def rom_redis(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
     """Yield a counting client on an empty db, as ``rom.util.CONNECTION``
     (the ``rom_cluster`` client with ``--rom-cluster``)."""
-    from rom.session import session
     from rom.testing import counting_client
-    from rom.testing import use_connection
 
     if cluster_mode(request.config):
         yield request.getfixturevalue("rom_cluster")
         return
     rom_redis_url: str = request.getfixturevalue("rom_redis_url")
     client, counter = counting_client(rom_redis_url)
-    try:
-        client.flushdb()
-        with use_connection(client):
-            session.rollback()
-            counter.reset()
-            try:
-                yield client
-            finally:
-                session.rollback()
-    finally:
-        client.close()
+    with _installed(client, counter, flush=True) as installed:
+        yield installed
 
 
 @pytest.fixture

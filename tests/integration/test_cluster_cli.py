@@ -30,13 +30,14 @@ class ClCli(rom.Model):
 """
 
 
-def _rom(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _rom(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m rom --app clcliapp --cluster *args`` in ``tmp_path``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(tmp_path)])
     env.pop("ROM_REDIS_URI", None)
     command = [sys.executable, "-m", "rom", "--app", "clcliapp", "--cluster"]
     return subprocess.run(
-        [*command, "--url", url, *args],
+        [*command, *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -68,16 +69,16 @@ def test_check_reindex_export_on_a_cluster(
         for n in rom_redis_cluster.masters()
         if n.id != rom_redis_cluster.node_for_key("{ClCli}").id
     )
-    ok = _rom(tmp_path, url, "check")
+    ok = _rom(tmp_path, "--url", url, "check")
     assert ok.returncode == 0, ok.stderr + ok.stdout
     rom_cluster.zrem("{ClCli}:score:idx", "4")
-    broken = _rom(tmp_path, url, "check")
+    broken = _rom(tmp_path, "--url", url, "check")
     assert broken.returncode != 0 and "missing" in broken.stdout + broken.stderr
-    fixed = _rom(tmp_path, url, "reindex", "ClCli")
+    fixed = _rom(tmp_path, "--url", url, "reindex", "ClCli")
     assert fixed.returncode == 0, fixed.stderr
     assert rom_cluster.zscore("{ClCli}:score:idx", "4") == 3.0  # id 4: score 3
-    assert _rom(tmp_path, url, "check").returncode == 0
-    exported = _rom(tmp_path, url, "export", "ClCli")
+    assert _rom(tmp_path, "--url", url, "check").returncode == 0
+    exported = _rom(tmp_path, "--url", url, "export", "ClCli")
     assert exported.returncode == 0, exported.stderr
     rows = [json.loads(line) for line in exported.stdout.splitlines() if line]
     assert len(rows) >= 12
@@ -85,14 +86,5 @@ def test_check_reindex_export_on_a_cluster(
 
 def test_cluster_needs_a_url(tmp_path: Path) -> None:
     (tmp_path / "clcliapp.py").write_text(APP)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]))
-    done = subprocess.run(
-        [sys.executable, "-m", "rom", "--app", "clcliapp", "--cluster", "models"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _rom(tmp_path, "models")
     assert done.returncode != 0 and "--cluster needs --url" in done.stderr
