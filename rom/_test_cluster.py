@@ -317,8 +317,14 @@ class RedisCluster:
         return redis.cluster.RedisCluster(startup_nodes=self.startup_nodes, **kwargs)
 
     def flush(self) -> None:
-        """FLUSHALL on every live master (replicas follow)."""
+        """Empty every live master this harness started (replicas follow).
+
+        Only nodes whose redis-server process this object started (and
+        still owns) are flushed: never a server it did not start.
+        """
         for node in self.masters():
+            if node not in self.nodes or node.server._proc is None:
+                raise RuntimeError(f"{node!r} was not started by this cluster")
             node.command("FLUSHALL")
 
     def wait_replicated(self) -> None:
