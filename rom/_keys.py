@@ -9,6 +9,7 @@ which models share a Redis Cluster hash slot (the namespace's hash tag).
 
 from __future__ import annotations
 
+import binascii
 import functools
 import uuid
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ __all__ = [
     "has_hash_tag",
     "hash_tag",
     "lock_key",
+    "partition_keyspaces",
     "slot_group",
 ]
 
@@ -37,6 +39,11 @@ class KeySpace:
 
     namespace: str
     pk: str = "id"
+    # A partition of a partitioned model (rom/_partitions.py) takes the ids
+    # ``n * id_stride + id_offset`` for n = 1, 2, ... from its own counter,
+    # so the partitions' ids never meet; an unpartitioned model counts 1, 2, ...
+    id_stride: int = 1
+    id_offset: int = 0
 
     # -- Redis Cluster placement ------------------------------------------------
 
@@ -84,6 +91,9 @@ class KeySpace:
         table: dict[str, object] = {k: list(self.template(k)) for k in TEMPLATE_KINDS}
         table["counter"] = self.counter
         table["legacy"] = self.legacy_index
+        if self.id_stride != 1:
+            table["stride"] = self.id_stride
+            table["offset"] = self.id_offset
         return table
 
     def entity(self, id: object) -> str:
@@ -305,6 +315,62 @@ def _group_of(namespace: str) -> str:
 def has_hash_tag(key: str) -> bool:
     """True if Redis Cluster hashes ``key`` by a hash tag (see :func:`hash_tag`)."""
     return hash_tag(key) is not None
+
+
+# Redis Cluster's 16384 hash slots.
+CLUSTER_SLOTS = 16384
+
+
+def cluster_slot(key: str) -> int:
+    """The Redis Cluster hash slot of ``key``: CRC16 (XMODEM) of its hash tag,
+    or of the whole key without one, modulo 16384."""
+    tag = hash_tag(key)
+    data = (key if tag is None else tag).encode("utf-8")
+    return binascii.crc_hqx(data, 0) % CLUSTER_SLOTS
+
+
+def partition_namespace(namespace: str, index: int) -> str:
+    """The namespace of partition ``index`` of a partitioned model on one
+    server: ``<ns>~<index>`` (``user~3``, keys ``user~3:5``, ...)."""
+    return f"{namespace}~{index}"
+
+
+@functools.cache
+def cluster_partition_namespace(namespace: str, index: int, count: int) -> str:
+    """The namespace of partition ``index`` of ``count`` on a Redis Cluster:
+    ``{<ns>~<index>~<n>}``, a hash tag whose slot lies in the ``index``-th of
+    ``count`` equal ranges of the 16384 slots, for the smallest ``n >= 0``
+    that puts it there. A cluster whose masters serve equal runs of slots (as
+    ``redis-cli --cluster create`` assigns them) then holds an equal share
+    of the partitions on each master."""
+    low = index * CLUSTER_SLOTS // count
+    high = (index + 1) * CLUSTER_SLOTS // count
+    base = partition_namespace(namespace, index)
+    n = 0
+    while True:
+        tag = f"{base}~{n}"
+        if low <= binascii.crc_hqx(tag.encode("utf-8"), 0) % CLUSTER_SLOTS < high:
+            return "{" + tag + "}"
+        n += 1
+
+
+def partition_keyspaces(
+    namespace: str, pk: str, count: int, *, cluster: bool
+) -> tuple[KeySpace, ...]:
+    """The KeySpace of each of a partitioned model's ``count`` partitions,
+    for one server (``cluster=False``) or a Redis Cluster. Partition ``i``
+    takes the ids ``n * count + i``: an id's partition is ``id % count``."""
+    return tuple(
+        KeySpace(
+            cluster_partition_namespace(namespace, i, count)
+            if cluster
+            else partition_namespace(namespace, i),
+            pk,
+            count,
+            i,
+        )
+        for i in range(count)
+    )
 
 
 def glob_escape(text: str) -> str:

@@ -74,7 +74,6 @@ def _to_id(model: str, value: object) -> int:
 
 
 def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
-    keys = model._meta.keys
     found: dict[int, M] = {}
     if model._meta.expiring:
         # Even the session's entities are asked for (one script call): an
@@ -89,7 +88,7 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
                 found[i] = model._adopt(row)
         return found
     # Each id's row key is built once; the session is looked up once.
-    unique = {i: keys.entity(i) for i in ids}
+    unique = dict(zip(ids, model._meta.entity_keys(ids), strict=True))
     missing: list[tuple[int, str]] = []
     cache = session.get_many(unique.values())
     for (i, key), cached in zip(unique.items(), cache, strict=True):

@@ -11,6 +11,10 @@ from typing import Any
 
 from ._expiry import model_ttl
 from ._keys import KeySpace
+from ._keys import partition_keyspaces
+from ._partitions import RoundRobin
+from ._partitions import model_partitions
+from ._partitions import partition_of
 from ._registry import MODELS
 from ._registry import registered_models
 from ._registry import same_definition
@@ -21,6 +25,7 @@ from .columns import UnsafeColumn
 from .connection import connection_for
 from .connection import is_cluster
 from .exceptions import ColumnError
+from .exceptions import InvalidOperation
 from .exceptions import ORMError
 from .index import GeoIndex
 from .relations import OneToMany
@@ -84,11 +89,69 @@ class ModelInfo:
         """The model's key names for its connection at this moment: with a
         Redis Cluster client, the namespace is hash-tagged (``{user}:1``) so
         every key of the model is in one slot; otherwise rom 1.1.2's names.
-        (A model's connection may be set after the class is made.)"""
+        (A model's connection may be set after the class is made.)
+
+        A partitioned model has no one KeySpace: see ``keys_for`` and
+        ``parts``; asking for this one is a bug of the caller.
+        """
+        if self.partitions:
+            raise InvalidOperation(
+                f"{self.name} is partitioned (_partitions = {self.partitions}): "
+                "its keys are per partition; this operation does not support "
+                "partitioned models"
+            )
         model = self.model
         if model is not None and is_cluster(connection_for(model)):
             return self.cluster_keys  # type: ignore[return-value]
         return self.plain_keys
+
+    # A model declaring ``_partitions`` (rom/_partitions.py): its number of
+    # partitions, else 0.
+    partitions: int = 0
+    _plain_parts: tuple[KeySpace, ...] = ()
+    _cluster_parts: tuple[KeySpace, ...] = ()
+    _round_robin: RoundRobin | None = None
+
+    @property
+    def parts(self) -> tuple[KeySpace, ...]:
+        """Every KeySpace holding the model's entities, for its connection at
+        this moment: one per partition, or the one of ``keys``."""
+        if not self.partitions:
+            return (self.keys,)
+        model = self.model
+        if model is not None and is_cluster(connection_for(model)):
+            if not self._cluster_parts:
+                self._cluster_parts = partition_keyspaces(
+                    self.namespace, self.pk, self.partitions, cluster=True
+                )
+            return self._cluster_parts
+        return self._plain_parts
+
+    def keys_for(self, id: object) -> KeySpace:
+        """The KeySpace holding entity ``id``: its partition's, or ``keys``."""
+        if not self.partitions:
+            return self.keys
+        return self.parts[partition_of(id, self.partitions)]
+
+    def entity_key(self, id: object) -> str:
+        """The row key of entity ``id``: ``keys_for(id).entity(id)``."""
+        if not self.partitions:
+            return self.keys.entity(id)
+        return self.parts[partition_of(id, self.partitions)].entity(id)
+
+    def entity_keys(self, ids: Iterable[object]) -> list[str]:
+        """``entity_key`` of each id."""
+        if not self.partitions:
+            return self.keys.entities(ids)
+        parts, count = self.parts, self.partitions
+        return [parts[partition_of(i, count)].entity(i) for i in ids]
+
+    def new_keys(self) -> KeySpace:
+        """The KeySpace a new entity without an id is written to: the next
+        partition in turn, or ``keys``."""
+        if self._round_robin is None:
+            return self.keys
+        return self.parts[next(self._round_robin)]
 
     # A model declaring ``_ttl`` (rom/_expiry.py): its entities may expire;
     # ttl_ms is the default expiry of a new entity (None: none).
@@ -276,6 +339,12 @@ def build_model_info(cls: type) -> ModelInfo:
     _classify(info, columns.items())
     _derive_guards(info)
     info.expiring, info.ttl_ms = model_ttl(cls)
+    info.partitions = model_partitions(cls, namespace)
+    if info.partitions:
+        info._plain_parts = partition_keyspaces(
+            namespace, pk, info.partitions, cluster=False
+        )
+        info._round_robin = RoundRobin(info.partitions)
     _check_one_to_many(cls, info)
     return info
 

@@ -169,8 +169,9 @@ def allocate_id(entity: Model) -> Steps[int]:
     """The entity's id, taken from its model's counter on first need."""
     pk: int | None = state_of(entity).get(entity._pkey)
     if pk is None:
-        counter = entity._meta.keys.counter
-        pk = int((yield from call(entity._connection, "incr", counter)))
+        keys = entity._meta.new_keys()
+        n = int((yield from call(entity._connection, "incr", keys.counter)))
+        pk = n * keys.id_stride + keys.id_offset
         take_id(entity, pk)
     return pk
 

@@ -230,7 +230,8 @@ def plan_save(
     """
     ignore_last = new or force
     full = full or ignore_last
-    keys = info.keys  # tagged on a cluster, looked up once
+    # Tagged on a cluster, looked up once; a partition's for a partitioned model.
+    keys = info.new_keys() if id is None else info.keys_for(id)
     plan = WritePlan(keys.namespace, info.pk, None if id is None else str(id))
     plan.keys = keys
     plan.reindex = full
@@ -519,7 +520,7 @@ def plan_delete(
     info: ModelInfo, data: Mapping[str, Any], last: Mapping[str, str], id: int
 ) -> WritePlan:
     """Plan deleting an entity: its row, unique entries and index entries."""
-    keys = info.keys
+    keys = info.keys_for(id)
     plan = WritePlan(keys.namespace, info.pk, str(id), delete=True)
     plan.keys = keys
     values = decode_last(info, last) if _keygen_unique(info) else {}

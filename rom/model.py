@@ -275,7 +275,7 @@ class Model:
     @property
     def _pk(self) -> str:
         """``'<ns>:<id>'``: the row key and the session key."""
-        return self._meta.keys.entity(self._primary_key())
+        return self._meta.entity_key(self._primary_key())
 
     def _unsafe_handle(self, attr: str) -> UnsafeHandle:
         if self._rom_state.deleted:
@@ -283,7 +283,7 @@ class Model:
                 f"{self._meta.name}.{attr}: the entity was deleted, so its "
                 "UnsafeColumn key is gone"
             )
-        key = self._meta.keys.unsafe(self._primary_key(), attr)
+        key = self._meta.keys_for(self._primary_key()).unsafe(self._primary_key(), attr)
         return UnsafeHandle(self._connection, key)
 
     @ClassProperty
@@ -372,7 +372,7 @@ class Model:
                     self._meta.namespace,
                 )
             pk = state.data.get(self._pkey)
-            key = self._meta.keys.entity(pk)
+            key = self._meta.entity_key(pk)
             raise EntityDeletedError(
                 f"Entity {key} was deleted by this program; use "
                 ".save(force=True) to re-create it",
@@ -588,7 +588,7 @@ class Model:
     def _adopt_all(cls, rows: Sequence[Mapping[str, str]]) -> list[Self]:
         """``_adopt`` of each row read (in order), with one session look-up."""
         pkey = cls._pkey
-        keys = cls._meta.keys.entities([row.get(pkey) for row in rows])
+        keys = cls._meta.entity_keys([row.get(pkey) for row in rows])
         return session.adopt(cls, list(zip(keys, rows, strict=True)), cls._from_row)
 
     query = QueryProperty()

@@ -177,7 +177,7 @@ class Session:
             state.new[id(obj)] = obj
             return
         state.new.pop(id(obj), None)
-        key = obj._meta.keys.entity(pk)
+        key = obj._meta.entity_key(pk)
         state.weak[key] = obj
         if entity.new or entity.modified:
             state.dirty[key] = obj
@@ -218,7 +218,7 @@ class Session:
             loaded = state_of(obj)
             pk = loaded.data[pkey]
             if str(pk) != loaded.last[pkey]:  # read as "007": the row of 7
-                key = obj._meta.keys.entity(pk)
+                key = obj._meta.entity_key(pk)
             weak[key] = obj
             if key in dirty:
                 del dirty[key]
@@ -241,7 +241,7 @@ class Session:
         state.new.pop(id(obj), None)
         pk = state_of(obj).data.get(obj._pkey)
         if pk is not None:
-            key = obj._meta.keys.entity(pk)
+            key = obj._meta.entity_key(pk)
             state.dirty.pop(key, None)
             if every_copy or state.weak.get(key) is obj:
                 state.weak.pop(key, None)

@@ -12,7 +12,9 @@
 -- ARGV[2]     the key table (rom/_writer.py key_table): JSON object, per
 --             plan namespace (a plan's "ns") KeySpace.script_keys():
 --             {row, idx, pre, suf, geo, uidx = {before, after}, counter,
---              legacy}. Every key is named from it: a key of kind K for
+--              legacy; a partition of a partitioned model also has stride
+--              and offset: its ids are n * stride + offset for each n its
+--              counter gives}. Every key is named from it: a key of kind K for
 --             name N is K[1] .. N .. K[2] (N is the id for row, the index
 --             name, attribute or column(s) for the others); counter and
 --             legacy are the id counter and the legacy record hash. Index
@@ -229,6 +231,12 @@ local function need_record(k, rec)
     need_entries(k, strings(slot(rec, 1)), strings(slot(rec, 2)), pre, suf, geo)
 end
 
+-- The id of count n of a model's counter: n, or for a partition of a
+-- partitioned model (k.stride partitions, this one k.offset) n * stride + offset.
+local function next_id(k, n)
+    return string.format('%d', n * (k.stride or 1) + (k.offset or 0))
+end
+
 -- Every read and check of one entity, before any of its writes: a key of the
 -- wrong type or a bad counter raises here, when nothing of it is written.
 -- Returns a failed check's result, or nil with the plan's state filled in.
@@ -257,7 +265,7 @@ local function prepare(p)
             error({err = 'ERR id counter ' .. counter .. ' holds ' .. value
                 .. ', not an id; set it to the largest id in use'})
         end
-        row = key(k, 'row', string.format('%d', tonumber(value) + 1))
+        row = key(k, 'row', next_id(k, tonumber(value) + 1))
         need(row, 'hash')
     end
     local removals = p.unique_del
@@ -327,7 +335,7 @@ local function write(p)
     local k = K[p.ns]
     local id = p.id
     if not id then
-        id = tostring(redis.call('INCR', k.counter))
+        id = next_id(k, redis.call('INCR', k.counter))
         table.insert(p.hset, p.pk)
         table.insert(p.hset, id)
     end
