@@ -233,6 +233,28 @@ def _check_overlap(cls: type, namespace: str) -> None:
             )
 
 
+def _check_partition_overlap(cls: type, info: ModelInfo) -> None:
+    # A partitioned model "a" keeps its keys under "a~<i>:": a model whose
+    # namespace begins with "a~" would share them.
+    for other in registered_models():
+        theirs: ModelInfo | None = other.__dict__.get("_meta")
+        if theirs is None or same_definition(other, cls):
+            continue
+        for outer, inner, owner in (
+            (info, theirs, cls),
+            (theirs, info, other),
+        ):
+            if outer.partitions and inner.namespace.startswith(outer.namespace + "~"):
+                raise ORMError(
+                    f"{cls.__name__} cannot use namespace {info.namespace!r}: "
+                    f"{owner.__name__} is partitioned and keeps its keys under "
+                    f"'{outer.namespace}~<partition>:', which namespace "
+                    f"{inner.namespace!r} of {inner.name} begins. Give "
+                    f"{cls.__name__} a namespace that does not begin with "
+                    f"'{outer.namespace}~'"
+                )
+
+
 def _primary_key(cls: type, columns: dict[str, AnyColumn]) -> str:
     pks = [name for name, col in columns.items() if isinstance(col, PrimaryKey)]
     if len(pks) > 1:
@@ -345,6 +367,7 @@ def build_model_info(cls: type) -> ModelInfo:
             namespace, pk, info.partitions, cluster=False
         )
         info._round_robin = RoundRobin(info.partitions)
+    _check_partition_overlap(cls, info)
     _check_one_to_many(cls, info)
     return info
 

@@ -109,3 +109,22 @@ def test_entities_spread_evenly_over_the_cluster_masters(
     e.save()
     rom.session.rollback()
     assert PtSpread.get(17).n == -1
+
+
+def test_a_namespace_inside_a_partitioned_one_is_refused(fresh_models: None) -> None:
+    with pytest.raises(rom.exceptions.ORMError, match="PtEvent is partitioned"):
+
+        class PtInside(rom.Model):
+            _namespace = "PtEvent~2"
+            a = rom.Text()
+
+    class PtOuter(rom.Model):
+        _namespace = "PtOuterNs~1"
+        a = rom.Text()
+
+    with pytest.raises(rom.exceptions.ORMError, match="PtOuterBase is partitioned"):
+
+        class PtOuterBase(rom.Model):
+            _namespace = "PtOuterNs"
+            _partitions = 4
+            a = rom.Text()
