@@ -34,8 +34,10 @@ ratio partitioned / one slot, round trips and server commands per op
 (scripts' inner commands included), and the CPU cores busy on average
 (CPU seconds over wall seconds) of the whole machine (``/proc/stat``), of
 the client processes together and of each master (``INFO cpu``), so the
-report says what bounds the throughput. After the insert phase: the entity rows each
-master holds, per model.
+report says what bounds the throughput; and the busiest master's CPU per
+op, with the rate at which that master would use a whole core (``bound``:
+what the masters would allow if the clients were not the bound). After
+the insert phase: the entity rows each master holds, per model.
 """
 
 from __future__ import annotations
@@ -206,9 +208,10 @@ def _machine_busy() -> float:
             fields = stat.readline().split()[1:]
     except OSError:
         return 0.0
-    # user nice system idle iowait irq softirq steal ...: busy = all - idle - iowait
+    # user nice system idle iowait irq softirq steal ...: busy is user,
+    # nice, system, irq and softirq (steal is the hypervisor's, not ours).
     ticks = [int(f) for f in fields]
-    busy = sum(ticks[:8]) - ticks[3] - ticks[4]
+    busy = sum(ticks[:3]) + ticks[5] + ticks[6]
     return busy / os.sysconf("SC_CLK_TCK")
 
 
@@ -332,6 +335,15 @@ def _result(kind: str, phase: str, sums: dict[str, Any]) -> dict[str, Any]:
         "master_cores": [round(c / seconds, 2) for c in sums["server_cpu"]],
         # ... and the whole machine (every process, other jobs' included).
         "machine_cores": round(sums["machine_cpu"] / seconds, 2),
+        # CPU per op of the busiest master, and the rate at which it would
+        # use one whole core: the bound the masters set, were the clients
+        # (on this machine, the bound) not in the way.
+        "busiest_master_us_per_op": round(max(sums["server_cpu"]) / ops * 1e6, 1)
+        if ops
+        else None,
+        "master_bound_ops_per_s": round(ops / max(sums["server_cpu"]))
+        if ops and max(sums["server_cpu"]) > 0
+        else None,
     }
     state = "skipped" if sums["skipped"] else f"{result['ops_per_s']} ops/s"
     print(f"  {kind:<5}{phase:<7}{state}", file=sys.stderr, flush=True)
@@ -415,8 +427,8 @@ def table(result: dict[str, Any]) -> str:
     """The runs as a fixed-width text table, then the spread."""
     head = (
         f"{'masters':<8}{'operation':<23}{'model':<6}{'ops/s':>8}{'ratio':>7}"
-        f"{'trips/op':>9}{'srv cmds/op':>12}{'machine':>8}{'clients':>8}"
-        "  masters (CPU cores busy)"
+        f"{'trips/op':>9}{'srv cmds/op':>12}{'top us/op':>10}{'bound':>8}"
+        f"{'machine':>8}{'clients':>8}  masters (CPU cores busy)"
     )
     lines = [head]
     for run in result["runs"]:
@@ -434,6 +446,8 @@ def table(result: dict[str, Any]) -> str:
                 f"{run['masters']:<8}{LABELS[p['phase']]:<23}{p['model']:<6}"
                 f"{p['ops_per_s']:>8.0f}{'' if shown is None else f'{shown:.2f}':>7}"
                 f"{p['roundtrips_per_op']:>9.2f}{p['server_commands_per_op']:>12.1f}"
+                f"{p['busiest_master_us_per_op']:>10.1f}"
+                f"{p['master_bound_ops_per_s'] or 0:>8}"
                 f"{p['machine_cores']:>8.2f}{p['client_cores']:>8.2f}  {cores}"
             )
     lines.append("")
