@@ -403,8 +403,10 @@ def run_masters(args: argparse.Namespace, masters: int) -> dict[str, Any]:
             for process in workers:
                 process.join(60)
         ports = [m.port for m in cluster.masters()]
+        version = str(cluster.masters()[0].command("INFO", "server")["redis_version"])
     return {
         "masters": masters,
+        "redis_server": version,
         "ports": ports,
         "load_average_1m": round(load, 2),
         "phases": phases,
