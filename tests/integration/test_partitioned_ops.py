@@ -16,6 +16,7 @@ import pytest
 import redis
 
 import rom
+import rom.connection
 from rom.consistency import check
 from rom.testing import data_keys
 from rom.util import clean_old_index
@@ -54,6 +55,18 @@ def _items(count: int) -> list[PoItem]:
     rom.session.commit()
     rom.session.rollback()
     return items
+
+
+def _arun(coro: Any) -> Any:
+    """Run ``coro`` on a fresh event loop, closing rom's async clients after."""
+
+    async def main() -> Any:
+        try:
+            return await coro
+        finally:
+            await rom.connection.close_async_connections()
+
+    return asyncio.run(main())
 
 
 def _part(model: Any, id: object) -> Any:
@@ -157,7 +170,86 @@ def test_async_maintenance_per_partition(rom_redis: redis.Redis) -> None:
         cleaned = [p async for p in aclean_old_index(PoItem)]
         return refreshed[-1], cleaned[-1]
 
-    refreshed, cleaned = asyncio.run(run())
+    refreshed, cleaned = _arun(run())
     assert refreshed.done == len(items)
     assert cleaned.removed == 0
     assert _index_dump(rom_redis) == before
+
+
+# -- consistency check and repair --------------------------------------------------
+
+
+def test_check_is_clean_after_writes_and_says_partitioned(
+    rom_redis: redis.Redis,
+) -> None:
+    items = _items(20)
+    items[3].delete()
+    items[4].n = 99
+    items[4].save()
+    report = check(PoItem)
+    assert report == []
+    assert report.partitions == {"PoItem": P}
+    assert report.summary() == f"PoItem: ok (19 rows in {P} partitions)"
+
+
+def test_check_finds_planted_damage_per_partition_and_repair_fixes_it(
+    rom_redis: redis.Redis,
+) -> None:
+    from rom._repair import apply_repair
+    from rom._repair import plan_repair
+
+    items = _items(16)
+    by_part: dict[int, list[PoItem]] = {}
+    for e in items:
+        by_part.setdefault(e.id % P, []).append(e)
+    a, b, c = by_part[0][0], by_part[1][0], by_part[2][0]
+    ka, kb, kc = _part(PoItem, a.id), _part(PoItem, b.id), _part(PoItem, c.id)
+    rom_redis.zrem(ka.index("n"), str(a.id))  # missing-entry in partition 0
+    rom_redis.zadd(kb.index("n"), {"999": 5})  # orphan-entry in partition 1
+    top = max(e.id for e in by_part[2])
+    rom_redis.set(kc.counter, 0)  # id-above-counter in partition 2
+    # A row copied into partition 3 under an id of partition 1.
+    stray = _part(PoItem, 3).entity(b.id)
+    rom_redis.hset(stray, mapping={"id": str(b.id), "n": "1"})
+    report = check(PoItem)
+    found = {(p.kind, p.partition) for p in report}
+    assert found == {
+        ("missing-entry", 0),
+        ("orphan-entry", 1),
+        ("id-above-counter", 2),
+        ("wrong-partition", 3),
+    }
+    above = [p for p in report if p.kind == "id-above-counter"]
+    assert len(above) == len(by_part[2])
+    assert f"SET {kc.counter} {(top - 2) // P}" in above[0].detail
+    wrong = next(p for p in report if p.kind == "wrong-partition")
+    assert wrong.key == stray and "belongs in partition 1" in wrong.detail
+    assert "(partition 3)" in str(wrong)
+    assert wrong.to_dict()["partition"] == 3
+    assert "(partitions 0, 1, 2, 3)" in report.summary()
+
+    models = {"PoItem": PoItem}
+    result = apply_repair(plan_repair(report, models), models)
+    assert [s.kind for s in result.manual] == ["manual"]
+    assert not result.skipped
+    after = check(PoItem)
+    assert [(p.kind, p.partition) for p in after] == [("wrong-partition", 3)]
+    assert int(rom_redis.get(kc.counter)) == (top - 2) // P
+    rom_redis.delete(stray)
+    assert check(PoItem) == []
+    # The raised counter hands out fresh ids of partition 2.
+    fresh = [PoItem(n=-1) for _ in range(P)]
+    rom.session.commit()
+    assert all(e.id > top for e in fresh if e.id % P == 2)
+
+
+def test_async_check_per_partition(rom_redis: redis.Redis) -> None:
+    from rom.consistency import acheck
+
+    items = _items(8)
+    keys = _part(PoItem, items[5].id)
+    rom_redis.srem(keys.token("tag", items[5].tag), str(items[5].id))
+    report = _arun(acheck(PoItem))
+    assert [(p.kind, p.partition, p.id) for p in report] == [
+        ("missing-entry", items[5].id % P, str(items[5].id))
+    ]
