@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.cluster
 
 import rom
 import rom.connection
@@ -23,7 +24,6 @@ from rom.testing import data_keys
 from rom.util import clean_old_index
 from rom.util import clean_unsafe_cols
 from rom.util import refresh_indices
-
 
 P = 4
 
@@ -44,7 +44,9 @@ class PoItem(rom.Model):
 
 
 def _keys(conn: Any, pattern: str) -> list[str]:
-    return sorted(k.decode() if isinstance(k, bytes) else k for k in data_keys(conn, pattern))
+    return sorted(
+        k.decode() if isinstance(k, bytes) else k for k in data_keys(conn, pattern)
+    )
 
 
 def _items(count: int) -> list[PoItem]:
@@ -353,3 +355,162 @@ def test_async_expire_due_per_partition(rom_redis: redis.Redis) -> None:
 
     progress = _arun(run())
     assert progress[-1].done == 6
+
+
+# -- relations -------------------------------------------------------------------------
+
+
+class PoAuthor(rom.Model):
+    name = rom.Text()
+    posts = rom.OneToMany("PoPost", column="author")
+
+
+class PoPost(rom.Model):
+    _partitions = P
+    n = rom.Integer(index=True)
+    author = rom.ManyToOne("PoAuthor", on_delete="cascade")
+    editor = rom.ManyToOne("PoAuthor", on_delete="set null")
+    likes = rom.OneToMany("PoLike")
+
+
+class PoLike(rom.Model):
+    _partitions = 3
+    post = rom.ManyToOne("PoPost", on_delete="cascade")
+
+
+class PoComment(rom.Model):
+    text = rom.Text()
+    post = rom.ManyToOne("PoPost", on_delete="restrict")
+
+
+def _blog() -> tuple[PoAuthor, PoAuthor, list[PoPost]]:
+    ann, bob = PoAuthor(name="ann"), PoAuthor(name="bob")
+    rom.session.commit()
+    posts = [PoPost(n=i, author=ann, editor=bob) for i in range(8)]
+    rom.session.commit()
+    for post in posts[:4]:
+        PoLike(post=post)
+        PoLike(post=post)
+    rom.session.commit()
+    rom.session.rollback()
+    return ann, bob, posts
+
+
+@pytest.mark.cluster
+def test_references_on_and_to_partitioned_models_check_clean(
+    rom_redis: redis.Redis,
+) -> None:
+    ann, _, posts = _blog()
+    for post in posts:
+        keys = _part(PoPost, post.id)
+        assert rom_redis.zscore(keys.index("author"), str(post.id)) == ann.id
+    assert check(PoAuthor, PoPost, PoLike) == []
+    got = PoPost.get(posts[5].id)
+    assert got.author.name == "ann" and got.editor.name == "bob"
+
+
+@pytest.mark.cluster
+def test_missing_reference_found_in_its_partition(rom_redis: redis.Redis) -> None:
+    _, bob, posts = _blog()
+    rom_redis.delete(bob._pk)  # every post's editor is gone
+    report = check(PoPost)
+    assert sorted((p.kind, p.partition, p.id) for p in report) == sorted(
+        ("missing-reference", post.id % P, str(post.id)) for post in posts
+    )
+    from rom._repair import apply_repair
+    from rom._repair import plan_repair
+
+    models = {"PoPost": PoPost}
+    result = apply_repair(plan_repair(report, models), models)
+    assert result.complete
+    rom.session.rollback()
+    assert all(p.editor is None for p in PoPost.get([p.id for p in posts]))
+    assert check(PoPost) == []
+
+
+@pytest.mark.cluster
+def test_on_delete_finds_referrers_in_every_partition(rom_redis: redis.Redis) -> None:
+    ann, bob, posts = _blog()
+    assert {p.id % P for p in posts} == set(range(P))
+    liked = [p.id for p in posts[:4]]
+    bob.delete()  # 'set null' on the editor of every post
+    rom.session.rollback()
+    assert [p.editor for p in PoPost.get([p.id for p in posts])] == [None] * 8
+    PoAuthor.get(ann.id).delete()  # cascades to the posts, then their likes
+    rom.session.rollback()
+    assert PoPost.get([p.id for p in posts]) == []
+    assert not _keys(rom_redis, "*PoLike~*:[0-9]*")
+    assert len(liked) == 4
+    assert check(PoAuthor, PoPost, PoLike) == []
+
+
+@pytest.mark.cluster
+def test_restrict_from_a_referrer_of_a_partitioned_model(
+    rom_redis: redis.Redis,
+) -> None:
+    _, _, posts = _blog()
+    PoComment(text="hi", post=posts[6])
+    rom.session.commit()
+    with pytest.raises(rom.exceptions.RestrictError, match=r"PoComment\.post"):
+        PoPost.get(posts[6].id).delete()
+    rom.session.rollback()
+    assert PoPost.get(posts[6].id) is not None
+
+
+@pytest.mark.cluster
+def test_prefetch_reads_every_partition(rom_redis: redis.Redis) -> None:
+    _, _, posts = _blog()
+    comments = [PoComment(text=str(i), post=post) for i, post in enumerate(posts)]
+    rom.session.commit()
+    rom.session.rollback()
+    authors = PoAuthor.query.prefetch("posts").all()
+    by_name = {a.name: a for a in authors}
+    # The OneToMany's referrers, from every partition, in id order.
+    prefetched = rom._prefetch.PREFETCHED
+    found = vars(by_name["ann"])[prefetched]["posts"]
+    assert [p.id for p in found] == sorted((p.id for p in posts), key=str)
+    assert vars(by_name["bob"])[prefetched]["posts"] == []
+    rom.session.rollback()
+    got = PoComment.query.prefetch("post").all()
+    assert sorted(c.post.n for c in got) == list(range(8))
+    assert len(comments) == 8
+
+
+def test_many_to_many_with_a_partitioned_model_is_refused(fresh_models: None) -> None:
+    class PoTagged(rom.Model):
+        _partitions = 2
+        name = rom.Text()
+
+    with pytest.raises(rom.exceptions.ColumnError, match="PoTagged is partitioned"):
+
+        class PoTag(rom.Model):
+            name = rom.Text()
+            items = rom.ManyToMany("PoTagged", related_name="tags")
+
+    with pytest.raises(rom.exceptions.ColumnError, match="PoPart is partitioned"):
+
+        class PoPart(rom.Model):
+            _partitions = 2
+            tags = rom.ManyToMany("PoAuthor", related_name="parts")
+
+
+class PoAccount(rom.Model):
+    _partitions = P
+    balance = rom.Integer(default=0)
+    sent = rom.Integer(default=0)
+
+
+@pytest.mark.cluster
+def test_transfer_between_partitions(rom_redis: redis.Redis) -> None:
+    a, b, txn = (PoAccount(balance=10) for _ in range(3))
+    rom.session.commit()
+    assert len({a.id % P, b.id % P, txn.id % P}) == 3
+    if isinstance(rom_redis, redis.cluster.RedisCluster):
+        # Each partition is a slot of its own: no one script holds all three.
+        with pytest.raises(ValueError, match="PoAccount is partitioned"):
+            a.transfer(b, "balance", 4, txn, "sent")
+        assert PoAccount.get(a.id).balance == 10
+        return
+    a.transfer(b, "balance", 4, txn, "sent")
+    rom.session.rollback()
+    assert [PoAccount.get(e.id).balance for e in (a, b)] == [6, 14]
