@@ -259,7 +259,7 @@ def _unique_clash(
     conn = model._connection
     keys = model._meta.keys_for(plan.id)
     for column, value in plan.unique:
-        owner = conn.hget(unique_key(keys, column, value), value)
+        owner = conn.hget(unique_key(model._meta, keys, column, value), value)
         if owner is not None:
             yield (
                 number,

@@ -263,7 +263,7 @@ def _entry_not_given(p: Problem, model: type[Model], row: Mapping[str, str]) -> 
     keys = model._meta.keys_for(p.id)
     plan = plan_save(model._from_row(row), full=True, force=False)
     return (p.key, p.member) not in {
-        (unique_key(keys, c, v), v) for c, v in plan.unique
+        (unique_key(model._meta, keys, c, v), v) for c, v in plan.unique
     }
 
 

@@ -251,15 +251,15 @@ def check_steps(models: tuple[type[Model], ...], conn: Any) -> Steps[Report]:
     return report
 
 
-def unique_key(keys: KeySpace, column: str, value: str) -> str:
+def unique_key(info: ModelInfo, keys: KeySpace, column: str, value: str) -> str:
     """The unique HASH holding ``value``'s entry of ``column`` (a column or
-    ``c1:c2`` group) for a row of partition ``keys`` (the model's KeySpace
-    if unpartitioned): the row's own ``<ns>:<cols>:uidx``.
+    ``c1:c2`` group) of model ``info``, for a row of partition ``keys`` (the
+    model's KeySpace if unpartitioned): the row's own ``<ns>:<cols>:uidx``.
 
     The hook of unique columns on partitioned models, whose entries live in
-    the partition of the value rather than of the row: the checker and
-    repair ask here where an entry belongs, and look for it among the
-    entries of every partition.
+    the partition of the value rather than of the row: the checker, repair
+    and ``rom import`` ask here where an entry belongs (and the checker
+    looks for it among the entries of every partition).
     """
     return keys.unique(column)
 
@@ -484,7 +484,7 @@ class _ModelCheck:
         for name, lon, lat in e.geo:
             self._want(self.keys.geo(name), "zset", id, (float(lon), float(lat)))
         for column, value in plan.unique:
-            uidx = unique_key(self.keys, column, value)
+            uidx = unique_key(self.info, self.keys, column, value)
             self.shared.unique.add((uidx, value, id))
             self.shared.unique_keys.add(uidx)
         for attr, target in self._reference_targets():

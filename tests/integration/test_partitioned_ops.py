@@ -257,6 +257,47 @@ def test_check_finds_planted_damage_per_partition_and_repair_fixes_it(
     assert all(e.id > top for e in fresh if e.id % P == 2)
 
 
+class PoUnique(rom.Model):
+    _partitions = P
+    email = rom.Text(unique=True)
+    n = rom.Integer(index=True)
+
+
+def _unique_entry(conn: Any, email: str) -> tuple[str, bytes] | None:
+    # Wherever the entry lives (the row's partition, or the value's under
+    # the unique-across-partitions protocol): the checker must agree.
+    for keys in PoUnique._meta.parts:
+        owner = conn.hget(keys.unique("email"), email)
+        if owner is not None:
+            return keys.unique("email"), owner
+    return None
+
+
+@pytest.mark.cluster
+def test_check_and_repair_unique_entries_of_a_partitioned_model(
+    rom_redis: redis.Redis,
+) -> None:
+    from rom._repair import apply_repair
+    from rom._repair import plan_repair
+
+    people = [PoUnique(email=f"p{i}@x", n=i) for i in range(8)]
+    rom.session.commit()
+    rom.session.rollback()
+    assert check(PoUnique) == []
+    victim = people[5]
+    found = _unique_entry(rom_redis, victim.email)
+    assert found is not None and found[1] == str(victim.id).encode()
+    rom_redis.hdel(found[0], victim.email)
+    report = check(PoUnique)
+    assert [(p.kind, p.key, p.id) for p in report] == [
+        ("missing-unique", found[0], str(victim.id))
+    ]
+    models = {"PoUnique": PoUnique}
+    assert apply_repair(plan_repair(report, models), models).complete
+    assert _unique_entry(rom_redis, victim.email) == found
+    assert check(PoUnique) == []
+
+
 def test_async_check_per_partition(rom_redis: redis.Redis) -> None:
     # Not on a cluster: acheck reads rows in a pinned pipeline, which
     # redis.asyncio's cluster client has not (for any model).
