@@ -16,7 +16,8 @@ from typing import Any
 
 import redis
 
-from ._key_shapes import key_census
+from ._io import run_sync
+from ._key_shapes import partition_censuses_steps
 from ._replies import text
 
 if TYPE_CHECKING:
@@ -76,8 +77,8 @@ def footprint(model: type[Model], sample: int = 50) -> Footprint:
     rows: list[str] = []
     index: list[tuple[str, str]] = []
     other = 0
-    for keys in info.parts:  # each partition of a partitioned model
-        census = key_census(conn, info, 1000, keys)
+    # Each partition of a partitioned model (one census otherwise).
+    for census in run_sync(partition_censuses_steps(conn, info, 1000)):
         before = len(rows)
         for key, shape in census.own:
             found.keys[shape.kind] = found.keys.get(shape.kind, 0) + 1

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import redis
 
 from . import _scripts
-from ._key_shapes import scan_own_keys
+from ._io import run_sync
+from ._key_shapes import partition_censuses_steps
 from ._persist import Batch
 from ._persist import write_batch
 from ._redis_rules import write_error
@@ -58,9 +59,9 @@ def export_rows(model: type[Model], out: IO[str], block_size: int = _BLOCK) -> i
     conn = model._connection
     info = model._meta
     ids: list[int] = []
-    for keys in info.parts:  # each partition of a partitioned model
-        for page, _ in scan_own_keys(conn, info, 1000, keys=keys):
-            ids += [int(shape.id) for _, shape in page if shape.kind == "row"]
+    # Each partition of a partitioned model (one census otherwise).
+    for census in run_sync(partition_censuses_steps(conn, info, 1000)):
+        ids += [int(shape.id) for _, shape in census.own if shape.kind == "row"]
     ids = sorted(set(ids))
     names = [info.pk] + [col.attr for col in info.stored if col.attr != info.pk]
     written = 0

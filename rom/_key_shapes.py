@@ -43,12 +43,15 @@ from ._io import Steps
 from ._io import call
 from ._io import run_sync
 from ._keys import KeySpace
+from ._keys import partition_index
+from ._keys import partitions_scan_pattern
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import TOKEN_KEYGENS
 from ._meta import ModelInfo
 from ._replies import text
 from .columns import Column
 from .columns import PrimaryKey
+from .connection import is_cluster
 
 __all__ = [
     "KeyCensus",
@@ -57,6 +60,7 @@ __all__ = [
     "ShapeKind",
     "key_census",
     "key_census_steps",
+    "partition_censuses_steps",
     "scan_keys",
     "scan_own_keys",
     "scan_page",
@@ -214,22 +218,66 @@ def key_census_steps(
     conn: Any, info: ModelInfo, count: int, keys: KeySpace | None = None
 ) -> Steps[KeyCensus]:
     """``key_census`` as steps, for either transport."""
-    own = OwnKeys(info, keys)
-    shaped: list[tuple[str, KeyShape]] = []
-    foreign: list[str] = []
-    nested: set[str] = set()
+    found: list[str] = []
     cursor: int | None = 0
     while cursor is not None:
         page, cursor = yield from scan_page(conn, info, count, cursor, keys)
-        for key in page:
-            shape = own.shape(key)
-            if shape is not None:
-                shaped.append((key, shape))
-                continue
-            foreign.append(key)
-            namespace = own.nested_namespace(key)
-            if namespace is not None:
-                nested.add(namespace)
+        found += page
+    return _census(OwnKeys(info, keys), found)
+
+
+def partition_censuses_steps(
+    conn: Any, info: ModelInfo, count: int
+) -> Steps[list[KeyCensus]]:
+    """The census of every partition of ``info`` (in ``info.parts`` order;
+    the model's one census if it is unpartitioned).
+
+    On one server a SCAN walks the whole database whatever its MATCH, so
+    the partitions' keys are found by one SCAN of ``<ns>~*`` and sorted out
+    by partition, rather than by a SCAN per partition. On a Redis Cluster
+    each partition's SCAN goes to its own slot's master.
+    """
+    parts = info.parts
+    if not info.partitions or is_cluster(conn):
+        censuses = []
+        for keys in parts:
+            censuses.append((yield from key_census_steps(conn, info, count, keys)))
+        return censuses
+    found: list[list[str]] = [[] for _ in parts]
+    cursor: int | None = 0
+    while cursor is not None:
+        reply, page = yield from call(
+            conn,
+            "scan",
+            cursor,
+            match=partitions_scan_pattern(info.namespace),
+            count=count,
+        )
+        cursor = scan_cursor(reply) or None
+        for raw in page:
+            key = text(raw)
+            at = partition_index(info.namespace, key)
+            if at is not None and at < len(parts):
+                found[at].append(key)
+    return [
+        _census(OwnKeys(info, keys), page)
+        for keys, page in zip(parts, found, strict=True)
+    ]
+
+
+def _census(own: OwnKeys, found: list[str]) -> KeyCensus:
+    shaped: list[tuple[str, KeyShape]] = []
+    foreign: list[str] = []
+    nested: set[str] = set()
+    for key in found:
+        shape = own.shape(key)
+        if shape is not None:
+            shaped.append((key, shape))
+            continue
+        foreign.append(key)
+        namespace = own.nested_namespace(key)
+        if namespace is not None:
+            nested.add(namespace)
     under = tuple(f"{namespace}:" for namespace in nested)
     mine = [(k, s) for k, s in shaped if not (under and k.startswith(under))]
     shared = [(k, s) for k, s in shaped if under and k.startswith(under)]

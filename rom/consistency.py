@@ -34,8 +34,9 @@ from ._io import Steps
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
+from ._key_shapes import KeyCensus
 from ._key_shapes import KeyShape
-from ._key_shapes import key_census_steps
+from ._key_shapes import partition_censuses_steps
 from ._record import record_entries
 from ._registry import MODELS
 from ._registry import registered_models
@@ -223,15 +224,18 @@ def check_steps(models: tuple[type[Model], ...], conn: Any) -> Steps[Report]:
         # One check per partition of a partitioned model (each reads only its
         # partition's keys: one slot on a cluster), all of them sharing what
         # a unique entry may need from another partition.
+        client = conn or model._connection
+        censuses = yield from partition_censuses_steps(client, info, 1000)
         checks = [
             _ModelCheck(
                 model,
-                conn or model._connection,
+                client,
                 keys=keys,
                 partition=i if info.partitions else None,
                 shared=shared,
+                census=census,
             )
-            for i, keys in enumerate(info.parts)
+            for i, (keys, census) in enumerate(zip(info.parts, censuses, strict=True))
         ]
         for checker in checks:
             yield from checker.gather()
@@ -318,6 +322,8 @@ class _ModelCheck:
     keys: KeySpace
     partition: int | None
     shared: _Shared
+    # Its keys, sorted out (rom._key_shapes.partition_censuses_steps).
+    census: KeyCensus
     problems: list[Problem] = field(default_factory=list)
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     index_keys: dict[str, KeyShape] = field(default_factory=dict)
@@ -376,7 +382,8 @@ class _ModelCheck:
     # -- reading ----------------------------------------------------------
 
     def _scan(self) -> Steps[None]:
-        census = yield from key_census_steps(self.conn, self.info, 1000, self.keys)
+        census = self.census
+        yield from ()
         nested = tuple(f"{namespace}:" for namespace in census.nested)
         for key in census.foreign:
             theirs = [n for n in census.nested if key.startswith(f"{n}:")]

@@ -27,8 +27,9 @@ from ._io import Steps
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
+from ._key_shapes import KeyCensus
 from ._key_shapes import OwnKeys
-from ._key_shapes import key_census_steps
+from ._key_shapes import partition_censuses_steps
 from ._key_shapes import scan_page
 from ._keys import KeySpace
 from ._persist import Batch
@@ -318,8 +319,11 @@ def _clean_old_index(model: Any, block_size: int, force_hscan: bool | None) -> J
     # Each partition of a partitioned model (the model's one KeySpace
     # otherwise) is surveyed first, so the total is known from the start.
     parts: list[_OldIndexPart] = []
-    for keys in model._meta.parts:
-        part = yield from _survey_part(conn, model._meta, keys, block_size, force_hscan)
+    censuses = yield from partition_censuses_steps(
+        conn, model._meta, max(block_size, 1000)
+    )
+    for keys, census in zip(model._meta.parts, censuses, strict=True):
+        part = yield from _survey_part(conn, keys, census, force_hscan)
         parts.append(part)
     tally = _Tally(sum(part.size for part in parts))
     for part in parts:
@@ -338,16 +342,11 @@ class _OldIndexPart(NamedTuple):
 
 
 def _survey_part(
-    conn: Any,
-    info: Any,
-    keys: KeySpace,
-    block_size: int,
-    force_hscan: bool | None,
+    conn: Any, keys: KeySpace, census: KeyCensus, force_hscan: bool | None
 ) -> Steps[_OldIndexPart]:
     # Keys that may also be another model's (under its namespace "<ns>:<x>",
     # which rom 1.1.2 allowed) are left alone: their members may name that
     # model's rows.
-    census = yield from key_census_steps(conn, info, max(block_size, 1000), keys)
     index_keys = {key: s.suffix for key, s in census.own if s.kind == "index"}
     shared = tuple(f"{namespace}:" for namespace in census.nested)
     sizes = yield from _sizes(conn, [keys.legacy_index, *index_keys])
