@@ -11,6 +11,7 @@ from ._cli_app import pick_models
 from ._footprint import Footprint
 from ._footprint import footprint
 from ._key_shapes import _keygen_kind
+from ._keys import KeySpace
 from .columns import Column
 from .columns import PrimaryKey
 
@@ -48,7 +49,7 @@ def add_inspect_commands(commands: Any) -> None:
 def describe(model: type[Model]) -> dict[str, Any]:
     """A model's declaration as a JSON-ready dict."""
     info = model._meta
-    keys = info.keys
+    keys = _shown_keys(model)
     columns = []
     for name, col in info.columns.items():
         flags = [
@@ -78,7 +79,7 @@ def describe(model: type[Model]) -> dict[str, Any]:
     indexes += [keys.geo(name) for name in info.geo]
     indexes += [keys.unique(c.attr) for c in info.unique]
     indexes += [keys.unique(":".join(group)) for group in info.unique_together]
-    return {
+    found: dict[str, Any] = {
         "model": info.name,
         "namespace": info.namespace,
         "key_prefix": keys.row_prefix,
@@ -87,6 +88,21 @@ def describe(model: type[Model]) -> dict[str, Any]:
         "indexes": indexes,
         "unsafe_columns": [keys.unsafe("<id>", attr) for attr in info.unsafe],
     }
+    if info.partitions:
+        found["partitions"] = info.partitions
+    return found
+
+
+def _shown_keys(model: type[Model]) -> KeySpace:
+    # The model's keys; a partitioned model's with its partitions'
+    # namespace shown as a pattern: <ns>~<i> (on a cluster {<ns>~<i>~<n>}).
+    info = model._meta
+    if not info.partitions:
+        return info.keys
+    first = info.parts[0].namespace
+    tagged = first.startswith("{")
+    shown = f"{info.namespace}~<i>"
+    return KeySpace("{" + shown + "~<n>}" if tagged else shown, info.pk)
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -94,16 +110,28 @@ def run_models(args: argparse.Namespace) -> int:
     found = []
     for model in pick_models(args.models):
         figures = footprint(model)
-        found.append(
-            describe(model)
-            | {"rows": figures.rows, "approx_bytes": figures.total_bytes}
-        )
+        entry = describe(model)
+        entry |= {"rows": figures.rows, "approx_bytes": figures.total_bytes}
+        if figures.partition_rows:
+            entry["partition_rows"] = figures.partition_rows
+        found.append(entry)
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
     for entry in found:
+        parts = entry.get("partitions")
+        where = (
+            f", partitioned over {parts} (i = 0..{parts - 1}; rows per partition "
+            f"{entry['partition_rows']})"
+            if parts
+            else ""
+        )
         print(
-            f"{entry['model']}: namespace {entry['namespace']!r}, keys "
+            f"{entry['model']}: namespace {entry['namespace']!r}{where}, keys "
+            f"{entry['key_prefix']}*, {entry['rows']} rows in all, about "
+            f"{_size(entry['approx_bytes'])}"
+            if parts
+            else f"{entry['model']}: namespace {entry['namespace']!r}, keys "
             f"{entry['key_prefix']}*, {entry['rows']} rows, about "
             f"{_size(entry['approx_bytes'])}"
         )
@@ -143,8 +171,10 @@ def _add(a: int | None, b: int | None) -> int | None:
 
 
 def _stats_line(f: Footprint) -> str:
+    # A partitioned model is named with its partition count: User/16.
+    name = f"{f.model}/{len(f.partition_rows)}" if f.partition_rows else f.model
     return (
-        f"{f.model:<24}{f.rows:>9}{sum(f.keys.values()):>9}{f.index_entries:>10}"
+        f"{name:<24}{f.rows:>9}{sum(f.keys.values()):>9}{f.index_entries:>10}"
         f"{f.unique_entries:>9}{_size(f.row_bytes):>11}{_size(f.index_bytes):>11}"
     )
 

@@ -48,11 +48,19 @@ def _run(job: Iterable[tuple[int, int]]) -> tuple[int, int] | None:
     return show_progress(job, callback=lambda done, total: None)
 
 
+def _over_partitions(model: Any) -> str:
+    count = model._meta.partitions
+    return f" (all {count} partitions)" if count else ""
+
+
 def run_reindex(args: argparse.Namespace) -> int:
     """``rom reindex``."""
     for model in pick_models(args.models):
         last = _run(refresh_indices(model, args.block_size))
-        print(f"{model._meta.name}: {last[0] if last else 0} rows re-indexed")
+        print(
+            f"{model._meta.name}: {last[0] if last else 0} rows re-indexed"
+            + _over_partitions(model)
+        )
     return 0
 
 
@@ -65,5 +73,6 @@ def run_clean(args: argparse.Namespace) -> int:
         print(
             f"{model._meta.name}: {removed} orphan index entries removed, "
             f"{deleted} of {examined} UnsafeColumn keys deleted"
+            + _over_partitions(model)
         )
     return 0

@@ -43,12 +43,20 @@ async def aexpire_due(model: Any, block_size: int = 100) -> AsyncIterator[Progre
 
 
 class _ExpireJob:
-    """expire_due, one block per ``step()``, for either transport."""
+    """expire_due, one block per ``step()``, for either transport.
+
+    A partitioned model's partitions are swept one after the other, each
+    with its own ``<pns>::expiry`` (one slot on a cluster); ``total`` adds
+    what is still due in the partitions met so far.
+    """
 
     def __init__(self, model: Any, block_size: int) -> None:
         check_expiring(model._meta, "expire_due()")
         self.model = model
         self.block_size = max(int(block_size), 1)
+        self.parts = model._meta.parts
+        self.part = 0
+        self.left: dict[int, int] = {}  # still due, per partition swept
         self.done = 0
         self.finished = False
 
@@ -57,12 +65,22 @@ class _ExpireJob:
             return None
         info = self.model._meta
         script = _scripts.load("expire_due")
-        args = [expiry_table_json(info), self.block_size]
-        removed, left = yield from script.steps(
-            self.model._connection, [info.keys.expiry, info.keys.probe], args
-        )
-        self.done += int(removed)
-        if int(left) == 0 or int(removed) == 0:
-            self.finished = True
-            return Progress(self.done, self.done, None, self.done)
-        return Progress(self.done, self.done + int(left), None, self.done)
+        while True:
+            keys = self.parts[self.part]
+            args = [expiry_table_json(info, keys), self.block_size]
+            removed, left = yield from script.steps(
+                self.model._connection, [keys.expiry, keys.probe], args
+            )
+            removed, left = int(removed), int(left)
+            self.done += removed
+            self.left[self.part] = left
+            if left == 0 or removed == 0:
+                self.left[self.part] = 0
+                self.part += 1
+                if self.part == len(self.parts):
+                    self.finished = True
+                    return Progress(self.done, self.done, None, self.done)
+                if removed == 0:
+                    continue  # nothing due here: on to the next partition
+            total = self.done + sum(self.left.values())
+            return Progress(self.done, max(total, self.done), None, self.done)

@@ -22,6 +22,7 @@ from .exceptions import ColumnError
 from .exceptions import InvalidOperation
 
 if TYPE_CHECKING:
+    from ._keys import KeySpace
     from ._meta import ModelInfo
     from ._writer import WritePlan
 
@@ -127,7 +128,8 @@ def set_pending(entity: Any, pending: Pending) -> None:
 def attach(plan: WritePlan, info: ModelInfo, entity: Any, new: bool) -> None:
     """Give a save plan of an expiring model its expiry (``plan_expiry``)."""
     plan.expiry = plan_expiry(info, entity.__dict__.get(_PENDING), new)
-    plan.expiry_keys = info.keys.expiry_keys(list(info.unsafe))
+    # The entity's partition's expiry keys for a partitioned model.
+    plan.expiry_keys = plan.keyspace.expiry_keys(list(info.unsafe))
 
 
 def saved(entity: Any) -> None:
@@ -135,14 +137,19 @@ def saved(entity: Any) -> None:
     entity.__dict__.pop(_PENDING, None)
 
 
-def expiry_table(info: ModelInfo) -> dict[str, object]:
+def expiry_table(info: ModelInfo, keys: KeySpace | None = None) -> dict[str, object]:
     """The key table of an expiring model for its scripts:
-    ``KeySpace.script_keys()`` and the expiry keys under ``x``."""
-    table = info.keys.script_keys()
-    table["x"] = info.keys.expiry_keys(list(info.unsafe))
+    ``KeySpace.script_keys()`` and the expiry keys under ``x``; of the
+    partition ``keys`` of a partitioned model (each partition has its own
+    ``<ns>::expiry``), of the model's KeySpace by default."""
+    keys = info.keys if keys is None else keys
+    table = keys.script_keys()
+    table["x"] = keys.expiry_keys(list(info.unsafe))
     return table
 
 
-def expiry_table_json(info: ModelInfo) -> str:
+def expiry_table_json(info: ModelInfo, keys: KeySpace | None = None) -> str:
     """``expiry_table`` as the JSON scripts take."""
-    return json.dumps(expiry_table(info), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        expiry_table(info, keys), ensure_ascii=False, separators=(",", ":")
+    )

@@ -16,7 +16,8 @@ from typing import Any
 
 import redis
 
-from ._key_shapes import key_census
+from ._io import run_sync
+from ._key_shapes import partition_censuses_steps
 from ._replies import text
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Footprint:
     row_bytes: int | None = None
     index_bytes: int | None = None
     sampled_rows: int = 0
+    # A partitioned model's rows in each partition (empty for another one).
+    partition_rows: list[int] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int | None:
@@ -63,24 +66,29 @@ class Footprint:
             "index_bytes": self.index_bytes,
             "total_bytes": self.total_bytes,
             "sampled_rows": self.sampled_rows,
-        }
+        } | ({"partition_rows": self.partition_rows} if self.partition_rows else {})
 
 
 def footprint(model: type[Model], sample: int = 50) -> Footprint:
     """Count ``model``'s keys and entries, and estimate its memory."""
     conn = model._connection
     info = model._meta
-    census = key_census(conn, info, 1000)
     found = Footprint(info.name, info.namespace)
     rows: list[str] = []
     index: list[tuple[str, str]] = []
-    for key, shape in census.own:
-        found.keys[shape.kind] = found.keys.get(shape.kind, 0) + 1
-        if shape.kind == "row":
-            rows.append(key)
-        elif shape.kind == "index":
-            index.append((key, shape.suffix))
-    other = len(census.foreign) + len(census.shared)
+    other = 0
+    # Each partition of a partitioned model (one census otherwise).
+    for census in run_sync(partition_censuses_steps(conn, info, 1000)):
+        before = len(rows)
+        for key, shape in census.own:
+            found.keys[shape.kind] = found.keys.get(shape.kind, 0) + 1
+            if shape.kind == "row":
+                rows.append(key)
+            elif shape.kind == "index":
+                index.append((key, shape.suffix))
+        other += len(census.foreign) + len(census.shared)
+        if info.partitions:
+            found.partition_rows.append(len(rows) - before)
     if other:
         found.keys["other"] = other
     found.rows = len(rows)

@@ -49,6 +49,7 @@ from typing import TypeVar
 from redis.exceptions import NoScriptError
 
 from . import _transport
+from ._cluster import NodeOf
 from ._cluster import resolve_nodes
 from .connection import async_client
 from .connection import is_cluster
@@ -311,6 +312,12 @@ async def run_async(steps: Steps[T]) -> T:
     return None  # type: ignore[return-value]
 
 
+async def _initialized(client: Any) -> None:
+    """Have an asyncio cluster client read the slot map if it has not yet."""
+    if getattr(client, "_initialize", False) is True:  # not yet: read it now
+        await client.initialize()
+
+
 async def _async(request: Request) -> Any:
     if isinstance(request, Command):
         client = async_client(request.conn)
@@ -318,6 +325,10 @@ async def _async(request: Request) -> Any:
             return await _transport.async_command(
                 client, request.name, request.args, request.kwargs
             )
+        if isinstance(request.kwargs.get("target_nodes"), NodeOf):
+            # A node is named by a key's slot: an asyncio cluster client
+            # knows the slots once it asked for them (its first command).
+            await _initialized(client)
         kwargs = resolve_nodes(client, request.kwargs)
         return await getattr(client, request.name)(*request.args, **kwargs)
     if isinstance(request, Pipeline):

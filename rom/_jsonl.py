@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import redis
 
 from . import _scripts
-from ._key_shapes import scan_own_keys
+from ._io import run_sync
+from ._key_shapes import partition_censuses_steps
 from ._persist import Batch
 from ._persist import write_batch
 from ._redis_rules import write_error
@@ -37,6 +38,7 @@ from ._replies import decode_row
 from ._replies import text
 from ._state import state_of
 from ._writer import plan_save
+from .consistency import unique_key
 from .exceptions import DataRaceError
 from .exceptions import ORMError
 
@@ -57,20 +59,22 @@ def export_rows(model: type[Model], out: IO[str], block_size: int = _BLOCK) -> i
     conn = model._connection
     info = model._meta
     ids: list[int] = []
-    for page, _ in scan_own_keys(conn, info, 1000):
-        ids += [int(shape.id) for _, shape in page if shape.kind == "row"]
+    # Each partition of a partitioned model (one census otherwise).
+    for census in run_sync(partition_censuses_steps(conn, info, 1000)):
+        ids += [int(shape.id) for _, shape in census.own if shape.kind == "row"]
     ids = sorted(set(ids))
     names = [info.pk] + [col.attr for col in info.stored if col.attr != info.pk]
     written = 0
     for start in range(0, len(ids), block_size):
         block = ids[start : start + block_size]
         pipe = conn.pipeline(transaction=False)
-        for id in block:
-            pipe.hgetall(info.keys.entity(id))
-        for id, raw in zip(block, pipe.execute(), strict=True):
+        row_keys = info.entity_keys(block)
+        for key in row_keys:
+            pipe.hgetall(key)
+        for key, raw in zip(row_keys, pipe.execute(), strict=True):
             if not raw:
                 continue  # deleted since the scan
-            row = decode_row(raw, info.keys.entity(id))
+            row = decode_row(raw, key)
             line = {name: row[name] for name in names if name in row}
             out.write(_line(line))
             written += 1
@@ -179,10 +183,10 @@ def _write_block(
     model: type[Model], block: list[tuple[int, Model, WritePlan]], dry_run: bool
 ) -> Iterator[tuple[int, str | None]]:
     conn = model._connection
-    keys = model._meta.keys
+    info = model._meta
     pipe = conn.pipeline(transaction=False)
     for _, _, plan in block:
-        pipe.exists(keys.entity(plan.id))
+        pipe.exists(info.entity_key(plan.id))
     existing = pipe.execute()
     pending: list[tuple[int, Model, WritePlan]] = []
     for (number, entity, plan), exists in zip(block, existing, strict=True):
@@ -190,7 +194,7 @@ def _write_block(
             yield (
                 number,
                 (
-                    f"row {keys.entity(plan.id)!r} already exists; delete it, or "
+                    f"row {info.entity_key(plan.id)!r} already exists; delete it, or "
                     "import into a model with no rows of these ids"
                 ),
             )
@@ -200,9 +204,16 @@ def _write_block(
             pending.append((number, entity, plan))
     if not pending:
         return
-    top = max(int(plan.id or 0) for _, _, plan in pending)
+    # Each partition's counter n gives the ids n * stride + offset (the
+    # model's one counter: n = id).
+    tops: dict[str, int] = {}
+    for _, _, plan in pending:
+        keys = info.keys_for(plan.id)
+        n = (int(plan.id or 0) - keys.id_offset) // keys.id_stride
+        tops[keys.counter] = max(tops.get(keys.counter, 0), n)
     try:
-        _scripts.raise_counter(conn, keys.counter, top)
+        for counter, top in tops.items():
+            _scripts.raise_counter(conn, counter, top)
     except redis.ResponseError as exc:
         yield from _refuse_all(pending, _out_of_memory(exc))
         return
@@ -247,8 +258,9 @@ def _unique_clash(
     model: type[Model], number: int, plan: WritePlan
 ) -> Iterator[tuple[int, str | None]]:
     conn = model._connection
+    keys = model._meta.keys_for(plan.id)
     for column, value in plan.unique:
-        owner = conn.hget(model._meta.keys.unique(column), value)
+        owner = conn.hget(unique_key(model._meta, keys, column, value), value)
         if owner is not None:
             yield (
                 number,

@@ -20,6 +20,11 @@ keys whose whole shape is one of the model's:
 * ``<ns>::write:<32 hex>``: a write request's record (expires by itself)
 * ``<ns>::expiry`` and ``<ns>::expiry:data``: the expiry bookkeeping of a
   model declaring ``_ttl`` (rom/_expiry.py); not a key of other models
+
+A partitioned model (rom/_partitions.py) has these keys in each partition's
+namespace: every function here takes the partition's ``KeySpace``
+(``keys``; the model's one KeySpace ``info.keys`` by default), so a job
+scans and sorts out one partition at a time.
 """
 
 from __future__ import annotations
@@ -37,12 +42,16 @@ from ._cluster import scan_target
 from ._io import Steps
 from ._io import call
 from ._io import run_sync
+from ._keys import KeySpace
+from ._keys import partition_index
+from ._keys import partitions_scan_pattern
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import TOKEN_KEYGENS
 from ._meta import ModelInfo
 from ._replies import text
 from .columns import Column
 from .columns import PrimaryKey
+from .connection import is_cluster
 
 __all__ = [
     "KeyCensus",
@@ -51,6 +60,7 @@ __all__ = [
     "ShapeKind",
     "key_census",
     "key_census_steps",
+    "partition_censuses_steps",
     "scan_keys",
     "scan_own_keys",
     "scan_page",
@@ -94,16 +104,15 @@ def _keygen_kind(col: Column[Any]) -> str:
 
 
 class OwnKeys:
-    """Tells the shape of the keys of one model (see the module docstring)."""
+    """Tells the shape of the keys of one model (see the module docstring),
+    or of one partition of a partitioned model (``keys``)."""
 
     __slots__ = ("_expiry", "_keys", "_names")
 
-    def __init__(self, info: ModelInfo) -> None:
-        self._keys = info.keys
+    def __init__(self, info: ModelInfo, keys: KeySpace | None = None) -> None:
+        self._keys = keys = info.keys if keys is None else keys
         self._expiry = (
-            frozenset((info.keys.expiry, info.keys.expiry_data))
-            if info.expiring
-            else frozenset()
+            frozenset((keys.expiry, keys.expiry_data)) if info.expiring else frozenset()
         )
         indexed = info.indexed
         self._names = {
@@ -197,29 +206,78 @@ class KeyCensus(NamedTuple):
     nested: frozenset[str]
 
 
-def key_census(conn: redis.Redis, info: ModelInfo, count: int) -> KeyCensus:
-    """Scan and sort out every key under ``<ns>:`` (see :class:`KeyCensus`)."""
-    return run_sync(key_census_steps(conn, info, count))
+def key_census(
+    conn: redis.Redis, info: ModelInfo, count: int, keys: KeySpace | None = None
+) -> KeyCensus:
+    """Scan and sort out every key under ``<ns>:`` (see :class:`KeyCensus`),
+    of the model or of its partition ``keys``."""
+    return run_sync(key_census_steps(conn, info, count, keys))
 
 
-def key_census_steps(conn: Any, info: ModelInfo, count: int) -> Steps[KeyCensus]:
+def key_census_steps(
+    conn: Any, info: ModelInfo, count: int, keys: KeySpace | None = None
+) -> Steps[KeyCensus]:
     """``key_census`` as steps, for either transport."""
-    own = OwnKeys(info)
+    found: list[str] = []
+    cursor: int | None = 0
+    while cursor is not None:
+        page, cursor = yield from scan_page(conn, info, count, cursor, keys)
+        found += page
+    return _census(OwnKeys(info, keys), found)
+
+
+def partition_censuses_steps(
+    conn: Any, info: ModelInfo, count: int
+) -> Steps[list[KeyCensus]]:
+    """The census of every partition of ``info`` (in ``info.parts`` order;
+    the model's one census if it is unpartitioned).
+
+    On one server a SCAN walks the whole database whatever its MATCH, so
+    the partitions' keys are found by one SCAN of ``<ns>~*`` and sorted out
+    by partition, rather than by a SCAN per partition. On a Redis Cluster
+    each partition's SCAN goes to its own slot's master.
+    """
+    parts = info.parts
+    if not info.partitions or is_cluster(conn):
+        censuses = []
+        for keys in parts:
+            censuses.append((yield from key_census_steps(conn, info, count, keys)))
+        return censuses
+    found: list[list[str]] = [[] for _ in parts]
+    cursor: int | None = 0
+    while cursor is not None:
+        reply, page = yield from call(
+            conn,
+            "scan",
+            cursor,
+            match=partitions_scan_pattern(info.namespace),
+            count=count,
+        )
+        cursor = scan_cursor(reply) or None
+        for raw in page:
+            key = text(raw)
+            at = partition_index(info.namespace, key)
+            if at is not None and at < len(parts):
+                found[at].append(key)
+    return [
+        _census(OwnKeys(info, keys), page)
+        for keys, page in zip(parts, found, strict=True)
+    ]
+
+
+def _census(own: OwnKeys, found: list[str]) -> KeyCensus:
     shaped: list[tuple[str, KeyShape]] = []
     foreign: list[str] = []
     nested: set[str] = set()
-    cursor: int | None = 0
-    while cursor is not None:
-        page, cursor = yield from scan_page(conn, info, count, cursor)
-        for key in page:
-            shape = own.shape(key)
-            if shape is not None:
-                shaped.append((key, shape))
-                continue
-            foreign.append(key)
-            namespace = own.nested_namespace(key)
-            if namespace is not None:
-                nested.add(namespace)
+    for key in found:
+        shape = own.shape(key)
+        if shape is not None:
+            shaped.append((key, shape))
+            continue
+        foreign.append(key)
+        namespace = own.nested_namespace(key)
+        if namespace is not None:
+            nested.add(namespace)
     under = tuple(f"{namespace}:" for namespace in nested)
     mine = [(k, s) for k, s in shaped if not (under and k.startswith(under))]
     shared = [(k, s) for k, s in shaped if under and k.startswith(under)]
@@ -227,28 +285,36 @@ def key_census_steps(conn: Any, info: ModelInfo, count: int) -> Steps[KeyCensus]
 
 
 def scan_page(
-    conn: Any, info: ModelInfo, count: int, cursor: int
+    conn: Any,
+    info: ModelInfo,
+    count: int,
+    cursor: int,
+    keys: KeySpace | None = None,
 ) -> Steps[tuple[list[str], int | None]]:
-    """One SCAN page of keys under ``<ns>:`` and the cursor after it (None
-    once the scan is over)."""
-    keys = info.keys
+    """One SCAN page of keys under ``<ns>:`` (of the model, or of its
+    partition ``keys``) and the cursor after it (None once the scan is over)."""
+    keys = info.keys if keys is None else keys
     reply, page = yield from call(
         conn,
         "scan",
         cursor,
         match=keys.scan_pattern,
         count=count,
-        **scan_target(conn, keys),  # on a cluster: the model's master
+        **scan_target(conn, keys),  # on a cluster: the model's (partition's) master
     )
     return [text(k) for k in page], scan_cursor(reply) or None
 
 
 def scan_keys(
-    conn: redis.Redis, info: ModelInfo, count: int, cursor: int = 0
+    conn: redis.Redis,
+    info: ModelInfo,
+    count: int,
+    cursor: int = 0,
+    keys: KeySpace | None = None,
 ) -> Iterator[tuple[list[str], int]]:
     """Yield each SCAN page of keys under ``<ns>:`` and the cursor after it."""
     while True:
-        page, after = run_sync(scan_page(conn, info, count, cursor))
+        page, after = run_sync(scan_page(conn, info, count, cursor, keys))
         cursor = after or 0
         yield page, cursor
         if after is None:
@@ -256,9 +322,13 @@ def scan_keys(
 
 
 def scan_own_keys(
-    conn: redis.Redis, info: ModelInfo, count: int, cursor: int = 0
+    conn: redis.Redis,
+    info: ModelInfo,
+    count: int,
+    cursor: int = 0,
+    keys: KeySpace | None = None,
 ) -> Iterator[tuple[list[tuple[str, KeyShape]], int]]:
     """Like :func:`scan_keys`, keeping only the model's keys, with their shape."""
-    own = OwnKeys(info)
-    for page, after in scan_keys(conn, info, count, cursor):
+    own = OwnKeys(info, keys)
+    for page, after in scan_keys(conn, info, count, cursor, keys):
         yield own.keep(page), after

@@ -24,7 +24,9 @@ __all__ = [
     "has_hash_tag",
     "hash_tag",
     "lock_key",
+    "partition_index",
     "partition_keyspaces",
+    "partitions_scan_pattern",
     "slot_group",
 ]
 
@@ -352,6 +354,27 @@ def cluster_partition_namespace(namespace: str, index: int, count: int) -> str:
         if low <= binascii.crc_hqx(tag.encode("utf-8"), 0) % CLUSTER_SLOTS < high:
             return "{" + tag + "}"
         n += 1
+
+
+def partitions_scan_pattern(namespace: str) -> str:
+    """A SCAN MATCH pattern for the keys of every partition of a partitioned
+    model on one server: ``<ns>~*`` (glob-escaped). It may match other keys
+    too; :func:`partition_index` tells a partition's key."""
+    return glob_escape(namespace) + "~*"
+
+
+def partition_index(namespace: str, key: str) -> int | None:
+    """The partition ``i`` of ``key`` if it lies under ``<ns>~<i>:`` (a
+    partition's namespace on one server), else None."""
+    head = f"{namespace}~"
+    if not key.startswith(head):
+        return None
+    digits, sep, _ = key[len(head) :].partition(":")
+    if not sep or not (digits.isdigit() and digits.isascii()):
+        return None
+    if str(int(digits)) != digits:
+        return None
+    return int(digits)
 
 
 def partition_keyspaces(

@@ -26,6 +26,7 @@ from ._search import range_bound
 from ._state import state_of
 from .columns import Column
 from .columns import IndexOnly
+from .connection import is_cluster
 from .exceptions import QueryError
 from .query import Query
 from .relations import _Reference
@@ -106,7 +107,10 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
         rows: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
             ("hgetall", (key,), {}) for _, key in missing
         )
-        replies = yield Pipeline(model._connection, rows, transaction=True)
+        # A partitioned model's rows lie in many slots on a cluster: no one
+        # transaction holds them, each row is read whole by itself.
+        atomic = not model._meta.partitions or not is_cluster(model._connection)
+        replies = yield Pipeline(model._connection, rows, transaction=atomic)
         read = [
             (i, key, raw) for (i, key), raw in zip(missing, replies, strict=True) if raw
         ]

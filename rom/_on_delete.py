@@ -84,8 +84,8 @@ class DeletePlan:
     def check_restrict(self) -> None:
         """Raise RestrictError if a restrict reference outlives the delete."""
         for entity, referrer, attr, ids in self.restricted:
-            keys = referrer._meta.keys
-            left = [i for i in ids if keys.entity(i) not in self.deleted]
+            info = referrer._meta
+            left = [i for i in ids if info.entity_key(i) not in self.deleted]
             if left:
                 info = entity._meta
                 raise RestrictError(
@@ -120,8 +120,9 @@ _Reads = dict[int, tuple[Any, list[tuple[str, tuple[Any, ...], dict[str, Any]]]]
 
 def _referrer_ids(level: list[Model]) -> Steps[list[_Found]]:
     # ZRANGEBYSCORE <ref ns>:<attr>:idx id id lists the referrers of one
-    # entity; all of a level's reads on one connection share a pipeline.
-    asked: list[tuple[Model, Any, str, OnDelete, int]] = []
+    # entity (in each partition of a partitioned referrer: one read each);
+    # all of a level's reads on one connection share a pipeline.
+    asked: list[tuple[Model, Any, str, OnDelete, int, int]] = []
     pipes: _Reads = {}
     edges: dict[type, list[tuple[Any, str, OnDelete]]] = {}
     for entity in level:
@@ -133,10 +134,11 @@ def _referrer_ids(level: list[Model]) -> Steps[list[_Found]]:
                 continue
             conn = referrer._connection
             pk = entity._primary_key()
-            index = referrer._meta.keys.index(attr)
             reads = pipes.setdefault(id(conn), (conn, []))[1]
-            reads.append(("zrangebyscore", (index, pk, pk), {}))
-            asked.append((entity, referrer, attr, action, id(conn)))
+            parts = referrer._meta.parts
+            for keys in parts:
+                reads.append(("zrangebyscore", (keys.index(attr), pk, pk), {}))
+            asked.append((entity, referrer, attr, action, id(conn), len(parts)))
         # A ManyToMany side: the entity's own member SET lists the related
         # entities, read only if their policy is 'restrict' or 'cascade'.
         for side in many_to_many_sides(model):
@@ -146,15 +148,25 @@ def _referrer_ids(level: list[Model]) -> Steps[list[_Found]]:
             conn = entity._connection
             key = entity._meta.keys.members(entity._primary_key(), side.attr)
             pipes.setdefault(id(conn), (conn, []))[1].append(("smembers", (key,), {}))
-            asked.append((entity, other.owner, other.attr, other.on_delete, id(conn)))
+            asked.append(
+                (entity, other.owner, other.attr, other.on_delete, id(conn), 1)
+            )
     if not pipes:
         return []
     sent = yield Each(tuple(Pipeline(c, tuple(r)) for c, r in pipes.values()))
     replies = {conn: iter(got) for conn, got in zip(pipes, sent, strict=True)}
     return [
-        (entity, referrer, attr, action, _ids(next(replies[conn])))
-        for entity, referrer, attr, action, conn in asked
+        (entity, referrer, attr, action, _ids_of(replies[conn], reads))
+        for entity, referrer, attr, action, conn, reads in asked
     ]
+
+
+def _ids_of(replies: Any, count: int) -> list[str]:
+    # The next ``count`` replies (a partitioned referrer's partitions) as one.
+    if count == 1:
+        return _ids(next(replies))
+    ids = [i for _ in range(count) for i in _ids(next(replies))]
+    return sorted(ids)  # one index's order: same score, by member
 
 
 def _ids(reply: Any) -> list[str]:

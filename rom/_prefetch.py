@@ -23,6 +23,7 @@ from . import _scripts
 from ._io import Each
 from ._io import Steps
 from ._keys import KeySpace
+from ._partitions import partition_of
 from ._replies import reply_row
 from ._replies import text
 from ._state import state_of
@@ -81,44 +82,52 @@ class _Task:
     split: bool = False
 
 
-def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
+def _plan(model: Any, entities: list[Model], name: str) -> list[_Task]:
+    # One task, or one per partition of a partitioned related model (each
+    # reads its partition's slot: rows of the ids there, or its index).
     info = model._meta
     col = info.columns.get(name)
     pks = [str(e._primary_key()) for e in entities]
     if isinstance(col, _OwnedReference):
         target = col.get_related_model()
-        owners: list[tuple[Model, str]] = []
-        wanted: dict[str, None] = {}
+        # Per partition of the target (one for an unpartitioned one).
+        owners: dict[int, list[tuple[Model, str]]] = {}
+        wanted: dict[int, dict[str, None]] = {}
         for entity in entities:
             value = state_of(entity).get(name)
             if not isinstance(value, Unloaded):
                 continue
-            cached = session.get(target._meta.keys.entity(value.id))
+            cached = session.get(target._meta.entity_key(value.id))
             if isinstance(cached, target) and not state_of(cached).new:
                 state_of(entity).put({name: cached})
                 continue
-            owners.append((entity, str(value.id)))
-            wanted[str(value.id)] = None
-        if not wanted:
-            return None
-        keys = target._meta.keys
-        plan = {"kind": "rows", "prefix": keys.row_prefix, "ids": list(wanted)}
-        if target._meta.expiring:
-            plan["expiry"] = keys.expiry
-        return _Task(name, "rows", target, plan, keys, owners)
+            part = _partition(target, value.id)
+            owners.setdefault(part, []).append((entity, str(value.id)))
+            wanted.setdefault(part, {})[str(value.id)] = None
+        tasks = []
+        for part, ids in wanted.items():
+            keys = target._meta.parts[part]
+            plan = {"kind": "rows", "prefix": keys.row_prefix, "ids": list(ids)}
+            if target._meta.expiring:
+                plan["expiry"] = keys.expiry
+            tasks.append(_Task(name, "rows", target, plan, keys, owners[part]))
+        return tasks
     if isinstance(col, OneToMany):
         target = col.get_related_model()
         column = col.referring_column((info.name, info.namespace))
-        keys = target._meta.keys
-        plan = {
-            "kind": "index",
-            "key": keys.index(column),
-            "owners": pks,
-            "prefix": keys.row_prefix,
-        }
-        if target._meta.expiring:
-            plan["expiry"] = keys.expiry
-        return _Task(name, "index", target, plan, keys)
+        tasks = []
+        # A partitioned referrer indexes its references in each partition.
+        for keys in target._meta.parts:
+            plan = {
+                "kind": "index",
+                "key": keys.index(column),
+                "owners": pks,
+                "prefix": keys.row_prefix,
+            }
+            if target._meta.expiring:
+                plan["expiry"] = keys.expiry
+            tasks.append(_Task(name, "index", target, plan, keys))
+        return tasks
     side = many_to_many_side(model, name)
     assert side is not None
     other = side.linked()
@@ -132,7 +141,12 @@ def _plan(model: Any, entities: list[Model], name: str) -> _Task | None:
         "owners": pks,
         "prefix": False if split else target._meta.keys.row_prefix,
     }
-    return _Task(name, "set", target, plan, info.keys, split=split)
+    return [_Task(name, "set", target, plan, info.keys, split=split)]
+
+
+def _partition(model: Any, id: object) -> int:
+    count = model._meta.partitions
+    return partition_of(id, count) if count else 0
 
 
 def prefetch_steps(
@@ -147,7 +161,7 @@ def prefetch_steps(
     entities = [e for e in entities if not state_of(e).new]
     if not entities or not names:
         return
-    tasks = [t for t in (_plan(model, entities, name) for name in names) if t]
+    tasks = [t for name in names for t in _plan(model, entities, name)]
     replies = yield from _run(tasks)
     split = [t for t in tasks if t.split]
     if split:
@@ -155,8 +169,24 @@ def prefetch_steps(
         more = yield from _run(follow)
         for task, extra in zip(split, follow, strict=True):
             replies[id(task)] = [replies[id(task)][0], more[id(extra)][1]]
+    # The "index" tasks of one attribute (one per partition of a partitioned
+    # referrer) are applied as one: per owner, the referrers of every
+    # partition, in id order as one index would give them (same score: by
+    # member).
+    merged: dict[str, tuple[_Task, list[Any]]] = {}
     for task in tasks:
-        _apply(task, entities, replies[id(task)])
+        reply = replies[id(task)]
+        if task.kind != "index":
+            _apply(task, entities, reply)
+        elif task.attr not in merged:
+            merged[task.attr] = (task, [list(reply[0]), list(reply[1])])
+        else:
+            groups, rows = merged[task.attr][1]
+            for at, ids in enumerate(reply[0]):
+                groups[at] = sorted([*groups[at], *ids], key=text)
+            rows += reply[1]
+    for task, reply in merged.values():
+        _apply(task, entities, reply)
 
 
 def _run(tasks: list[_Task]) -> Steps[dict[int, list[Any]]]:

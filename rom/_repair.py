@@ -42,6 +42,7 @@ from ._state import plan_save
 from ._state import state_of
 from .consistency import Problem
 from .consistency import Report
+from .consistency import unique_key
 from .exceptions import DataRaceError
 from .exceptions import EntityDeletedError
 from .exceptions import ORMError
@@ -52,6 +53,7 @@ from .relations import _OwnedReference
 if TYPE_CHECKING:
     import redis
 
+    from ._keys import KeySpace
     from .model import Model
 
 __all__ = ["RepairResult", "Step", "apply_repair", "plan_repair"]
@@ -147,7 +149,8 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
     """
     drops: list[Step] = []
     reindex: dict[tuple[str, str], list[Problem]] = {}
-    counters: dict[str, list[Problem]] = {}
+    # By model and partition (None: an unpartitioned model): its counter.
+    counters: dict[tuple[str, int | None], list[Problem]] = {}
     later: list[Step] = []
     manual: list[Step] = []
     # A row rom cannot load is left whole for a person, entries and all.
@@ -163,7 +166,7 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
                 drops.append(_guarded_drop(p, rows[p.id]))
             reindex.setdefault((p.model, p.id), []).append(p)
         elif p.kind == "id-above-counter":
-            counters.setdefault(p.model, []).append(p)
+            counters.setdefault((p.model, p.partition), []).append(p)
         elif p.kind == "temp-key":
             drops.append(
                 Step(
@@ -182,20 +185,21 @@ def plan_repair(report: Report, models: Mapping[str, type[Model]]) -> list[Step]
             manual.append(_manual(p))
     steps = drops
     for (model, id), found in sorted(reindex.items(), key=_by_row):
-        keys = models[model]._meta.keys
         steps.append(
             Step(
                 "reindex",
                 model,
-                keys.entity(id),
+                models[model]._meta.entity_key(id),
                 f"rewrite row {id} and its index entries from its values",
                 id=id,
                 problems=tuple(found),
             )
         )
-    for model, found in counters.items():
-        top = max(int(p.id) for p in found)
-        counter = models[model]._meta.keys.counter
+    for (model, _), found in counters.items():
+        # A partition's counter n gives the ids n * stride + offset.
+        keys = models[model]._meta.keys_for(found[0].id)
+        top = max((int(p.id) - keys.id_offset) // keys.id_stride for p in found)
+        counter = keys.counter
         steps.append(
             Step(
                 "raise-counter",
@@ -256,9 +260,11 @@ def _entry_not_given(p: Problem, model: type[Model], row: Mapping[str, str]) -> 
         return True
     if p.kind != "unique-mismatch":
         return False
-    keys = model._meta.keys
+    keys = model._meta.keys_for(p.id)
     plan = plan_save(model._from_row(row), full=True, force=False)
-    return (p.key, p.member) not in {(keys.unique(c), v) for c, v in plan.unique}
+    return (p.key, p.member) not in {
+        (unique_key(model._meta, keys, c, v), v) for c, v in plan.unique
+    }
 
 
 def _guarded_drop(p: Problem, row: Mapping[str, str]) -> Step:
@@ -358,14 +364,23 @@ def _apply_drops(
         for step in block:
             model = models[step.model]
             conn = model._connection
-            where = (id(conn), model._meta.keys.slot_group)
-            by_conn.setdefault(where, (conn, []))[1].append(step)
+            slots = _slot_group(model, step)
+            if slots is None:
+                result.skipped.append(
+                    (
+                        step,
+                        f"{step.key!r} and row {step.id} are in two partitions "
+                        "(two slots): left to the unique-across-partitions "
+                        "protocol",
+                    )
+                )
+                continue
+            by_conn.setdefault((id(conn), slots), (conn, []))[1].append(step)
         for conn, group in by_conn.values():
             keys: list[str] = []
             args: list[Any] = []
             for s in group:
-                row = models[s.model]._meta.keys.entity(s.id) if s.id else s.key
-                keys += [s.key, row]
+                keys += [s.key, _row_key(models[s.model], s)]
                 member: Any = s.member.encode("utf-8", "surrogateescape")
                 if s.op == "expire":
                     member = TEMP_KEY_TTL
@@ -379,6 +394,43 @@ def _apply_drops(
                     )
                 else:
                     result.done.append(s)
+
+
+def _row_key(model: type[Model], step: Step) -> str:
+    # The row a drop checks. A partition's index entries name rows of that
+    # partition only (an id of another one there is an orphan: its row is
+    # looked for where the entry is); a unique entry may name a row in
+    # another partition (the unique-across-partitions protocol), so its row
+    # is the id's own.
+    info = model._meta
+    if not step.id:
+        return step.key
+    if not info.partitions:
+        return info.keys.entity(step.id)
+    part = _part_of(model, step.key)
+    if part is None or step.key.endswith(":uidx"):
+        return info.entity_key(step.id)
+    return part.entity(step.id)
+
+
+def _part_of(model: type[Model], key: str) -> KeySpace | None:
+    return next((k for k in model._meta.parts if key.startswith(k.row_prefix)), None)
+
+
+def _slot_group(model: type[Model], step: Step) -> str | None:
+    # The slot group of a drop's key and of the row it checks (one script
+    # call touches both); None if they differ (a unique entry of a
+    # partitioned model in another partition than its row, on a cluster).
+    info = model._meta
+    if not info.partitions:
+        return info.keys.slot_group
+    part = _part_of(model, step.key)
+    row = _part_of(model, _row_key(model, step))
+    if part is None or row is None:
+        return None
+    if row.slot_group != part.slot_group:
+        return None
+    return part.slot_group
 
 
 def _reindex(step: Step, model: type[Model], result: RepairResult) -> None:
@@ -396,8 +448,7 @@ def _reindex(step: Step, model: type[Model], result: RepairResult) -> None:
 
 def _fix_reference(step: Step, model: type[Model], result: RepairResult) -> None:
     conn = model._connection
-    keys = model._meta.keys
-    row = decode_row(conn.hgetall(keys.entity(step.id)))
+    row = decode_row(conn.hgetall(model._meta.entity_key(step.id)))
     col = model._meta.columns[step.member]
     assert isinstance(col, _OwnedReference)
     target = col.get_related_model()
@@ -405,7 +456,7 @@ def _fix_reference(step: Step, model: type[Model], result: RepairResult) -> None
     if not row or ref is None or target is None:
         result.done.append(step)  # gone or cleared meanwhile: nothing to fix
         return
-    if target._connection.exists(target._meta.keys.entity(ref)):
+    if target._connection.exists(target._meta.entity_key(ref)):
         result.skipped.append((step, f"{target._meta.name} {ref} exists again"))
         return
     entity = model._from_row(row)

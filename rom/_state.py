@@ -245,7 +245,7 @@ def plan_delete(entity: Any) -> WritePlan:
     info = entity._meta
     plan = state_of(entity).plan_delete(info, entity._primary_key())
     if info.expiring:
-        plan.expiry_keys = info.keys.expiry_keys(list(info.unsafe))
+        plan.expiry_keys = plan.keyspace.expiry_keys(list(info.unsafe))
     return plan
 
 

@@ -72,7 +72,7 @@ def _read_rows(conn: Any, batch: Sequence[tuple[Model, WritePlan]]) -> Steps[Non
     if not wanted:
         return
     rows: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
-        ("hgetall", (entity._meta.keys.entity(plan.id),), {}) for entity, plan in wanted
+        ("hgetall", (entity._meta.entity_key(plan.id),), {}) for entity, plan in wanted
     )
     replies = yield Pipeline(conn, rows)
     for (entity, plan), raw in zip(wanted, replies, strict=True):

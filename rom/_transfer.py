@@ -69,13 +69,24 @@ def _distinct(entities: tuple[Model, ...]) -> list[Model]:
 
 
 def _check(entities: tuple[Model, ...], value: Any, places: int) -> str:
+    groups = {
+        entity._meta.keys_for(entity._primary_key()).slot_group for entity in entities
+    }
+    partitioned = sorted({e._meta.name for e in entities if e._meta.partitions})
+    if len(groups) != 1 and partitioned:
+        raise ValueError(
+            "transfer() is one atomic script, so its three entities must be in "
+            f"one hash slot; {', '.join(partitioned)} is partitioned and on a "
+            "Redis Cluster each partition has a slot of its own, so these "
+            "entities are in different slots. Update the entities and save "
+            "them instead, or keep the balances in an unpartitioned model"
+        )
     servers = {_server(entity._connection) for entity in entities}
     if len(servers) != 1:
         raise ValueError(
             "transfer() needs all three entities on the same Redis server and "
             f"database, got {sorted(map(str, servers))}"
         )
-    groups = {entity._meta.keys.slot_group for entity in entities}
     if len(groups) != 1:
         # Split into one script per slot it would stop being all-or-nothing.
         names = sorted({entity._meta.namespace for entity in entities})

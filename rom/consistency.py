@@ -34,8 +34,9 @@ from ._io import Steps
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
+from ._key_shapes import KeyCensus
 from ._key_shapes import KeyShape
-from ._key_shapes import key_census_steps
+from ._key_shapes import partition_censuses_steps
 from ._record import record_entries
 from ._registry import MODELS
 from ._registry import registered_models
@@ -71,6 +72,8 @@ KINDS: Final[Mapping[str, str]] = {
     "orphan-record": "a legacy <ns>:: record of a row that does not exist",
     "id-above-counter": "a row whose id is above the <ns>:<pk>: id counter, "
     "so a new entity would be given its id",
+    "wrong-partition": "a row of a partitioned model in another partition than "
+    "its id's (id % partitions): rom never reads it there",
     "temp-key": "a query's temporary key left without a TTL",
     "orphan-unsafe": "an UnsafeColumn key of a row that does not exist",
     "missing-reference": "a ManyToOne or OneToOne column naming an entity "
@@ -99,13 +102,20 @@ class Problem:
     #: The index member, unique field, UnsafeColumn or reference column the
     #: problem is about ('' if the whole key or row is).
     member: str = ""
+    #: The partition whose keys hold the problem, for a partitioned model
+    #: (rom/_partitions.py); None for an unpartitioned one.
+    partition: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.model}: {self.kind} at {self.key!r}: {self.detail}"
+        where = self.model
+        if self.partition is not None:
+            where += f" (partition {self.partition})"
+        return f"{where}: {self.kind} at {self.key!r}: {self.detail}"
 
-    def to_dict(self) -> dict[str, str]:
-        """The problem as a JSON-ready dict."""
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as a JSON-ready dict (with ``partition`` for a
+        partitioned model)."""
+        found: dict[str, Any] = {
             "model": self.model,
             "kind": self.kind,
             "key": self.key,
@@ -113,6 +123,9 @@ class Problem:
             "member": self.member,
             "detail": self.detail,
         }
+        if self.partition is not None:
+            found["partition"] = self.partition
+        return found
 
 
 class Report(list[Problem]):
@@ -126,11 +139,14 @@ class Report(list[Problem]):
 
     models: list[str]
     rows: dict[str, dict[str, dict[str, str]]]
+    #: The number of partitions of each partitioned model checked.
+    partitions: dict[str, int]
 
     def __init__(self, problems: Iterable[Problem] = ()) -> None:
         super().__init__(problems)
         self.models = []
         self.rows = {}
+        self.partitions = {}
 
     @property
     def ok(self) -> bool:
@@ -151,11 +167,22 @@ class Report(list[Problem]):
         for name, kinds in self.counts().items():
             count = len(self.rows.get(name, {}))
             rows = f"{count} row{'' if count == 1 else 's'}"
+            if name in self.partitions:
+                rows += f" in {self.partitions[name]} partitions"
             if not kinds:
                 lines.append(f"{name}: ok ({rows})")
                 continue
             total = sum(kinds.values())
             shown = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            where = sorted(
+                {
+                    p.partition
+                    for p in self
+                    if p.model == name and p.partition is not None
+                }
+            )
+            if where:
+                shown += f" (partitions {', '.join(map(str, where))})"
             lines.append(f"{name}: {total} problem(s) in {rows}: {shown}")
         return "\n".join(lines)
 
@@ -192,11 +219,89 @@ def check_steps(models: tuple[type[Model], ...], conn: Any) -> Steps[Report]:
     chosen = models or tuple(registered_models())
     report = Report()
     for model in chosen:
-        checker = _ModelCheck(model, conn or model._connection)
-        report += yield from checker.run()
-        report.models.append(model._meta.name)
-        report.rows[model._meta.name] = checker.rows
+        info = model._meta
+        shared = _Shared()
+        # One check per partition of a partitioned model (each reads only its
+        # partition's keys: one slot on a cluster), all of them sharing what
+        # a unique entry may need from another partition.
+        client = conn or model._connection
+        censuses = yield from partition_censuses_steps(client, info, 1000)
+        checks = [
+            _ModelCheck(
+                model,
+                client,
+                keys=keys,
+                partition=i if info.partitions else None,
+                shared=shared,
+                census=census,
+            )
+            for i, (keys, census) in enumerate(zip(info.parts, censuses, strict=True))
+        ]
+        for checker in checks:
+            yield from checker.gather()
+        rows: dict[str, dict[str, str]] = {}
+        for checker in checks:
+            rows.update(checker.rows)
+        shared.ids = set(rows)
+        problems: list[Problem] = []
+        for checker in checks:
+            problems += yield from checker.verify()
+        problems += _check_uniques(info, checks)
+        report += sorted(problems, key=lambda p: (p.key, p.kind, p.detail))
+        report.models.append(info.name)
+        report.rows[info.name] = rows
+        if info.partitions:
+            report.partitions[info.name] = info.partitions
     return report
+
+
+def unique_key(info: ModelInfo, keys: KeySpace, column: str, value: str) -> str:
+    """The unique HASH holding ``value``'s entry of ``column`` (a column or
+    ``c1:c2`` group) of model ``info``, for a row of partition ``keys`` (the
+    model's KeySpace if unpartitioned): the row's own ``<ns>:<cols>:uidx``.
+
+    The hook of unique columns on partitioned models, whose entries live in
+    the partition of the value rather than of the row: the checker, repair
+    and ``rom import`` ask here where an entry belongs (and the checker
+    looks for it among the entries of every partition).
+    """
+    return keys.unique(column)
+
+
+@dataclass
+class _Shared:
+    """What the checks of one model's partitions share: the unique entries
+    expected and found (an entry may live in another partition than its
+    row), and every row id of the model."""
+
+    unique: set[tuple[str, str, str]] = field(default_factory=set)
+    unique_keys: set[str] = field(default_factory=set)
+    # (uidx key, value) pairs that have an entry, whichever id it names
+    unique_found: set[tuple[str, str]] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+
+
+def _check_uniques(info: ModelInfo, checks: list[_ModelCheck]) -> list[Problem]:
+    # After every partition's unique keys were read: the rows' unique values
+    # that no entry (or an entry naming another id) holds.
+    shared = checks[0].shared
+    wrong = {k for c in checks for k, kind in c.key_kinds.items() if kind == "wrong"}
+    by_prefix = [(c.keys.row_prefix, c.partition) for c in checks]
+    problems: list[Problem] = []
+    for key, value, id in sorted(shared.unique):
+        if key in wrong:
+            continue
+        part = next((i for prefix, i in by_prefix if key.startswith(prefix)), None)
+        if (key, value) in shared.unique_found:
+            kind = "unique-mismatch"
+            detail = f"row {id} holds {value!r}, but the entry maps it to another id"
+        else:
+            kind, detail = (
+                "missing-unique",
+                f"row {id} holds {value!r}, which has no entry",
+            )
+        problems.append(Problem(info.name, kind, key, detail, id, value, part))
+    return problems
 
 
 def _str(value: Any) -> str:
@@ -213,6 +318,12 @@ _Expected = dict[str, dict[str, Any]]
 class _ModelCheck:
     model: type[Model]
     conn: Any
+    # The partition checked (its KeySpace, its number), or the model's keys.
+    keys: KeySpace
+    partition: int | None
+    shared: _Shared
+    # Its keys, sorted out (rom._key_shapes.partition_censuses_steps).
+    census: KeyCensus
     problems: list[Problem] = field(default_factory=list)
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     index_keys: dict[str, KeyShape] = field(default_factory=dict)
@@ -224,10 +335,7 @@ class _ModelCheck:
     expected: _Expected = field(default_factory=dict)
     key_kinds: dict[str, str] = field(default_factory=dict)
     seen: set[tuple[str, str]] = field(default_factory=set)
-    unique: set[tuple[str, str, str]] = field(default_factory=set)
-    unique_keys: set[str] = field(default_factory=set)
-    # (uidx key, value) pairs that have an entry, whichever id it names
-    unique_found: set[tuple[str, str]] = field(default_factory=set)
+    legacy: dict[str, str] = field(default_factory=dict)
     # (row id, column, target model, target id) of every checked reference
     references: list[tuple[str, str, type[Model], str]] = field(default_factory=list)
 
@@ -235,21 +343,25 @@ class _ModelCheck:
     def info(self) -> ModelInfo:
         return self.model._meta
 
-    @property
-    def keys(self) -> KeySpace:
-        return self.model._meta.keys
-
     def report(
         self, kind: str, key: str, detail: str, id: str = "", member: str = ""
     ) -> None:
-        self.problems.append(Problem(self.info.name, kind, key, detail, id, member))
+        self.problems.append(
+            Problem(self.info.name, kind, key, detail, id, member, self.partition)
+        )
 
-    def run(self) -> Steps[list[Problem]]:
+    def gather(self) -> Steps[None]:
+        """Read the rows and work out what each should have."""
         yield from self._scan()
         yield from self._read_rows()
-        legacy = yield from self._legacy_records()
+        self.legacy = legacy = yield from self._legacy_records()
         for id in sorted(self.rows, key=int):
             self._expect(id, self.rows[id], legacy)
+
+    def verify(self) -> Steps[list[Problem]]:
+        """Compare the keys with what the rows should have (after every
+        partition's ``gather``)."""
+        legacy = self.legacy
         for id in legacy:
             if id not in self.rows:
                 self.report(
@@ -265,12 +377,13 @@ class _ModelCheck:
         self._check_unsafe()
         yield from self._check_temp()
         yield from self._check_references()
-        return sorted(self.problems, key=lambda p: (p.key, p.kind, p.detail))
+        return self.problems
 
     # -- reading ----------------------------------------------------------
 
     def _scan(self) -> Steps[None]:
-        census = yield from key_census_steps(self.conn, self.info, 1000)
+        census = self.census
+        yield from ()
         nested = tuple(f"{namespace}:" for namespace in census.nested)
         for key in census.foreign:
             theirs = [n for n in census.nested if key.startswith(f"{n}:")]
@@ -286,6 +399,19 @@ class _ModelCheck:
             )
         for key, shape in census.own + census.shared:
             if shape.kind == "row":
+                if self.partition is not None and (
+                    int(shape.id) % self.info.partitions != self.partition
+                ):
+                    self.report(
+                        "wrong-partition",
+                        key,
+                        f"row {shape.id} belongs in partition "
+                        f"{int(shape.id) % self.info.partitions} (its id modulo "
+                        f"{self.info.partitions}), not {self.partition}: rom "
+                        "never reads it here; move or delete it by hand",
+                        shape.id,
+                    )
+                    continue
                 self.rows[shape.id] = {}
             elif shape.kind == "index":
                 self.index_keys[key] = shape
@@ -365,8 +491,9 @@ class _ModelCheck:
         for name, lon, lat in e.geo:
             self._want(self.keys.geo(name), "zset", id, (float(lon), float(lat)))
         for column, value in plan.unique:
-            self.unique.add((self.keys.unique(column), value, id))
-            self.unique_keys.add(self.keys.unique(column))
+            uidx = unique_key(self.info, self.keys, column, value)
+            self.shared.unique.add((uidx, value, id))
+            self.shared.unique_keys.add(uidx)
         for attr, target in self._reference_targets():
             ref = row.get(attr)
             if ref is not None:
@@ -415,7 +542,9 @@ class _ModelCheck:
         todo: list[tuple[str, KeyShape]] = []
         for key, shape in sorted(self.index_keys.items()):
             if key in self.shared_keys:
-                mine = self.unique_keys if shape.suffix == "uidx" else self.expected
+                mine = (
+                    self.shared.unique_keys if shape.suffix == "uidx" else self.expected
+                )
                 if key not in mine:
                     continue  # not one our rows use: the other model's
             todo.append((key, shape))
@@ -521,12 +650,12 @@ class _ModelCheck:
         for raw_field, raw_id in items:
             value, id = _str(raw_field), _str(raw_id)
             entry = (key, value, id)
-            self.unique_found.add((key, value))
-            if entry in self.unique:
-                self.unique.discard(entry)
+            self.shared.unique_found.add((key, value))
+            if entry in self.shared.unique:
+                self.shared.unique.discard(entry)
             elif partial:
                 continue  # maybe the other model's entry
-            elif id not in self.rows:
+            elif id not in self.shared.ids:
                 self.report(
                     "orphan-unique", key, f"{value!r} -> {id}: no row {id}", id, value
                 )
@@ -555,25 +684,6 @@ class _ModelCheck:
                         member.rpartition("\0")[2],
                         member,
                     )
-        for key, value, id in sorted(self.unique):
-            if self.key_kinds.get(key) == "wrong":
-                continue
-            if (key, value) in self.unique_found:
-                self.report(
-                    "unique-mismatch",
-                    key,
-                    f"row {id} holds {value!r}, but the entry maps it to another id",
-                    id,
-                    value,
-                )
-            else:
-                self.report(
-                    "missing-unique",
-                    key,
-                    f"row {id} holds {value!r}, which has no entry",
-                    id,
-                    value,
-                )
 
     def _check_counter(self) -> Steps[None]:
         key = self.keys.counter
@@ -585,13 +695,18 @@ class _ModelCheck:
         except (ValueError, redis.ResponseError) as exc:
             self.report("wrong-type", key, f"expected an integer STRING: {exc}")
             return
+        # A partition hands out the ids n * stride + offset for n up to its
+        # counter (stride 1, offset 0 unpartitioned).
+        stride, offset = self.keys.id_stride, self.keys.id_offset
+        top = max((int(id) - offset) // stride for id in self.rows)
         for id in sorted(self.rows, key=int):
-            if int(id) > counter:
+            if int(id) > counter * stride + offset:
                 self.report(
                     "id-above-counter",
                     self.keys.entity(id),
-                    f"id {id} is above the counter {key!r} ({counter}); a new "
-                    f"entity would overwrite it: SET {key} {max(map(int, self.rows))}",
+                    f"id {id} is above the counter {key!r} ({counter}"
+                    + (f", ids up to {counter * stride + offset}" if stride > 1 else "")
+                    + f"); a new entity would overwrite it: SET {key} {top}",
                     id,
                 )
 
@@ -640,7 +755,7 @@ class _ModelCheck:
             for _, _, target, ref in block:
                 conn = self._conn_of(target)
                 reads = pipes.setdefault(id(conn), (conn, []))[1]
-                reads.append(("exists", (target._meta.keys.entity(ref),), {}))
+                reads.append(("exists", (target._meta.entity_key(ref),), {}))
             sent = yield Each(tuple(Pipeline(c, tuple(r)) for c, r in pipes.values()))
             replies = {key: iter(got) for key, got in zip(pipes, sent, strict=True)}
             for row_id, attr, target, ref in block:
@@ -651,7 +766,7 @@ class _ModelCheck:
                     self.keys.entity(row_id),
                     f"{self.info.name}.{attr} of row {row_id} names "
                     f"{target._meta.name} {ref}, whose row "
-                    f"{target._meta.keys.entity(ref)!r} does not exist; "
+                    f"{target._meta.entity_key(ref)!r} does not exist; "
                     "rom repair applies the column's on_delete policy",
                     row_id,
                     attr,

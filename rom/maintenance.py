@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Generator
 from collections.abc import Iterator
 from typing import Any
+from typing import NamedTuple
 
 from . import _scripts
 from ._cluster import scan_cursor
@@ -26,8 +27,9 @@ from ._io import Steps
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
+from ._key_shapes import KeyCensus
 from ._key_shapes import OwnKeys
-from ._key_shapes import key_census_steps
+from ._key_shapes import partition_censuses_steps
 from ._key_shapes import scan_page
 from ._keys import KeySpace
 from ._persist import Batch
@@ -88,14 +90,25 @@ async def arefresh_indices(
 
 
 class _RefreshJob:
-    """refresh_indices, one block per ``step()``, for either transport."""
+    """refresh_indices, one block per ``step()``, for either transport.
+
+    A partitioned model is refreshed one partition after the other (on a
+    cluster, each SCAN goes to its partition's master). Its resume point
+    packs both: ``cursor * P + partition`` (the SCAN cursor, or the next
+    ``n`` of the ids ``n * P + partition``), which for an unpartitioned
+    model (P = 1) is the plain cursor or next id.
+    """
 
     def __init__(self, model: Any, block_size: int, scan: bool, start: int) -> None:
         self.model = model
         self.block_size = max(int(block_size), 10)
         self.scan = scan
-        self.cursor = start  # the SCAN cursor, or the next id to probe
-        self.own = OwnKeys(model._meta)
+        self.parts: tuple[KeySpace, ...] = model._meta.parts
+        count = len(self.parts)
+        # The partition being refreshed, and its SCAN cursor or next n.
+        self.part, self.cursor = start % count, start // count
+        self.own = OwnKeys(model._meta, self.parts[self.part])
+        self.counters: list[int] = []
         self.total: int | None = None
         self.done = 0
         self.over = False  # no block left: the final Progress is next
@@ -107,48 +120,72 @@ class _RefreshJob:
             return None
         conn = self.model._connection
         if self.total is None:
-            counter = yield from call(conn, "get", self.model._meta.keys.counter)
-            self.total = int(counter or 0)
-        if not self.over:
+            reads: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
+                ("get", (keys.counter,), {}) for keys in self.parts
+            )
+            counters = yield Pipeline(conn, reads)
+            self.counters = [int(c or 0) for c in counters]
+            self.total = sum(self.counters)
+        while not self.over:
             block = yield from (
                 self._scan_block() if self.scan else self._range_block()
             )
-            if block is not None:
-                ids, resume = block
-                self.done += yield from _refresh_rows_steps(self.model, ids)
-                return Progress(self.done, max(self.total, self.done), resume)
+            if block is None:
+                self._next_part()
+                continue
+            ids, resume = block
+            if resume is None:
+                self._next_part()
+                if not self.over:
+                    resume = self.part  # the next partition, from its start
+            else:
+                resume = resume * len(self.parts) + self.part
+            if not ids and len(self.parts) > 1:
+                continue  # an empty partition: no Progress of its own
+            self.done += yield from _refresh_rows_steps(self.model, ids)
+            return Progress(self.done, max(self.total, self.done), resume)
         self.finished = True
         return Progress(self.done, self.done, None)
 
+    def _next_part(self) -> None:
+        self.part += 1
+        self.cursor = 0
+        if self.part >= len(self.parts):
+            self.over = True
+        else:
+            self.own = OwnKeys(self.model._meta, self.parts[self.part])
+
     def _scan_block(self) -> Steps[tuple[list[str], int | None] | None]:
-        conn, info = self.model._connection, self.model._meta
+        conn, keys = self.model._connection, self.parts[self.part]
         block: list[str] = []
         while True:
             cursor, page = yield from call(
                 conn,
                 "scan",
                 self.cursor,
-                match=info.keys.scan_pattern,
+                match=keys.scan_pattern,
                 count=self.block_size,
-                **scan_target(conn, info.keys),
+                **scan_target(conn, keys),
             )
             self.cursor = scan_cursor(cursor)
             shapes = (self.own.shape(text(key)) for key in page)
             block += [shape.id for shape in shapes if shape and shape.kind == "row"]
             if len(block) >= self.block_size or self.cursor == 0:
-                # SCAN cursor 0 means done: there is nothing left to resume.
-                self.over = self.cursor == 0
+                # SCAN cursor 0 means done: nothing is left of this partition.
                 return list(dict.fromkeys(block)), self.cursor or None
 
     def _range_block(self) -> Steps[tuple[list[str], int | None] | None]:
-        assert self.total is not None
+        keys = self.parts[self.part]
+        last = self.counters[self.part]
         first = max(self.cursor, 1)
-        if first > self.total:
+        if first > last:
             return None
-        end = min(first + self.block_size, self.total + 1)
+        end = min(first + self.block_size, last + 1)
         self.cursor = end
         yield from ()
-        return [str(i) for i in range(first, end)], end
+        stride, offset = keys.id_stride, keys.id_offset
+        ids = [str(n * stride + offset) for n in range(first, end)]
+        return ids, end if end <= last else None
 
 
 def _id_range_blocks(
@@ -163,7 +200,7 @@ def _read_rows_steps(model: Any, ids: list[str]) -> Steps[list[Any]]:
     # Throwaway entities, outside the session: the user's cached (perhaps
     # modified) entities are neither returned nor saved.
     reads: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
-        ("hgetall", (model._meta.keys.entity(i),), {}) for i in ids
+        ("hgetall", (key,), {}) for key in model._meta.entity_keys(ids)
     )
     replies = yield Pipeline(model._connection, reads)
     return [model._from_row(decode_row(raw)) for raw in replies if raw]
@@ -279,11 +316,37 @@ def aclean_old_index(
 def _clean_old_index(model: Any, block_size: int, force_hscan: bool | None) -> Job:
     block_size = max(int(block_size), 10)
     conn = model._connection
-    keys: KeySpace = model._meta.keys
+    # Each partition of a partitioned model (the model's one KeySpace
+    # otherwise) is surveyed first, so the total is known from the start.
+    parts: list[_OldIndexPart] = []
+    censuses = yield from partition_censuses_steps(
+        conn, model._meta, max(block_size, 1000)
+    )
+    for keys, census in zip(model._meta.parts, censuses, strict=True):
+        part = yield from _survey_part(conn, keys, census, force_hscan)
+        parts.append(part)
+    tally = _Tally(sum(part.size for part in parts))
+    for part in parts:
+        yield from _clean_part(conn, part, block_size, force_hscan, tally)
+    yield Progress(tally.done, tally.done, None, tally.removed)
+
+
+class _OldIndexPart(NamedTuple):
+    """What clean_old_index found in one partition (or the model)."""
+
+    keys: KeySpace
+    index_keys: dict[str, str]  # index key -> its kind (idx, pre, ...)
+    shared: tuple[str, ...]  # prefixes of other models' namespaces
+    last: int  # the id counter, read if force_hscan is None
+    size: int  # entries to go through
+
+
+def _survey_part(
+    conn: Any, keys: KeySpace, census: KeyCensus, force_hscan: bool | None
+) -> Steps[_OldIndexPart]:
     # Keys that may also be another model's (under its namespace "<ns>:<x>",
     # which rom 1.1.2 allowed) are left alone: their members may name that
     # model's rows.
-    census = yield from key_census_steps(conn, model._meta, max(block_size, 1000))
     index_keys = {key: s.suffix for key, s in census.own if s.kind == "index"}
     shared = tuple(f"{namespace}:" for namespace in census.nested)
     sizes = yield from _sizes(conn, [keys.legacy_index, *index_keys])
@@ -291,7 +354,17 @@ def _clean_old_index(model: Any, block_size: int, force_hscan: bool | None) -> J
     if force_hscan is None:
         last = int((yield from call(conn, "get", keys.counter)) or 0)
         sizes[keys.legacy_index] = last
-    tally = _Tally(sum(sizes.values()))
+    return _OldIndexPart(keys, index_keys, shared, last, sum(sizes.values()))
+
+
+def _clean_part(
+    conn: Any,
+    part: _OldIndexPart,
+    block_size: int,
+    force_hscan: bool | None,
+    tally: _Tally,
+) -> Job:
+    keys, shared = part.keys, part.shared
 
     def clean(count: int, entries: list[_Entry]) -> Job:
         tally.removed += yield from _clean(conn, entries)
@@ -305,7 +378,9 @@ def _clean_old_index(model: Any, block_size: int, force_hscan: bool | None) -> J
         yield from clean(len(page), entries)
 
     if force_hscan is None:
-        for ids, _ in _id_range_blocks(last, block_size, 1):
+        stride, offset = keys.id_stride, keys.id_offset
+        for ns, _ in _id_range_blocks(part.last, block_size, 1):
+            ids = [str(int(n) * stride + offset) for n in ns]
             records = yield from call(conn, "hmget", keys.legacy_index, ids)
             found = zip(ids, records, strict=True)
             yield from legacy([(i, r) for i, r in found if r is not None])
@@ -316,15 +391,13 @@ def _clean_old_index(model: Any, block_size: int, force_hscan: bool | None) -> J
                 conn, "hscan", keys.legacy_index, cursor, block_size
             )
             yield from legacy(page)
-    for key in index_keys:
+    for key in part.index_keys:
         kind = text((yield from call(conn, "type", key)))
         cursor = 0 if kind in _SCANS else None
         while cursor is not None:
             cursor, page = yield from _scan(conn, _SCANS[kind], key, cursor, block_size)
-            yield from clean(
-                len(page), [_index_entry(keys, key, kind, m) for m in page]
-            )
-    yield Progress(tally.done, tally.done, None, tally.removed)
+            entries = [_index_entry(keys, key, kind, m) for m in page]
+            yield from clean(len(page), [e for e in entries if e is not None])
 
 
 class _Tally:
@@ -388,14 +461,27 @@ def _legacy_entries(keys: KeySpace, page: list[Any]) -> list[_Entry]:
     return entries
 
 
-def _index_entry(keys: KeySpace, key: str, kind_of: str, item: Any) -> _Entry:
+def _index_entry(keys: KeySpace, key: str, kind_of: str, item: Any) -> _Entry | None:
     if kind_of == "hash":  # a unique index: field -> id
         field, id = item
+        if not _in_part(keys, text(id)):
+            # A partitioned model's unique entry lives in its value's
+            # partition and may name a row of another one (another slot on
+            # a cluster): the unique-across-partitions protocol owns it.
+            return None
         return (key, keys.entity(text(id)), "rem", field, id)
     member = item[0] if kind_of == "zset" else item
     raw = member if isinstance(member, bytes) else str(member).encode("utf-8")
     id = raw.rpartition(b"\0")[2].decode("utf-8", "replace")
     return (key, keys.entity(id), "rem", member, "")
+
+
+def _in_part(keys: KeySpace, id: str) -> bool:
+    """True if entity ``id`` belongs in partition ``keys`` (always true of
+    an unpartitioned model's KeySpace, stride 1)."""
+    if keys.id_stride == 1:
+        return True
+    return id.isdigit() and int(id) % keys.id_stride == keys.id_offset
 
 
 # -- clean_unsafe_cols ------------------------------------------------------------
@@ -422,19 +508,29 @@ def _clean_unsafe_cols(
         raise ValueError("missing models: pass the model classes to clean")
     examined = deleted = 0
     for model in models:
-        conn = model._connection
-        keys: KeySpace = model._meta.keys
-        own = OwnKeys(model._meta)
-        cursor: int | None = 0
-        while cursor is not None:
-            page, cursor = yield from scan_page(
-                conn, model._meta, max(int(block_size), 10), cursor
-            )
-            entries: list[_Entry] = [
-                (key, keys.entity(shape.id), "del", "", "")
-                for key, shape in own.keep(page)
-                if shape.kind == "unsafe"
-            ]
-            examined += len(entries)
-            deleted += yield from _clean(conn, entries)
+        for keys in model._meta.parts:  # each partition of a partitioned model
+            found, removed = yield from _clean_unsafe_part(model, keys, block_size)
+            examined += found
+            deleted += removed
+    return examined, deleted
+
+
+def _clean_unsafe_part(
+    model: Any, keys: KeySpace, block_size: int
+) -> Steps[tuple[int, int]]:
+    conn = model._connection
+    own = OwnKeys(model._meta, keys)
+    examined = deleted = 0
+    cursor: int | None = 0
+    while cursor is not None:
+        page, cursor = yield from scan_page(
+            conn, model._meta, max(int(block_size), 10), cursor, keys
+        )
+        entries: list[_Entry] = [
+            (key, keys.entity(shape.id), "del", "", "")
+            for key, shape in own.keep(page)
+            if shape.kind == "unsafe"
+        ]
+        examined += len(entries)
+        deleted += yield from _clean(conn, entries)
     return examined, deleted

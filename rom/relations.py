@@ -549,6 +549,14 @@ def _link_many_to_many(model: Any) -> None:
 def _add_other_side(side: ManyToMany, target: Any) -> None:
     name = side.related_name
     for model in (side.owner, target):
+        if getattr(getattr(model, "_meta", None), "partitions", 0):
+            raise ColumnError(
+                f"{side.model_name}.{side.attr}: {model.__name__} is partitioned "
+                f"(_partitions = {model._meta.partitions}), and partitioned "
+                "models cannot have ManyToMany relations yet (a membership "
+                "change writes both sides in one script, and their partitions "
+                "lie in different slots); use a ManyToOne on a link model instead"
+            )
         if getattr(getattr(model, "_meta", None), "expiring", False):
             raise ColumnError(
                 f"{side.model_name}.{side.attr}: {model.__name__} declares _ttl, "

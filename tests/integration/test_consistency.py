@@ -289,6 +289,7 @@ def test_every_kind_is_documented() -> None:
         "stale-record",
         "orphan-record",
         "id-above-counter",
+        "wrong-partition",
         "temp-key",
         "orphan-unsafe",
         "missing-reference",
