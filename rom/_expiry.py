@@ -22,6 +22,7 @@ from .exceptions import ColumnError
 from .exceptions import InvalidOperation
 
 if TYPE_CHECKING:
+    from ._keys import KeySpace
     from ._meta import ModelInfo
     from ._writer import WritePlan
 
@@ -135,11 +136,13 @@ def saved(entity: Any) -> None:
     entity.__dict__.pop(_PENDING, None)
 
 
-def expiry_table(info: ModelInfo) -> dict[str, object]:
+def expiry_table(info: ModelInfo, keys: KeySpace | None = None) -> dict[str, object]:
     """The key table of an expiring model for its scripts:
-    ``KeySpace.script_keys()`` and the expiry keys under ``x``."""
-    table = info.keys.script_keys()
-    table["x"] = info.keys.expiry_keys(list(info.unsafe))
+    ``KeySpace.script_keys()`` and the expiry keys under ``x``; of the
+    partition ``keys`` if given, else of ``info.keys``."""
+    keys = info.keys if keys is None else keys
+    table = keys.script_keys()
+    table["x"] = keys.expiry_keys(list(info.unsafe))
     return table
 
 
