@@ -107,7 +107,10 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
         rows: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
             ("hgetall", (key,), {}) for _, key in missing
         )
-        replies = yield Pipeline(model._connection, rows, transaction=True)
+        # One snapshot (MULTI/EXEC) of one slot; a partitioned model's rows
+        # lie in many slots (on a cluster a transaction would be refused).
+        one_slot = not model._meta.partitions
+        replies = yield Pipeline(model._connection, rows, transaction=one_slot)
         read = [
             (i, key, raw) for (i, key), raw in zip(missing, replies, strict=True) if raw
         ]

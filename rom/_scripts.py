@@ -22,6 +22,7 @@ from redis.exceptions import ClusterError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TryAgainError
 
+from ._cluster import NodeOf
 from ._io import Pipeline
 from ._io import Request
 from ._io import Script
@@ -29,6 +30,7 @@ from ._io import Steps
 from ._io import Wait
 from ._io import call
 from ._io import run_sync
+from .connection import is_cluster
 
 __all__ = [
     "RESHARD_WAIT",
@@ -103,9 +105,25 @@ class LuaScript:
         to run twice (``RESENDABLE_SCRIPTS`` of rom/_transport.py): on
         NOSCRIPT the script is loaded and every call sent again, and so it
         is while a slot of theirs reshards (see ``steps``)."""
-        commands: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
-            ("evalsha", (self.sha, len(keys), *keys, *args), {}) for keys, args in calls
-        )
+        # On a cluster each call names its node (redis-py's cluster pipeline
+        # would ask the server, COMMAND GETKEYS, for the keys of each EVALSHA:
+        # a round trip per call), through execute_command as the pipeline
+        # blocks evalsha().
+        commands: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...]
+        if is_cluster(conn):
+            commands = tuple(
+                (
+                    "execute_command",
+                    ("EVALSHA", self.sha, len(keys), *keys, *args),
+                    {"target_nodes": NodeOf(keys[0])},
+                )
+                for keys, args in calls
+            )
+        else:
+            commands = tuple(
+                ("evalsha", (self.sha, len(keys), *keys, *args), {})
+                for keys, args in calls
+            )
         request = Pipeline(conn, commands, transaction=False)
         every = [key for keys, _ in calls for key in keys]
         try:

@@ -425,3 +425,17 @@ def test_queries_on_a_partitioned_model_never_read_unpartitioned_keys(
         text = plan.to_json("t")
         assert "PqPart~P" not in text
         assert text.count(PqPart._meta.parts[i].row_prefix) >= 5
+
+
+def test_scripts_flushed_from_the_server_are_loaded_again(
+    rom_redis: redis.Redis,
+) -> None:
+    """NOSCRIPT in the pipeline of a partitioned query: loaded, sent again."""
+    populate(seed=6, count=30)
+    query = PqPart.query.filter(i=(0, 9)).order_by("-i")
+    want = ids(PqFlat.query.filter(i=(0, 9)).order_by("-i").all())
+    assert ids(query.all()) == want
+    rom_redis.script_flush()
+    assert ids(query.all()) == want
+    rom_redis.script_flush()
+    assert ids(list(query.iter_result(pagesize=5))) == want
