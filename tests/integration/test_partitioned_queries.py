@@ -356,6 +356,25 @@ def test_async_terminals_agree(rom_redis: redis.Redis) -> None:
     assert asyncio.run(run(PqPart)) == asyncio.run(run(PqFlat))
 
 
+def test_an_async_query_is_one_pipeline(
+    rom_redis: redis.Redis, roundtrips: CallCounter
+) -> None:
+    populate(seed=8, count=40)
+    query = PqPart.query.filter(i=(0, 9)).order_by("-x").limit(1, 5)
+    want = ids(PqFlat.query.filter(i=(0, 9)).order_by("-x").limit(1, 5).all())
+
+    async def run() -> tuple[list[int], int, int]:
+        await query.aall()  # connections made, scripts loaded
+        roundtrips.reset()
+        found = ids(await query.aall())
+        return found, roundtrips.roundtrips, len(roundtrips.names)
+
+    found, trips, commands = asyncio.run(run())
+    assert found == want
+    assert trips == _masters(rom_redis)
+    assert commands == 16
+
+
 # -- round trips ---------------------------------------------------------------
 
 
