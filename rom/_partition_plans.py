@@ -109,9 +109,7 @@ def rekey(f: Filter, rename: Rename, part: KeySpace) -> Filter:
     return f
 
 
-def _rekey_order(order: Order | None, rename: Rename, part: KeySpace) -> Order | None:
-    if order is None:
-        return None
+def _rekey_order(order: Order, rename: Rename, part: KeySpace) -> Order:
     geo = order.geo
     if geo is not None:
         moved = rekey(geo, rename, part)
@@ -170,12 +168,12 @@ def partition_plans(plan: SearchPlan, info: ModelInfo) -> list[SearchPlan]:
                 plan,
                 keys=part,
                 filters=tuple(rekey(f, rename, part) for f in plan.filters),
-                order=_rekey_order(plan.order, rename, part),
-                orders=tuple(
-                    o
-                    for o in (_rekey_order(o, rename, part) for o in plan.orders)
-                    if o is not None
+                order=(
+                    None
+                    if plan.order is None
+                    else _rekey_order(plan.order, rename, part)
                 ),
+                orders=tuple(_rekey_order(o, rename, part) for o in plan.orders),
                 offset=offset,
                 count=count,
                 last=last,
