@@ -239,7 +239,7 @@ def _sync(request: Request) -> Any:
             )
         with _pipeline(client, request.transaction) as pipe:
             for name, args, kwargs in request.commands:
-                getattr(pipe, name)(*args, **kwargs)
+                getattr(pipe, name)(*args, **resolve_nodes(client, kwargs))
             return pipe.execute()
     if isinstance(request, Script):
         client = sync_client(request.conn)
@@ -339,7 +339,7 @@ async def _async(request: Request) -> Any:
             )
         async with _pipeline(client, request.transaction) as pipe:
             for name, args, kwargs in request.commands:
-                getattr(pipe, name)(*args, **kwargs)
+                getattr(pipe, name)(*args, **resolve_nodes(client, kwargs))
             return await pipe.execute()
     if isinstance(request, Script):
         client = async_client(request.conn)

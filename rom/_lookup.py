@@ -22,6 +22,7 @@ from ._replies import decode_row
 from ._replies import reply_row
 from ._replies import text
 from ._search import RangeFilter
+from ._search import query_keys
 from ._search import range_bound
 from ._state import state_of
 from .columns import Column
@@ -238,6 +239,6 @@ def _by_index(
         return []
     # rom 1.1.2 read the ids, then the rows; one script call does both,
     # in the same order (ZRANGEBYSCORE), dropping rows that are gone.
-    ranged = RangeFilter(info.keys.index(attr), lo, hi)
+    ranged = RangeFilter(query_keys(info).index(attr), lo, hi)
     bounds = (offset, None if count < 0 else count)
     return (yield from Query(model, (ranged,), limit=bounds).all_steps())

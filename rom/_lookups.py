@@ -27,6 +27,7 @@ from ._search import filters_for
 from ._search import geo_filter
 from ._search import pattern_filter
 from ._search import prefix_filter
+from ._search import query_keys
 from ._search import range_bound
 from .columns import Column
 from .exceptions import QueryError
@@ -72,8 +73,9 @@ Condition = Filter | None
 def universe(info: ModelInfo) -> AllFilter:
     """Every id of the model: its primary-key index, else ids 1..counter."""
     pk = info.columns.get(info.pk)
-    key = info.keys.index(info.pk) if isinstance(pk, Column) and pk.index else None
-    return AllFilter(key, info.keys.counter, info.keys.row_prefix)
+    keys = query_keys(info)
+    key = keys.index(info.pk) if isinstance(pk, Column) and pk.index else None
+    return AllFilter(key, keys.counter, keys.row_prefix)
 
 
 def and_of(parts: list[Condition]) -> Condition:
@@ -189,7 +191,7 @@ def _compare(info: ModelInfo, name: str, op: str, value: Any, where: str) -> Fil
         )
     bound = range_bound(where, col, value)
     assert bound is not None
-    key = info.keys.index(name)
+    key = query_keys(info).index(name)
     if op in ("gt", "lt"):
         bound = "(" + bound
     if op in ("gt", "gte"):
@@ -229,11 +231,14 @@ def _isnull(info: ModelInfo, name: str, value: Any, where: str) -> list[Filter]:
     col = _column(info, name, "filter")
     has: Filter
     if col.index and col._keygen_name == "_boolean_keygen":
-        keys = (info.keys.token(name, "True"), info.keys.token(name, "False"))
+        keys = (
+            query_keys(info).token(name, "True"),
+            query_keys(info).token(name, "False"),
+        )
         has = AnyFilter(keys)
     else:
         col = _scored(info, name, where, _NULL_INDEX)
-        has = RangeFilter(info.keys.index(name), "-inf", "+inf")
+        has = RangeFilter(query_keys(info).index(name), "-inf", "+inf")
     if not value:
         return [has]
     return [NotFilter(has, universe(info))]

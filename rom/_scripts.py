@@ -19,13 +19,18 @@ from typing import Any
 
 import redis
 from redis.exceptions import ClusterError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TryAgainError
 
+from ._cluster import NodeOf
+from ._io import Pipeline
 from ._io import Request
 from ._io import Script
 from ._io import Steps
 from ._io import Wait
+from ._io import call
 from ._io import run_sync
+from .connection import is_cluster
 
 __all__ = [
     "RESHARD_WAIT",
@@ -89,6 +94,49 @@ class LuaScript:
         request = self.request(conn, keys, args)
         reply = yield from resend_while_resharding(request, f"{self.name}.lua", keys)
         return reply
+
+    def pipelined_steps(
+        self, conn: Any, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> Steps[list[Any]]:
+        """Run the script once per ``(keys, args)`` of ``calls``, all in one
+        pipeline (not a transaction): one round trip on one server, one per
+        node on a Redis Cluster (whose client groups the calls by node);
+        returns their replies in order. Only for scripts that are harmless
+        to run twice (``RESENDABLE_SCRIPTS`` of rom/_transport.py): on
+        NOSCRIPT the script is loaded and every call sent again, and so it
+        is while a slot of theirs reshards (see ``steps``)."""
+        # On a cluster each call names its node (redis-py's cluster pipeline
+        # would ask the server, COMMAND GETKEYS, for the keys of each EVALSHA:
+        # a round trip per call), through execute_command as the pipeline
+        # blocks evalsha().
+        commands: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...]
+        if is_cluster(conn):
+            commands = tuple(
+                (
+                    "execute_command",
+                    ("EVALSHA", self.sha, len(keys), *keys, *args),
+                    {"target_nodes": NodeOf(keys[0])},
+                )
+                for keys, args in calls
+            )
+        else:
+            commands = tuple(
+                ("evalsha", (self.sha, len(keys), *keys, *args), {})
+                for keys, args in calls
+            )
+        request = Pipeline(conn, commands, transaction=False)
+        every = [key for keys, _ in calls for key in keys]
+        try:
+            reply = yield from resend_while_resharding(
+                request, f"{self.name}.lua", every
+            )
+        except NoScriptError:
+            # SCRIPT LOAD goes to every master of a cluster.
+            yield from call(conn, "script_load", self.source)
+            reply = yield from resend_while_resharding(
+                request, f"{self.name}.lua", every
+            )
+        return list(reply)
 
 
 def resend_while_resharding(
@@ -206,7 +254,7 @@ def page(
 ) -> list[Any]:
     """Run ``page.lua``: ranks ``first..last`` of a cached result, with data."""
     reply = load("page")(
-        conn, [key, probe], [row_prefix, first, last, ttl, "", *fields]
+        conn, [key, probe], [row_prefix, first, last, ttl, "", "rank", *fields]
     )
     return reply  # type: ignore[no-any-return]
 

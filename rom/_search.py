@@ -10,6 +10,7 @@ rom 1.1.2).
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
 import re
@@ -55,6 +56,7 @@ __all__ = [
     "order_for",
     "pattern_filter",
     "prefix_filter",
+    "query_keys",
     "range_bound",
 ]
 
@@ -73,6 +75,21 @@ _WILDCARDS = "?*+!"
 # The longest like() pattern, in characters: the matcher's work per candidate
 # token is at most (token characters + 1) * (pattern items) steps.
 MAX_LIKE_CHARS = 250
+
+
+def query_keys(info: ModelInfo) -> KeySpace:
+    """The KeySpace filters and orders are built against: the model's own
+    (``info.keys``); for a partitioned model a template, namespace
+    ``<ns>~P``, that names no real key: ``rom._partition_plans.rekey``
+    renames its keys into each partition's before anything is sent."""
+    if info.partitions:
+        return _template_keys(info.namespace, info.pk)
+    return info.keys
+
+
+@functools.cache
+def _template_keys(namespace: str, pk: str) -> KeySpace:
+    return KeySpace(f"{namespace}~P", pk)
 
 
 # -- filter nodes (what search.lua evaluates) -------------------------------
@@ -195,11 +212,22 @@ class AllFilter:
     key: str | None
     counter: str
     row_prefix: str
+    # A partition's ids: ``n * stride + offset`` for n = 1..counter.
+    stride: int = 1
+    offset: int = 0
 
     def to_plan(self) -> dict[str, Any]:
         if self.key is not None:
             return {"kind": "all", "key": self.key}
-        return {"kind": "all", "counter": self.counter, "prefix": self.row_prefix}
+        plan: dict[str, Any] = {
+            "kind": "all",
+            "counter": self.counter,
+            "prefix": self.row_prefix,
+        }
+        if self.stride != 1:
+            plan["stride"] = self.stride
+            plan["offset"] = self.offset
+        return plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +319,9 @@ class SearchPlan:
     # An expiring model's key table (rom/_expiry.py expiry_table): the
     # script removes expired entities and never returns one.
     expiry: dict[str, object] | None = None
+    # Return each result's order score(s) too (a partition's share of a
+    # partitioned model's query, merged by rom/_partition_plans.py).
+    scores: bool = False
 
     def to_json(self, temp: str | None = None) -> str:
         """The plan as ``search.lua`` takes it (ARGV[1]); ``temp`` is its
@@ -325,6 +356,8 @@ class SearchPlan:
             body["last"] = True
         if self.expiry is not None:
             body["expiry"] = self.expiry
+        if self.scores:
+            body["scores"] = True
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -425,7 +458,7 @@ def _range(
         )
     low, high = (range_bound(where, col, v) for v in value)
     return RangeFilter(
-        info.keys.index(name),
+        query_keys(info).index(name),
         "-inf" if low is None else low,
         "+inf" if high is None else high,
     )
@@ -495,11 +528,11 @@ def _words(info: ModelInfo, col: Column[Any], name: str, value: Any) -> list[Fil
         )
     text = _token_text(col, value)
     if col._keygen_name != "FULL_TEXT":
-        return [SetFilter(info.keys.token(name, text))]
+        return [SetFilter(query_keys(info).token(name, text))]
     words = {w.strip(string.punctuation) for w in text.split()} - {""}
     if not words:
         return [NoMatch()]
-    return [SetFilter(info.keys.token(name, w)) for w in sorted(words)]
+    return [SetFilter(query_keys(info).token(name, w)) for w in sorted(words)]
 
 
 def _any_of(
@@ -525,7 +558,7 @@ def _any_of(
                     f"{where}: each OR-list item of a word index must be one "
                     f"word, got {item!r}"
                 )
-        keys.append(info.keys.token(name, text))
+        keys.append(query_keys(info).token(name, text))
     return AnyFilter(tuple(dict.fromkeys(keys)))
 
 
@@ -584,7 +617,11 @@ def prefix_filter(info: ModelInfo, name: str, value: Any, *, suffix: bool) -> Fi
     col, text = _affix_text(info, name, value, clause)
     if suffix:
         text = text[::-1]
-    key = info.keys.suffix(col.attr) if suffix else info.keys.prefix(col.attr)
+    key = (
+        query_keys(info).suffix(col.attr)
+        if suffix
+        else query_keys(info).prefix(col.attr)
+    )
     start, end, extra = _windows(col, text)
     return AffixFilter(key, start, end, prefix=text, extra=extra)
 
@@ -606,7 +643,7 @@ def pattern_filter(info: ModelInfo, name: str, pattern: Any) -> Filter:
     prefix = "".join(literal)
     start, end, extra = _windows(col, prefix)
     return AffixFilter(
-        info.keys.prefix(col.attr),
+        query_keys(info).prefix(col.attr),
         start,
         end,
         prefix=prefix,
@@ -695,7 +732,7 @@ def geo_filter(
         )
     if count is not None and count >= LIMIT_CAP:
         count = None  # more than any index holds: no limit
-    return GeoFilter(info.keys.geo(name), x, y, radius, unit, count or None)
+    return GeoFilter(query_keys(info).geo(name), x, y, radius, unit, count or None)
 
 
 def order_for(info: ModelInfo, name: str) -> Order:
@@ -712,7 +749,7 @@ def order_for(info: ModelInfo, name: str) -> Order:
             f"Cannot order {info.name} by {attr}: {why}; order by a numeric "
             "column with index=True or a string column with keygen=SIMPLE/SIMPLE_CI"
         )
-    return Order(info.keys.index(attr), desc)
+    return Order(query_keys(info).index(attr), desc)
 
 
 # No ZSET holds this many members: a larger offset gives nothing and a larger

@@ -31,10 +31,17 @@ from ._io import Steps
 from ._io import call
 from ._io import run_async
 from ._io import run_sync
+from ._keys import KeySpace
 from ._lookups import and_of
 from ._lookups import lookup_filters
 from ._lookups import negate
 from ._lookups import resolve
+from ._partition_plans import cache_keys
+from ._partition_plans import cache_writes
+from ._partition_plans import merge
+from ._partition_plans import merge_page
+from ._partition_plans import new_cache
+from ._partition_plans import partition_plans
 from ._prefetch import check_prefetch
 from ._prefetch import prefetch_steps
 from ._q import Q
@@ -57,6 +64,7 @@ from ._search import geo_filter
 from ._search import order_for
 from ._search import pattern_filter
 from ._search import prefix_filter
+from ._search import query_keys
 from .columns import NUMERIC_TYPES
 from .columns import Column
 from .columns import IndexOnly
@@ -73,6 +81,8 @@ M = TypeVar("M", bound="Model")
 MAX_TTL = 2**31 - 1
 Make = Callable[[list[Any]], Any]
 Factory = Callable[[Sequence[str]], Make]
+# The commands of a ``Pipeline`` request.
+Commands = tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...]
 
 
 def _dict_data_factory(columns: Sequence[str]) -> Make:
@@ -311,23 +321,20 @@ class Query(Generic[M]):
     def _plan(self, mode: str, ttl: int = 30, limited: bool = True) -> SearchPlan:
         order = self._order()
         filters = self._filters
+        info = self._model._meta
+        keys = query_keys(info)
         if not filters:
             assert order is not None
-            key = (
-                order.key
-                if order.key
-                else self._model._meta.keys.index(self._model._pkey)
-            )
+            key = order.key if order.key else keys.index(self._model._pkey)
             filters = (RangeFilter(key, "-inf", "+inf"),)
             # Walking the primary-key index by score is the order by id.
             order = Order(key, order.desc)
         offset, count = self._limit or (0, None)
         if not limited:
             offset, count = 0, None
-        info = self._model._meta
         fields = self._select.fields if self._select else ()
         return SearchPlan(
-            info.keys,
+            keys,
             filters,
             order,
             offset,
@@ -336,7 +343,7 @@ class Query(Generic[M]):
             fields,
             ttl,
             self._orders(),
-            expiry=expiry_table(info) if info.expiring else None,
+            expiry=expiry_table(info, keys) if info.expiring else None,
         )
 
     def _run(self, plan: SearchPlan) -> Steps[Any]:
@@ -348,6 +355,21 @@ class Query(Generic[M]):
         keys = [temp, plan.keys.probe]
         reply = yield from script.steps(conn, keys, [plan.to_json(temp)])
         return reply
+
+    def _results(self, plan: SearchPlan) -> Steps[Any]:
+        # What search.lua answers ``plan``; on a partitioned model, every
+        # partition's answer in one pipeline, merged (a count summed).
+        if not self._model._meta.partitions:
+            return (yield from self._run(plan))
+        plans = partition_plans(plan, self._model._meta)
+        calls = []
+        for part_plan in plans:
+            temp = part_plan.keys.temp()
+            calls.append(([temp, part_plan.keys.probe], [part_plan.to_json(temp)]))
+        script = _scripts.load("search")
+        conn = self._model._connection
+        replies = yield from script.pipelined_steps(conn, calls)
+        return merge(plan, replies, self._model._meta)
 
     @property
     def _matches_nothing(self) -> bool:
@@ -378,9 +400,11 @@ class Query(Generic[M]):
         if self._matches_nothing:
             return 0
         conn = self._model._connection
-        if self._model._meta.expiring and not self._probe:
+        if self._model._meta.partitions and not self._probe:
+            total = int((yield from self._results(self._plan("count", limited=False))))
+        elif self._model._meta.expiring and not self._probe:
             # The script leaves out (and removes) expired entities.
-            total = int((yield from self._run(self._plan("count", limited=False))))
+            total = int((yield from self._results(self._plan("count", limited=False))))
         elif self._probe and self._model._meta.expiring:
             total = len(list((yield from self._probe_alive())))
         elif self._probe or self._bare:
@@ -389,7 +413,7 @@ class Query(Generic[M]):
             # One range: ZCOUNT from here, as search.lua would, minus the plan.
             total = int((yield from call(conn, "zcount", f.key, f.min, f.max)))
         else:
-            total = int((yield from self._run(self._plan("count", limited=False))))
+            total = int((yield from self._results(self._plan("count", limited=False))))
         offset, count = self._limit or (0, None)
         total = max(total - offset, 0)
         return total if count is None else min(total, count)
@@ -415,7 +439,7 @@ class Query(Generic[M]):
                     break
             return (yield from self._with_related(probed))
         plan = self._plan("select" if self._select else "rows")
-        rows = yield from self._run(plan)
+        rows = yield from self._results(plan)
         return (yield from self._build(rows))
 
     execute = all
@@ -473,7 +497,7 @@ class Query(Generic[M]):
                 if remaining is not None:
                     remaining -= size
         finally:
-            await run_async(call(self._model._connection, "delete", key))
+            await run_async(self._drop_cached(key))
 
     def iter_result(
         self, timeout: int = 30, pagesize: int = 100, no_hscan: bool = False
@@ -489,7 +513,7 @@ class Query(Generic[M]):
         try:
             yield from self._pages(key, timeout, min(max(int(pagesize), 1), LIMIT_CAP))
         finally:
-            run_sync(call(self._model._connection, "delete", key))
+            run_sync(self._drop_cached(key))
 
     def _pages(self, key: str, timeout: int, pagesize: int) -> Iterator[Any]:
         offset, remaining = self._limit or (0, None)
@@ -510,6 +534,27 @@ class Query(Generic[M]):
         # the page was full (a short page is the last one).
         fields = list(self._select.fields) if self._select else []
         info = self._model._meta
+        script = _scripts.load("page")
+        if info.partitions:
+            # Each partition's share, by rank in the whole result (scores).
+            calls = [
+                (
+                    [share, part.probe],
+                    [
+                        part.row_prefix,
+                        offset,
+                        offset + size - 1,
+                        timeout,
+                        part.expiry if info.expiring else "",
+                        "score",
+                        *fields,
+                    ],
+                )
+                for share, part in zip(cache_keys(info, key), info.parts, strict=True)
+            ]
+            replies = yield from script.pipelined_steps(self._model._connection, calls)
+            total, rows = merge_page(replies)
+            return total >= size, (yield from self._build(rows))
         keyspace = info.keys
         expiry = keyspace.expiry if info.expiring else ""
         args = [
@@ -518,19 +563,33 @@ class Query(Generic[M]):
             offset + size - 1,
             timeout,
             expiry,
+            "rank",
             *fields,
         ]
-        script = _scripts.load("page")
         keys = [key, keyspace.probe]
         reply = yield from script.steps(self._model._connection, keys, args)
         built = yield from self._build(reply[1:])
         return int(reply[0]) >= size, built
 
+    def _drop_cached(self, key: str) -> Steps[None]:
+        # Delete a cached result: every partition's share of a partitioned one.
+        conn = self._model._connection
+        info = self._model._meta
+        if not info.partitions:
+            yield from call(conn, "delete", key)
+            return
+        drops: Commands = tuple(
+            ("delete", (share,), {}) for share in cache_keys(info, key)
+        )
+        yield Pipeline(conn, drops, transaction=False)
+
     def cached_result(self, timeout: int, _checked: bool = True) -> str:
         """Store the matching ids in a temporary ZSET and return its key.
 
         The key expires after ``timeout`` seconds; its ranks follow the
-        query's order. ``limit`` is ignored.
+        query's order. ``limit`` is ignored. On a partitioned model each
+        partition holds its share (scores: ranks in the whole result) and
+        the key returned is partition 0's share (docs/partitioning_queries.rst).
         """
         return run_sync(self.cached_result_steps(timeout, _checked))
 
@@ -561,8 +620,18 @@ class Query(Generic[M]):
                 f"cached_result() of {self._model.__name__}.query ordered by "
                 f"{self._model._pkey} needs a filter, or index=True on the primary key"
             )
+        info = self._model._meta
         if self._matches_nothing:
-            return self._model._meta.keys.temp()
+            return new_cache(info)[0] if info.partitions else info.keys.temp()
+        if info.partitions:
+            # The merged ids, then each partition's share of them written.
+            plan = self._plan("ids", ttl=timeout, limited=False)
+            ids = [text(id) for id in (yield from self._results(plan))]
+            handle, shares = new_cache(info)
+            writes = cache_writes(info, shares, ids, timeout)
+            if writes:
+                yield Pipeline(self._model._connection, writes, transaction=False)
+            return handle
         key = yield from self._run(self._plan("cache", ttl=timeout, limited=False))
         return text(key)
 
@@ -612,7 +681,7 @@ class Query(Generic[M]):
                 if not full:
                     return done
         finally:
-            yield from call(self._model._connection, "delete", key)
+            yield from self._drop_cached(key)
 
     def update(self, **values: Any) -> int:
         """Assign ``values`` to every matching entity and save it; return how
@@ -744,7 +813,7 @@ class Query(Generic[M]):
             return (yield from self.first_steps()) is not None
         pk = self._model._pkey
         probe = self.replace(limit=(offset, 1), select=None)._plan("select")
-        return bool((yield from self._run(_replace_plan(probe, fields=(pk,)))))
+        return bool((yield from self._results(_replace_plan(probe, fields=(pk,)))))
 
     def last(self) -> M | None:
         """The last entity (or selected row) in the query's order, or None.
@@ -774,7 +843,7 @@ class Query(Generic[M]):
             flipped = ("" if self._order().desc else "-") + self._model._pkey
             return (yield from self.replace(order_by=flipped).first_steps())
         plan = self._plan("select" if self._select else "rows")
-        rows = yield from self._run(_replace_plan(plan, last=True))
+        rows = yield from self._results(_replace_plan(plan, last=True))
         found = yield from self._build(rows)
         return found[0] if found else None
 
@@ -862,10 +931,26 @@ class Query(Generic[M]):
 
     def _bare_count(self) -> Steps[int]:
         conn = self._model._connection
-        keys = self._model._meta.keys
+        info = self._model._meta
+        if info.partitions:
+            if self._pk_indexed:
+                cards: Commands = tuple(
+                    ("zcard", (part.index(info.pk),), {}) for part in info.parts
+                )
+                replies = yield Pipeline(conn, cards, transaction=False)
+                return sum(int(reply) for reply in replies)
+            counted = 0
+            for part in info.parts:
+                counted += yield from self._scan_count(part)
+            return counted
         if self._pk_indexed:
-            return int((yield from call(conn, "zcard", keys.index(self._model._pkey))))
-        # SCAN until the cursor comes back to 0, as redis-py's scan_iter.
+            return int((yield from call(conn, "zcard", info.keys.index(info.pk))))
+        return (yield from self._scan_count(info.keys))
+
+    def _scan_count(self, keys: KeySpace) -> Steps[int]:
+        # The rows of ``keys``: SCAN until the cursor comes back to 0, as
+        # redis-py's scan_iter.
+        conn = self._model._connection
         counted, cursor = 0, 0
         while True:
             reply, found = yield from call(
@@ -881,8 +966,19 @@ class Query(Generic[M]):
             if cursor == 0:
                 return counted
 
+    def _refuse_partitioned_probe(self) -> None:
+        info = self._model._meta
+        if info.partitions and info.expiring:
+            raise QueryError(
+                f"{info.name}.query without a filter walks the ids of each "
+                f"partition, which an expiring partitioned model does not "
+                f"support; declare {info.name}.{info.pk} with index=True, or "
+                "add a filter"
+            )
+
     def _probe_alive(self) -> Steps[list[int]]:
         # The ids 1..counter of an expiring model whose entity is alive.
+        self._refuse_partitioned_probe()
         conn = self._model._connection
         info = self._model._meta
         last = int((yield from call(conn, "get", info.keys.counter)) or 0)
@@ -903,11 +999,27 @@ class Query(Generic[M]):
     def _probe_blocks(self, blocksize: int) -> Steps[list[list[int]]]:
         # Without an index on the primary key the only list of ids is the
         # counter: probe 1..counter in blocks, skipping ids with no row.
-        counter = self._model._meta.keys.counter
-        last = int((yield from call(self._model._connection, "get", counter)) or 0)
+        self._refuse_partitioned_probe()
+        info = self._model._meta
+        conn = self._model._connection
         blocksize = max(blocksize, 1)
         desc = self._order_by is not None and self._order().desc
-        every = range(last, 0, -1) if desc else range(1, last + 1)
+        every: Sequence[int]
+        if info.partitions:
+            # Partition i's counter n stands for the ids n * P + i, 1..n.
+            gets: Commands = tuple(("get", (part.counter,), {}) for part in info.parts)
+            counters = yield Pipeline(conn, gets, transaction=False)
+            every = sorted(
+                (
+                    n * part.id_stride + part.id_offset
+                    for part, counter in zip(info.parts, counters, strict=True)
+                    for n in range(1, int(counter or 0) + 1)
+                ),
+                reverse=desc,
+            )
+        else:
+            last = int((yield from call(conn, "get", info.keys.counter)) or 0)
+            every = range(last, 0, -1) if desc else range(1, last + 1)
         return [
             list(every[start : start + blocksize])
             for start in range(0, len(every), blocksize)
@@ -928,8 +1040,8 @@ class Query(Generic[M]):
         # entities: one HMGET per id, in one transaction, missing rows dropped.
         select = self._select
         assert select is not None
-        keys = self._model._meta.keys
-        if self._model._meta.expiring:
+        info = self._model._meta
+        if info.expiring:
             # Whole rows by the expiring read (expired ones left out).
             rows = yield from _expiry_reads.read_ids(
                 self._model._connection, self._model._meta, ids
@@ -939,10 +1051,12 @@ class Query(Generic[M]):
                 for i, row in zip(ids, rows, strict=True)
                 if row and any(row.get(f) is not None for f in select.fields)
             ]
-        reads: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
-            ("hmget", (keys.entity(i), list(select.fields)), {}) for i in ids
+        reads: Commands = tuple(
+            ("hmget", (key, list(select.fields)), {}) for key in info.entity_keys(ids)
         )
-        replies = yield Pipeline(self._model._connection, reads, transaction=True)
+        # One transaction in one slot; a partitioned model's rows span many.
+        one_slot = not info.partitions
+        replies = yield Pipeline(self._model._connection, reads, transaction=one_slot)
         return [
             self._selected([i, *values])
             for i, values in zip(ids, replies, strict=True)

@@ -12,20 +12,36 @@
 -- ARGV[5]    an expiring model's expiry ZSET (KeySpace.expiry), else '':
 --            entities whose expiry time has come (server's TIME) are
 --            left out as if their rows had vanished
--- ARGV[6..]  fields to read (select); none means whole rows
+-- ARGV[6]    'rank': ARGV[2..3] are ranks; 'score': they are scores (a
+--            partition's share of a partitioned model's cached result,
+--            whose scores are ranks in the whole result)
+-- ARGV[7..]  fields to read (select); none means whole rows
 -- returns    {number of ids in the page, {id, ...data}, ...}: with fields the
 --            data is their values (false when missing), else field/value
---            pairs; rows that vanished meanwhile are dropped
-local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
+--            pairs; rows that vanished meanwhile are dropped. By 'score',
+--            one more last item: the list of the kept rows' scores
+local ids = {}
+local scores = nil
+if ARGV[6] == 'score' then
+    scores = {}
+    local raw = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3], 'BYSCORE', 'WITHSCORES')
+    for i = 1, #raw, 2 do
+        ids[#ids + 1] = raw[i]
+        scores[raw[i]] = raw[i + 1]
+    end
+else
+    ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
+end
 if #ids > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 local now = nil
 if ARGV[5] ~= '' then
     local t = redis.call('TIME')
     now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local out = {#ids}
+local kept = {}
 for _, id in ipairs(ids) do
     local key = ARGV[1] .. id
     local row = nil
@@ -41,6 +57,8 @@ for _, id in ipairs(ids) do
     if row then
         table.insert(row, 1, id)
         out[#out + 1] = row
+        if scores then kept[#kept + 1] = scores[id] end
     end
 end
+if scores then out[#out + 1] = kept end
 return out

@@ -20,11 +20,20 @@
 --              {kind = "not", of = filter, all = <all filter>}; an all
 --              filter is {kind = "all", key = pk ZSET} or {kind = "all",
 --              counter = "<ns>:<pk>:", prefix = "<ns>:"} (ids 1..counter
---              that have a row)
+--              that have a row; a partition's also has stride and offset:
+--              ids n * stride + offset for n = 1..counter)
 --             orders (optional): {{key | false (= id), desc}, ...}, two or
 --              more order keys, ties broken by the next, then by id as a
 --              number; entities missing a score in any key are dropped
 --             last (optional): true to return only the last result
+--             scores (optional): true (modes ids, rows, select) to return
+--              {results, scores} instead: scores[i] is the order score of
+--              results[i] as Redis writes it (the order key's own score,
+--              not negated for a descending order; a distance for a geo
+--              order), or with two or more order keys the list of its
+--              scores (the id for an order by id); nothing is added for
+--              an order by id. A partitioned model's query merges the
+--              partitions' results by them (rom/_partition_plans.py)
 -- returns     mode "ids":    {id, ...}
 --             mode "rows":   {{id, field, value, ...}, ...} (missing rows dropped)
 --             mode "select": {{id, value|false, ...}, ...} (the plan's fields)
@@ -45,6 +54,25 @@ local plan = cjson.decode(ARGV[1])
 --#include lib_expiry
 local T = plan.temp
 local scratch_n = 0
+-- With plan.scores: the order score(s) of each id about to be output.
+local score_of = {}
+
+-- The score text that orders the other way: "5" <-> "-5".
+local function negated(score)
+    if string.sub(score, 1, 1) == '-' then return string.sub(score, 2) end
+    return '-' .. score
+end
+
+-- The ids of a WITHSCORES reply, their scores kept in score_of (negated
+-- back when the ZSET holds them negated for a descending order).
+local function scored(reply, negate)
+    local ids = {}
+    for i = 1, #reply, 2 do
+        ids[#ids + 1] = reply[i]
+        score_of[reply[i]] = negate and negated(reply[i + 1]) or reply[i + 1]
+    end
+    return ids
+end
 
 local function scratch()
     scratch_n = scratch_n + 1
@@ -202,12 +230,15 @@ local function all_into(f, dest)
         return
     end
     local last = tonumber(redis.call('GET', f.counter) or '0') or 0
+    -- A partition's counter n stands for id n * stride + offset.
+    local stride, offset = f.stride or 1, f.offset or 0
     local args = {'ZADD', dest}
-    for id = 1, last do
+    for n = 1, last do
+        local id = n * stride + offset
         if redis.call('EXISTS', f.prefix .. id) == 1 then
             args[#args + 1] = 0; args[#args + 1] = id
         end
-        if #args >= 1002 or (id == last and #args > 2) then
+        if #args >= 1002 or (n == last and #args > 2) then
             redis.call(unpack(args))
             args = {'ZADD', dest}
         end
@@ -369,11 +400,17 @@ end
 local function ids_of(key, ordered)
     local start, stop = limits()
     if plan.count == 0 then return {} end
+    if plan.last and ordered and plan.scores then
+        return scored(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES'), plan.order.desc)
+    end
     if plan.last and ordered then return redis.call('ZRANGE', key, -1, -1) end
     if plan.last then
         local args = {'SORT', key, 'LIMIT', 0, 1}
         if not plan.id_desc then args[#args + 1] = 'DESC' end
         return redis.call(unpack(args))
+    end
+    if ordered and plan.scores then
+        return scored(redis.call('ZRANGE', key, start, stop, 'WITHSCORES'), plan.order.desc)
     end
     if ordered then return redis.call('ZRANGE', key, start, stop) end
     local args = {'SORT', key}
@@ -386,6 +423,31 @@ local function ids_of(key, ordered)
 end
 
 local function output(ids)
+    if plan.scores then
+        local scores = {}
+        if plan.mode == 'ids' then
+            for i, id in ipairs(ids) do scores[i] = score_of[id] end
+            return {ids, scores}
+        end
+        local out = {}
+        for _, id in ipairs(ids) do
+            local row
+            if plan.mode == 'select' then
+                if redis.call('EXISTS', plan.row_prefix .. id) == 1 then
+                    row = redis.call('HMGET', plan.row_prefix .. id, unpack(plan.fields))
+                end
+            else
+                row = redis.call('HGETALL', plan.row_prefix .. id)
+                if #row == 0 then row = nil end
+            end
+            if row then
+                table.insert(row, 1, id)
+                out[#out + 1] = row
+                scores[#scores + 1] = score_of[id]
+            end
+        end
+        return {out, scores}
+    end
     if plan.mode == 'ids' then return ids end
     local out = {}
     for _, id in ipairs(ids) do
@@ -428,9 +490,15 @@ local function desc_range(f)
             local above = redis.call('ZCOUNT', f.key, '(' .. score, f.max)
             local group = redis.call('ZRANGEBYSCORE', f.key, score, score,
                                      'LIMIT', rank - above, (j - i) / 2 + 1)
-            for _, id in ipairs(group) do out[#out + 1] = id end
+            for _, id in ipairs(group) do
+                out[#out + 1] = id
+                score_of[id] = score
+            end
         else
-            for k = j, i, -2 do out[#out + 1] = raw[k] end
+            for k = j, i, -2 do
+                out[#out + 1] = raw[k]
+                score_of[raw[k]] = score
+            end
         end
         i = j + 2
     end
@@ -445,7 +513,8 @@ if plan.expiry then
         table.insert(plan.filters, {kind = 'not',
             of = {kind = 'range', key = k.x.expiry, min = '-inf',
                   max = string.format('%d', x_now_ms())},
-            all = {kind = 'all', counter = k.counter, prefix = k.row[1]}})
+            all = {kind = 'all', counter = k.counter, prefix = k.row[1],
+                   stride = k.stride, offset = k.offset}})
     end
 end
 
@@ -462,10 +531,12 @@ if #filters == 1 and plan.mode ~= 'cache' and not plan.last and not plan.orders 
         if plan.count == 0 then return output({}) end
         if order.desc then return output(desc_range(f)) end
         local args = {'ZRANGEBYSCORE', f.key, f.min, f.max}
+        if plan.scores then args[#args + 1] = 'WITHSCORES' end
         if plan.count >= 0 or plan.offset > 0 then
             args[#args + 1] = 'LIMIT'; args[#args + 1] = plan.offset
             args[#args + 1] = plan.count
         end
+        if plan.scores then return output(scored(redis.call(unpack(args)), false)) end
         return output(redis.call(unpack(args)))
     end
     if f.kind == 'set' and not order and is_set(f.key) then
@@ -522,7 +593,14 @@ local function sorted_ids(key)
                 for j = i, math.min(i + 499, #ids) do chunk[#chunk + 1] = ids[j] end
                 local found = redis.call('ZMSCORE', o.key, unpack(chunk))
                 for j, id in ipairs(chunk) do
-                    if found[j] then got[id] = score_number(found[j]) end
+                    if found[j] then
+                        got[id] = score_number(found[j])
+                        if plan.scores then
+                            local texts = score_of[id] or {}
+                            texts[k] = found[j]
+                            score_of[id] = texts
+                        end
+                    end
                 end
             end
             local kept = {}
@@ -544,6 +622,16 @@ local function sorted_ids(key)
         end
         return number[a] < number[b]
     end)
+    if plan.scores then
+        -- The id stands for an order by id (no key), as the sort uses it.
+        for _, id in ipairs(ids) do
+            local texts = score_of[id] or {}
+            for k, o in ipairs(plan.orders) do
+                if not o.key then texts[k] = id end
+            end
+            score_of[id] = texts
+        end
+    end
     return ids
 end
 
