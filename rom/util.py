@@ -12,6 +12,8 @@ import types
 from typing import Any
 
 from . import connection as _connection
+from ._claims import asweep_unique
+from ._claims import sweep_unique
 from ._classproperty import ClassProperty
 from ._expire_due import aexpire_due
 from ._expire_due import expire_due
@@ -91,6 +93,7 @@ __all__ = [
     "aclean_unsafe_cols",
     "aexpire_due",
     "arefresh_indices",
+    "asweep_unique",
     "check",
     "clean_old_index",
     "clean_unsafe_cols",
@@ -103,6 +106,7 @@ __all__ = [
     "session",
     "set_connection_settings",
     "show_progress",
+    "sweep_unique",
     "t2ts",
     "ts2dt",
     "ts2t",
