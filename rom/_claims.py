@@ -315,6 +315,28 @@ def _claim_round(
                     )
                 continue
             claim_, expired = answer[1], bool(answer[2])
+            if other == plan.id:
+                # A claim of this entity itself (another save of it, or an
+                # earlier one that died): its row says if it was written.
+                if holds(info, rows.get(other), cols, value):
+                    confirm.append(_Op("confirm", cols, value, other, claim_))
+                    again.append((i, cols, value))
+                elif expired:
+                    stale[(i, cols, value)] = claim_
+                    again.append((i, cols, value))
+                else:
+                    failures.setdefault(
+                        i,
+                        _violation(
+                            owner,
+                            plan,
+                            cols,
+                            value,
+                            "another save of this same entity is claiming it; "
+                            f"try again (a claim lapses after {CLAIM_LIFETIME_MS} ms)",
+                        ),
+                    )
+                continue
             if holds(info, rows.get(other), cols, value):
                 # The claimant wrote it: confirm that for it (its own
                 # confirm is due, or it died before).

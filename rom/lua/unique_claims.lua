@@ -9,8 +9,9 @@
 -- ARGV[1]     a claim's lifetime in milliseconds
 -- ARGV[2..]   five per item: op, pair (1 for KEYS[2..3], 2 for KEYS[4..5]...),
 --             value, id, token. The ops:
---   claim     record the claim "<id>:<now + lifetime>" unless another id's
---             claim is there; token '' or the claim (exactly as read) the
+--   claim     record the claim "<id>:<now + lifetime>" unless a claim is
+--             there (the id's own too: another save of the same entity may
+--             be under way); token '' or the claim (exactly as read) the
 --             caller found expired and whose row it read after without the
 --             value: that one is replaced. Answers {"ok", claim, holder}
 --             (holder: the unique HASH's id if another id's, else '': the
@@ -44,7 +45,7 @@ end
 
 local function take(uidx, uclaim, value, id, token)
     local claim = redis.call('HGET', uclaim, value)
-    if claim and claim_id(claim) ~= id and claim ~= token then
+    if claim and claim ~= token then
         local expired = deadline(claim) <= now and 1 or 0
         return {'claimed', claim, expired}
     end

@@ -35,6 +35,10 @@ class PuUser(rom.Model):
     unique_together = (("first", "last"),)
 
 
+class PuPlain(rom.Model):
+    email = rom.Text(unique=True)
+
+
 def _parts(value: str) -> rom._keys.KeySpace:  # type: ignore[name-defined]
     return PuUser._meta.parts[value_partition(value, P)]
 
@@ -214,3 +218,38 @@ def test_async_save_claims_and_confirms(rom_redis: redis.Redis) -> None:
 
     id = asyncio.run(run())
     assert _entry(rom_redis, "email", "async@x") == str(id).encode()
+
+
+def test_a_claim_of_the_same_entity_is_judged_by_its_row(
+    rom_redis: redis.Redis,
+) -> None:
+    # Another save of this very entity claims the value (live, row without
+    # it): refused; once lapsed it is taken; one whose row has it is
+    # confirmed, and the save goes on.
+    u = PuUser(email="self@x")
+    u.save()
+    far = int(time.time() * 1000) + 60_000
+    claims = _parts("self2@x").claims("email")
+    rom_redis.hset(claims, "self2@x", f"{u.id}:{far}")
+    u.email = "self2@x"
+    with pytest.raises(UniqueKeyViolation, match="another save of this same entity"):
+        u.save()
+    rom_redis.hset(claims, "self2@x", f"{u.id}:1")
+    u.save()
+    assert _entry(rom_redis, "email", "self2@x") == str(u.id).encode()
+    assert _claim(rom_redis, "email", "self2@x") is None
+    rom_redis.hdel(_parts("self2@x").unique("email"), "self2@x")
+    rom_redis.hset(claims, "self2@x", f"{u.id}:{far}")
+    u.save(force=True)
+    assert _entry(rom_redis, "email", "self2@x") == str(u.id).encode()
+    assert _claim(rom_redis, "email", "self2@x") is None
+
+
+def test_unpartitioned_models_keep_their_unique_entries_in_their_slot(
+    rom_redis: redis.Redis,
+) -> None:
+    u = PuPlain(email="plain@x")
+    u.save()
+    keys = PuPlain._meta.keys
+    assert rom_redis.hget(keys.unique("email"), "plain@x") == str(u.id).encode()
+    assert not rom_redis.exists(keys.claims("email"))
