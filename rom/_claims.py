@@ -217,15 +217,10 @@ def _claim(batch: Batch, failures: dict[int, BaseException]) -> Steps[None]:
     # batch goes to the first entity wanting it.
     wanted: dict[tuple[str, str, str], int] = {}
     items: list[tuple[int, str, str]] = []
+    yield from _give_ids([(e, p) for e, p in batch if p.claims and p.id is None])
     for index, (entity, plan) in enumerate(batch):
         if not plan.claims:
             continue
-        if plan.id is None:
-            keys = plan.keyspace
-            n = int((yield from call(entity._connection, "incr", keys.counter)))
-            pk = n * keys.id_stride + keys.id_offset
-            plan.give_id(pk)
-            take_id(entity, pk)
         for cols, value in plan.claims:
             other = wanted.setdefault((entity._meta.name, cols, value), index)
             if other != index:
@@ -262,6 +257,25 @@ def _claim(batch: Batch, failures: dict[int, BaseException]) -> Steps[None]:
         if plan.tokens:
             first = min(_deadline(t) for t in plan.tokens.values())
             plan.fence = first - FENCE_MARGIN_MS
+
+
+def _give_ids(new: Batch) -> Steps[None]:
+    # A claim names its entity: new entities take their ids (from their
+    # partition's counter, as the writer would) first, one pipeline per
+    # connection.
+    by_conn: dict[int, Batch] = {}
+    for entity, plan in new:
+        by_conn.setdefault(id(entity._connection), []).append((entity, plan))
+    for pairs in by_conn.values():
+        commands: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
+            ("incr", (plan.keyspace.counter,), {}) for _, plan in pairs
+        )
+        replies = yield Pipeline(pairs[0][0]._connection, commands, transaction=False)
+        for (entity, plan), n in zip(pairs, replies, strict=True):
+            keys = plan.keyspace
+            pk = int(n) * keys.id_stride + keys.id_offset
+            plan.give_id(pk)
+            take_id(entity, pk)
 
 
 def _claim_round(

@@ -20,6 +20,7 @@ from rom._partitions import value_partition
 from rom.exceptions import ORMError
 from rom.exceptions import UniqueKeyViolation
 from rom.keygen import encode_unique_constraint
+from rom.testing import CallCounter
 
 pytestmark = pytest.mark.cluster
 
@@ -253,3 +254,27 @@ def test_unpartitioned_models_keep_their_unique_entries_in_their_slot(
     keys = PuPlain._meta.keys
     assert rom_redis.hget(keys.unique("email"), "plain@x") == str(u.id).encode()
     assert not rom_redis.exists(keys.claims("email"))
+
+
+def test_round_trips_of_a_new_entity_a_change_and_a_lookup(
+    rom_redis: redis.Redis, roundtrips: CallCounter
+) -> None:
+    PuUser(email="warm@x").save()  # scripts loaded on the server(s)
+    PuUser.get_by(email="warm@x")
+    rom.session.rollback()
+    roundtrips.reset()
+    u = PuUser(email="rt@x")
+    u.save()
+    # id, claim (one value partition), write, confirm
+    assert roundtrips.roundtrips == 4
+    roundtrips.reset()
+    u.email = "rt2@x"
+    u.save()
+    # claim rt2, write, confirm rt2 + drop rt@x (two value partitions, or one)
+    two = value_partition("rt@x", P) != value_partition("rt2@x", P)
+    assert roundtrips.roundtrips == 2 + (2 if two else 1)
+    rom.session.rollback()
+    roundtrips.reset()
+    assert PuUser.get_by(email="rt2@x").id == u.id
+    # the entry and claim (one pipeline), the holder's row
+    assert roundtrips.roundtrips == 2
