@@ -81,6 +81,8 @@ FENCE_MARGIN_MS = 5_000
 CLAIM_ROUNDS = 5
 # The claimant id of the sweep's hold on a value (never an entity id).
 SWEEPER = "-sweep"
+# Fields of a unique or claims HASH the sweep reads per HSCAN call.
+SWEEP_PAGE = 500
 
 
 def unique_names(info: ModelInfo) -> list[str]:
@@ -509,22 +511,29 @@ def sweep(model: type[Model]) -> Steps[dict[str, int]]:
         )
     for cols in unique_names(info):
         for keys in info.parts:
-            yield from _sweep_claims(conn, info, keys, cols, counts)
-            yield from _sweep_entries(conn, info, keys, cols, counts)
+            for kind, step in (("claims", _sweep_claims), ("unique", _sweep_entries)):
+                key = getattr(keys, kind)(cols)
+                cursor: Any = 0
+                while True:
+                    cursor, raw = yield from call(
+                        conn, "hscan", key, cursor, count=SWEEP_PAGE
+                    )
+                    page = {text(k): text(v) for k, v in raw.items()}
+                    if page:
+                        yield from step(conn, info, keys, cols, page, counts)
+                    if int(cursor) == 0:
+                        break
     return counts
 
 
-def _hash(conn: Any, key: str) -> Steps[dict[str, str]]:
-    raw = yield from call(conn, "hgetall", key)
-    return {text(k): text(v) for k, v in raw.items()}
-
-
 def _sweep_claims(
-    conn: Any, info: ModelInfo, keys: KeySpace, cols: str, counts: dict[str, int]
+    conn: Any,
+    info: ModelInfo,
+    keys: KeySpace,
+    cols: str,
+    claims: dict[str, str],
+    counts: dict[str, int],
 ) -> Steps[None]:
-    claims = yield from _hash(conn, keys.claims(cols))
-    if not claims:
-        return
     # The server's time, read before the rows: a claim expired by then can
     # no longer be written by its writer, so a row read after is final.
     now = yield from _server_ms(conn, keys, cols)
@@ -554,11 +563,13 @@ def _server_ms(conn: Any, keys: KeySpace, cols: str) -> Steps[int]:
 
 
 def _sweep_entries(
-    conn: Any, info: ModelInfo, keys: KeySpace, cols: str, counts: dict[str, int]
+    conn: Any,
+    info: ModelInfo,
+    keys: KeySpace,
+    cols: str,
+    entries: dict[str, str],
+    counts: dict[str, int],
 ) -> Steps[None]:
-    entries = yield from _hash(conn, keys.unique(cols))
-    if not entries:
-        return
     rows = yield from _rows(conn, info, list(entries.values()))
     suspects = [
         (value, holder)
