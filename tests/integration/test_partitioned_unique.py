@@ -278,3 +278,18 @@ def test_round_trips_of_a_new_entity_a_change_and_a_lookup(
     assert PuUser.get_by(email="rt2@x").id == u.id
     # the entry and claim (one pipeline), the holder's row
     assert roundtrips.roundtrips == 2
+
+
+def test_round_trips_of_a_plain_save_and_a_delete(
+    rom_redis: redis.Redis, roundtrips: CallCounter
+) -> None:
+    u = PuUser(email="rt3@x")
+    u.save()
+    roundtrips.reset()
+    u.first = "no unique value changed"
+    u.save()
+    assert roundtrips.roundtrips == 1
+    roundtrips.reset()
+    u.delete()
+    assert roundtrips.roundtrips == 2  # the write, then the drop of rt3@x
+    assert _entry(rom_redis, "email", "rt3@x") is None
