@@ -24,6 +24,7 @@ A writer that dies leaves claims (and maybe stale entries) behind: readers
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,7 +143,7 @@ def _rows(
     conn: Any, info: ModelInfo, ids: Sequence[str]
 ) -> Steps[dict[str, dict[str, str]]]:
     """The rows of entity ids (missing ones, and non-ids, left out)."""
-    wanted = [i for i in dict.fromkeys(ids) if i.isdigit()]
+    wanted = [i for i in dict.fromkeys(ids) if i.lstrip("-").isdigit()]
     if not wanted:
         return {}
     keys = info.entity_keys(wanted)
@@ -390,14 +391,17 @@ def _claim_round(
 
 
 def _release(batch: Batch) -> Steps[None]:
-    """Release the claims of writes that will not run (best effort)."""
-    yield from _send_ops(
-        batch,
-        lambda plan: [
-            _Op("release", cols, value, str(plan.id), token)
-            for (cols, value), token in plan.tokens.items()
-        ],
-    )
+    """Release the claims of writes that will not run (best effort: a claim
+    left behind only delays the value until it lapses)."""
+    # (An error here is dropped: the one that stopped the writes matters.)
+    with contextlib.suppress(Exception):
+        yield from _send_ops(
+            batch,
+            lambda plan: [
+                _Op("release", cols, value, str(plan.id), token)
+                for (cols, value), token in plan.tokens.items()
+            ],
+        )
     for _, plan in batch:
         plan.tokens.clear()
 
@@ -437,7 +441,11 @@ def finish(batch: Batch, done: Batch, error: BaseException | None) -> Steps[None
             for (cols, value), token in plan.tokens.items()
         ]
 
-    yield from _send_ops(batch, ops)
+    # The writes are done and must be reported as done: a confirm or drop
+    # that failed leaves a claim or a stale entry, which readers and the
+    # sweep settle from the rows (the invariant holds).
+    with contextlib.suppress(Exception):
+        yield from _send_ops(batch, ops)
 
 
 # -- reading --------------------------------------------------------------------
