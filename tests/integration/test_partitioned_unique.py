@@ -293,3 +293,30 @@ def test_round_trips_of_a_plain_save_and_a_delete(
     u.delete()
     assert roundtrips.roundtrips == 2  # the write, then the drop of rt3@x
     assert _entry(rom_redis, "email", "rt3@x") is None
+
+
+def test_racing_get_or_create_all_get_the_one_entity(rom_redis: redis.Redis) -> None:
+    import threading
+
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def run() -> None:
+        try:
+            start.wait()
+            entity, created = PuUser.get_or_create(email="race@x")
+            results.append((entity.id, created))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            rom.session.rollback()
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len({id for id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
