@@ -4,8 +4,11 @@ Writer processes (forked, each with its own connection) create, change and
 delete entities whose unique value they draw from a small shared pool, so
 they race for the same values all the time. Some are killed: at an exact
 step (``os._exit`` right after their claims were recorded, i.e. between
-claim and write, or right after their write, before its confirm) or at a
-random moment (SIGKILL from the parent). Then, with every writer gone:
+claim and write, or right after their write, before its confirm or before
+a delete drops its old values), early in the run (the other writers meet
+what they left) or in a last save of a value of their own (left to the
+sweep); two more at a random moment (SIGKILL from the parent). Then, with
+every writer gone:
 
 * no value is held by two entities' rows, even before the sweep (the
   protocol's promise), and every row's value is named by its entry or a
@@ -42,7 +45,7 @@ pytestmark = pytest.mark.cluster
 
 P = 8
 VALUES = [f"v{i}@x" for i in range(40)]
-WRITERS = 8
+WRITERS = 9
 OPS = 120
 LIFETIME_MS = 1_000
 MARGIN_MS = 300
@@ -76,13 +79,15 @@ def _die_after_claims(at: int) -> None:
     _claims.claim = dying  # type: ignore[assignment]
 
 
-def _die_before_confirm(at: int) -> None:
+def _die_before_confirm(at: int, *, drop: bool = False) -> None:
     finish, seen = _claims.finish, [0]
 
     def dying(batch: Any, done: Any, error: Any) -> Any:
         seen[0] += 1
-        if seen[0] >= at and any(plan.tokens for _, plan in done):
-            os._exit(KILLED)  # written, not confirmed
+        if seen[0] >= at and any(
+            plan.releases if drop else plan.tokens for _, plan in done
+        ):
+            os._exit(KILLED)  # written, not confirmed (old values not dropped)
         yield from finish(batch, done, error)
 
     _claims.finish = dying  # type: ignore[assignment]
@@ -93,6 +98,8 @@ def _writer(url: str, cluster: bool, seed: int, die: str | None, out: Any) -> No
     _claims.CLAIM_LIFETIME_MS = LIFETIME_MS
     _claims.FENCE_MARGIN_MS = MARGIN_MS
     rng = random.Random(seed)
+    # Early deaths leave claims the other writers meet (and settle); a late
+    # one dies in a last save of a value of its own, left to the sweep.
     if die == "claim":
         _die_after_claims(rng.randrange(5, OPS // 2))
     elif die == "confirm":
@@ -131,6 +138,17 @@ def _writer(url: str, cluster: bool, seed: int, die: str | None, out: Any) -> No
             counts[f"other: {type(exc).__name__}"] += 1
             if kind == "change" and entity is not None:
                 entity.refresh(force=True)
+    if die == "claim late":
+        _die_after_claims(1)
+    elif die == "confirm late":
+        _die_before_confirm(1)
+    if die == "drop late":
+        gone = PfUser(email=f"last-{seed}@x", who=seed)
+        gone.save()
+        _die_before_confirm(1, drop=True)
+        gone.delete()
+    elif die is not None:
+        PfUser(email=f"last-{seed}@x", who=seed).save()
     out.put(dict(counts))
     out.close()
     out.join_thread()  # flushed before the hard exit
@@ -169,9 +187,10 @@ def test_racing_and_dying_writers_leave_every_value_held_once(
     out = ctx.Queue()
     plan: list[str | None] = [
         "claim",
-        "claim",
+        "claim late",
         "confirm",
-        "confirm",
+        "confirm late",
+        "drop late",
         "sigkill",
         "sigkill",
     ]
@@ -206,7 +225,9 @@ def test_racing_and_dying_writers_leave_every_value_held_once(
         else f"exit {p.exitcode}"
         for p in procs
     )
-    assert exits["finished"] == WRITERS - 6 and exits["killed at a step"] == 4
+    assert exits["finished"] == WRITERS - 7 and exits["killed at a step"] == 5
+    # The late deaths: a claim lapsed, a written entity confirmed by the sweep.
+    late = {f"last-{plan.index(d) + 1}@x": d for d in ("claim late", "confirm late")}
     assert exits["SIGKILLed"] + exits["finished"] + exits["killed at a step"] == WRITERS
 
     # Before any sweep: no value in two rows, and every row's value named.
@@ -224,11 +245,21 @@ def test_racing_and_dying_writers_leave_every_value_held_once(
         ),
     }
 
+    for value in late:
+        assert value in claims  # nobody else wants these values
+    dropped = f"last-{plan.index('drop late') + 1}@x"
+    assert dropped in entries and dropped not in rows.values()
     time.sleep(LIFETIME_MS / 1000)  # every claim lapses
     swept = util.sweep_unique(PfUser)
     rows = _rows(rom_redis)
     entries, claims = _entries(rom_redis, "uidx"), _entries(rom_redis, "uclaim")
     assert claims == {}
+    assert swept["confirmed"] >= 1 and swept["lapsed"] >= 1
+    by_email = {email: id for id, email in rows.items()}
+    written, lapsed = sorted(late, key=lambda v: late[v] != "confirm late")
+    assert written in by_email and entries[written] == str(by_email[written])
+    assert lapsed not in by_email and lapsed not in entries
+    assert swept["stale"] >= 1 and dropped not in entries
     assert {value: int(id) for value, id in entries.items()} == {
         email: id for id, email in rows.items()
     }
