@@ -234,7 +234,8 @@ def _claim(batch: Batch, failures: dict[int, BaseException]) -> Steps[None]:
                         plan,
                         cols,
                         value,
-                        f"{batch[other][1].id} of the same save takes it",
+                        f"another {entity._meta.name} of the same save (id "
+                        f"{batch[other][1].id}) takes it",
                     ),
                 )
                 continue
