@@ -19,7 +19,7 @@ and the row is the truth wherever an entry and a row disagree. Per write:
    values of the entity are dropped. A write that failed releases its claims.
 
 A writer that dies leaves claims (and maybe stale entries) behind: readers
-(``find``) and ``sweep`` resolve them from the rows.
+(``find``) and the sweep (``rom/_unique_sweep.py``) resolve them from the rows.
 """
 
 from __future__ import annotations
@@ -35,9 +35,6 @@ from . import _requests
 from . import _scripts
 from ._io import Pipeline
 from ._io import Steps
-from ._io import call
-from ._io import run_async
-from ._io import run_sync
 from ._keys import KeySpace
 from ._meta import ModelInfo
 from ._partitions import value_partition
@@ -57,12 +54,15 @@ if TYPE_CHECKING:
 __all__ = [
     "CLAIM_LIFETIME_MS",
     "FENCE_MARGIN_MS",
-    "asweep_unique",
+    "Op",
     "claim",
+    "claim_id",
+    "deadline",
     "find",
     "finish",
-    "sweep",
-    "sweep_unique",
+    "holds",
+    "read_rows",
+    "run_ops",
     "unique_names",
 ]
 
@@ -80,10 +80,6 @@ FENCE_MARGIN_MS = 5_000
 # Claim rounds before a writer gives up on a value whose claims keep
 # changing hands (each round follows an expired claim found stale).
 CLAIM_ROUNDS = 5
-# The claimant id of the sweep's hold on a value (never an entity id).
-SWEEPER = "-sweep"
-# Fields of a unique or claims HASH the sweep reads per HSCAN call.
-SWEEP_PAGE = 500
 
 
 def unique_names(info: ModelInfo) -> list[str]:
@@ -94,16 +90,16 @@ def unique_names(info: ModelInfo) -> list[str]:
     ]
 
 
-def _claim_id(claim: str) -> str:
+def claim_id(claim: str) -> str:
     return claim.rpartition(":")[0]
 
 
-def _deadline(claim: str) -> int:
+def deadline(claim: str) -> int:
     return int(claim.rpartition(":")[2])
 
 
 @dataclass(slots=True)
-class _Op:
+class Op:
     """One item of a ``unique_claims.lua`` call."""
 
     op: str
@@ -113,7 +109,7 @@ class _Op:
     token: str = ""
 
 
-def _run(conn: Any, info: ModelInfo, ops: Sequence[_Op]) -> Steps[list[Any]]:
+def run_ops(conn: Any, info: ModelInfo, ops: Sequence[Op]) -> Steps[list[Any]]:
     """Run ``ops`` of one model: one script call per value partition.
 
     Returns the answers in the order of ``ops``."""
@@ -139,7 +135,7 @@ def _run(conn: Any, info: ModelInfo, ops: Sequence[_Op]) -> Steps[list[Any]]:
     return answers
 
 
-def _rows(
+def read_rows(
     conn: Any, info: ModelInfo, ids: Sequence[str]
 ) -> Steps[dict[str, dict[str, str]]]:
     """The rows of entity ids (missing ones, and non-ids, left out)."""
@@ -259,7 +255,7 @@ def _claim(batch: Batch, failures: dict[int, BaseException]) -> Steps[None]:
         )
     for _, plan in batch:
         if plan.tokens:
-            first = min(_deadline(t) for t in plan.tokens.values())
+            first = min(deadline(t) for t in plan.tokens.values())
             plan.fence = first - FENCE_MARGIN_MS
 
 
@@ -301,7 +297,7 @@ def _claim_round(
         entity = batch[group[0][0]][0]
         info, conn = entity._meta, entity._connection
         ops = [
-            _Op(
+            Op(
                 "claim",
                 cols,
                 value,
@@ -310,12 +306,12 @@ def _claim_round(
             )
             for i, cols, value in group
         ]
-        answers = yield from _run(conn, info, ops)
+        answers = yield from run_ops(conn, info, ops)
         # Read the rows the answers name: a holder's or claimant's row says
         # if the value is really taken.
-        named = [a[2] if a[0] == "ok" else _claim_id(a[1]) for a in answers]
-        rows = yield from _rows(conn, info, [n for n in named if n])
-        confirm: list[_Op] = []
+        named = [a[2] if a[0] == "ok" else claim_id(a[1]) for a in answers]
+        rows = yield from read_rows(conn, info, [n for n in named if n])
+        confirm: list[Op] = []
         for (i, cols, value), answer, other in zip(group, answers, named, strict=True):
             owner, plan = batch[i]
             if answer[0] == "ok":
@@ -337,7 +333,7 @@ def _claim_round(
                 # A claim of this entity itself (another save of it, or an
                 # earlier one that died): its row says if it was written.
                 if holds(info, rows.get(other), cols, value):
-                    confirm.append(_Op("confirm", cols, value, other, claim_))
+                    confirm.append(Op("confirm", cols, value, other, claim_))
                     again.append((i, cols, value))
                 elif expired:
                     stale[(i, cols, value)] = claim_
@@ -358,7 +354,7 @@ def _claim_round(
             if holds(info, rows.get(other), cols, value):
                 # The claimant wrote it: confirm that for it (its own
                 # confirm is due, or it died before).
-                confirm.append(_Op("confirm", cols, value, other, claim_))
+                confirm.append(Op("confirm", cols, value, other, claim_))
                 failures.setdefault(
                     i,
                     _violation(
@@ -387,7 +383,7 @@ def _claim_round(
                     ),
                 )
         if confirm:
-            yield from _run(conn, info, confirm)
+            yield from run_ops(conn, info, confirm)
     return again
 
 
@@ -399,7 +395,7 @@ def _release(batch: Batch) -> Steps[None]:
         yield from _send_ops(
             batch,
             lambda plan: [
-                _Op("release", cols, value, str(plan.id), token)
+                Op("release", cols, value, str(plan.id), token)
                 for (cols, value), token in plan.tokens.items()
             ],
         )
@@ -408,7 +404,7 @@ def _release(batch: Batch) -> Steps[None]:
 
 
 def _send_ops(batch: Batch, make: Any) -> Steps[None]:
-    groups: dict[tuple[int, str], tuple[Any, ModelInfo, list[_Op]]] = {}
+    groups: dict[tuple[int, str], tuple[Any, ModelInfo, list[Op]]] = {}
     for entity, plan in batch:
         ops = make(plan)
         if ops:
@@ -416,7 +412,7 @@ def _send_ops(batch: Batch, make: Any) -> Steps[None]:
             key = (id(conn), info.name)
             groups.setdefault(key, (conn, info, []))[2].extend(ops)
     for conn, info, ops in groups.values():
-        yield from _run(conn, info, ops)
+        yield from run_ops(conn, info, ops)
 
 
 def finish(batch: Batch, done: Batch, error: BaseException | None) -> Steps[None]:
@@ -428,17 +424,17 @@ def finish(batch: Batch, done: Batch, error: BaseException | None) -> Steps[None
         return
     written = {id(plan) for _, plan in done}
 
-    def ops(plan: WritePlan) -> list[_Op]:
+    def ops(plan: WritePlan) -> list[Op]:
         pk = str(plan.id)
         if id(plan) in written:
             return [
-                _Op("confirm", cols, value, pk, token)
+                Op("confirm", cols, value, pk, token)
                 for (cols, value), token in plan.tokens.items()
-            ] + [_Op("drop", cols, value, pk) for cols, value in plan.releases]
+            ] + [Op("drop", cols, value, pk) for cols, value in plan.releases]
         if isinstance(error, WriteOutcomeUnknown):
             return []
         return [
-            _Op("release", cols, value, pk, token)
+            Op("release", cols, value, pk, token)
             for (cols, value), token in plan.tokens.items()
         ]
 
@@ -477,149 +473,22 @@ def find(
                 None if claim_ is None else text(claim_),
             )
         )
-    ids = [h for h, _ in named if h] + [_claim_id(c) for _, c in named if c]
-    rows = yield from _rows(conn, info, ids)
+    ids = [h for h, _ in named if h] + [claim_id(c) for _, c in named if c]
+    rows = yield from read_rows(conn, info, ids)
     found: list[dict[str, str] | None] = []
-    confirm: list[_Op] = []
+    confirm: list[Op] = []
     for value, (holder, claim_) in zip(values, named, strict=True):
         row = rows.get(holder) if holder else None
         if holds(info, row, cols, value):
             found.append(row)
             continue
-        claimant = _claim_id(claim_) if claim_ else None
+        claimant = claim_id(claim_) if claim_ else None
         row = rows.get(claimant) if claimant else None
         if claimant and claim_ and holds(info, row, cols, value):
-            confirm.append(_Op("confirm", cols, value, claimant, claim_))
+            confirm.append(Op("confirm", cols, value, claimant, claim_))
             found.append(row)
         else:
             found.append(None)
     if confirm:
-        yield from _run(conn, info, confirm)
+        yield from run_ops(conn, info, confirm)
     return found
-
-
-# -- the sweep ------------------------------------------------------------------
-
-
-def sweep(model: type[Model]) -> Steps[dict[str, int]]:
-    """Resolve what writers left in a partitioned model's unique HASHes.
-
-    Per partition and unique name: a claim whose row has the value is
-    confirmed; an expired claim whose row lacks it is dropped; an entry
-    whose row lacks the value is dropped (under a hold of the sweep, so no
-    writer claims the value meanwhile). Returns counts: ``confirmed``,
-    ``lapsed``, ``stale`` (entries dropped), ``kept`` (left: claims in
-    progress, entries held by their rows, values being claimed).
-    """
-    info, conn = model._meta, model._connection
-    counts = {"confirmed": 0, "lapsed": 0, "stale": 0, "kept": 0}
-    if not info.partitions:
-        raise InvalidOperation(
-            f"{info.name} is not partitioned: its unique entries are in its "
-            "own slot, kept by its writes (rom.util.check/repair mend them)"
-        )
-    for cols in unique_names(info):
-        for keys in info.parts:
-            for kind, step in (("claims", _sweep_claims), ("unique", _sweep_entries)):
-                key = getattr(keys, kind)(cols)
-                cursor: Any = 0
-                while True:
-                    cursor, raw = yield from call(
-                        conn, "hscan", key, cursor, count=SWEEP_PAGE
-                    )
-                    page = {text(k): text(v) for k, v in raw.items()}
-                    if page:
-                        yield from step(conn, info, keys, cols, page, counts)
-                    if int(cursor) == 0:
-                        break
-    return counts
-
-
-def _sweep_claims(
-    conn: Any,
-    info: ModelInfo,
-    keys: KeySpace,
-    cols: str,
-    claims: dict[str, str],
-    counts: dict[str, int],
-) -> Steps[None]:
-    # The server's time, read before the rows: a claim expired by then can
-    # no longer be written by its writer, so a row read after is final.
-    now = yield from _server_ms(conn, keys, cols)
-    rows = yield from _rows(conn, info, [_claim_id(c) for c in claims.values()])
-    ops: list[_Op] = []
-    for value, claim_ in claims.items():
-        claimant = _claim_id(claim_)
-        if holds(info, rows.get(claimant), cols, value):
-            ops.append(_Op("confirm", cols, value, claimant, claim_))
-            counts["confirmed"] += 1
-        elif _deadline(claim_) <= now:
-            ops.append(_Op("release", cols, value, claimant, claim_))
-            counts["lapsed"] += 1
-        else:
-            counts["kept"] += 1
-    if ops:
-        yield from _run(conn, info, ops)
-
-
-def _server_ms(conn: Any, keys: KeySpace, cols: str) -> Steps[int]:
-    # The clock of the node of the slot (the one that set the deadlines).
-    script = _scripts.load("unique_claims")
-    script_keys = [keys.probe, keys.unique(cols), keys.claims(cols)]
-    args = [CLAIM_LIFETIME_MS, "now", 1, "", "", ""]
-    raw = yield from script.steps(conn, script_keys, args)
-    return int(json.loads(raw)[0])
-
-
-def _sweep_entries(
-    conn: Any,
-    info: ModelInfo,
-    keys: KeySpace,
-    cols: str,
-    entries: dict[str, str],
-    counts: dict[str, int],
-) -> Steps[None]:
-    rows = yield from _rows(conn, info, list(entries.values()))
-    suspects = [
-        (value, holder)
-        for value, holder in entries.items()
-        if not holds(info, rows.get(holder), cols, value)
-    ]
-    counts["kept"] += len(entries) - len(suspects)
-    if not suspects:
-        return
-    # Hold each value (no writer claims it meanwhile), then read the row
-    # again: one that still lacks the value lets its entry go.
-    held = yield from _run(
-        conn, info, [_Op("hold", cols, v, SWEEPER) for v, _ in suspects]
-    )
-    taken = [
-        (value, holder, answer[1])
-        for (value, holder), answer in zip(suspects, held, strict=True)
-        if answer[0] == "ok"
-    ]
-    counts["kept"] += len(suspects) - len(taken)
-    rows = yield from _rows(conn, info, [h for _, h, _ in taken])
-    ops: list[_Op] = []
-    for value, holder, token in taken:
-        if holds(info, rows.get(holder), cols, value):
-            ops.append(_Op("release", cols, value, SWEEPER, token))
-            counts["kept"] += 1
-        else:
-            ops.append(_Op("unhold", cols, value, holder, token))
-            counts["stale"] += 1
-    yield from _run(conn, info, ops)
-
-
-def sweep_unique(model: type[Model]) -> dict[str, int]:
-    """Resolve the claims and stale unique entries that writers of the
-    partitioned ``model`` left behind (crashed between claim, write and
-    confirm), using each entity's row as the truth. Safe to run at any time,
-    beside live writers; returns counts ``confirmed``, ``lapsed`` (expired
-    claims dropped), ``stale`` (entries dropped) and ``kept``."""
-    return run_sync(sweep(model))
-
-
-async def asweep_unique(model: type[Model]) -> dict[str, int]:
-    """``sweep_unique()`` on asyncio."""
-    return await run_async(sweep(model))

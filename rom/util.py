@@ -12,11 +12,11 @@ import types
 from typing import Any
 
 from . import connection as _connection
-from ._claims import asweep_unique
-from ._claims import sweep_unique
 from ._classproperty import ClassProperty
 from ._expire_due import aexpire_due
 from ._expire_due import expire_due
+from ._unique_sweep import asweep_unique
+from ._unique_sweep import sweep_unique
 from ._user_script import NO_SCRIPT_MESSAGES
 from ._user_script import script_load
 from .connection import REDIS_URI

@@ -113,7 +113,9 @@ def test_changing_and_deleting_release_old_values(rom_redis: redis.Redis) -> Non
 def test_the_same_value_twice_in_one_commit(rom_redis: redis.Redis) -> None:
     a = PuUser(email="twice@x")
     b = PuUser(email="twice@x")
-    with pytest.raises(UniqueKeyViolation, match="of the same save takes it"):
+    with pytest.raises(
+        UniqueKeyViolation, match=r"of the same save \(id \d+\) takes it"
+    ):
         rom.session.commit()
     assert PuUser.get(a.id).email == "twice@x"  # the first is written
     assert b.id is None or PuUser.get(b.id) is None
@@ -320,3 +322,10 @@ def test_racing_get_or_create_all_get_the_one_entity(rom_redis: redis.Redis) -> 
     assert errors == []
     assert len({id for id, _ in results}) == 1
     assert sum(created for _, created in results) == 1
+
+
+def test_the_sweep_refuses_an_unpartitioned_model(rom_redis: redis.Redis) -> None:
+    with pytest.raises(
+        rom.exceptions.InvalidOperation, match="PuPlain is not partitioned"
+    ):
+        util.sweep_unique(PuPlain)
