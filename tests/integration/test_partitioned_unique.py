@@ -329,3 +329,19 @@ def test_the_sweep_refuses_an_unpartitioned_model(rom_redis: redis.Redis) -> Non
         rom.exceptions.InvalidOperation, match="PuPlain is not partitioned"
     ):
         util.sweep_unique(PuPlain)
+
+
+def test_the_watch_writer_is_refused_for_a_claiming_save(
+    rom_redis: redis.Redis,
+) -> None:
+    from .dump import writes_with
+
+    u = PuUser(email="watch@x")
+    with (
+        writes_with("watch"),
+        pytest.raises(rom.exceptions.InvalidOperation, match="PuUser is partitioned"),
+    ):
+        u.save()
+    assert _claim(rom_redis, "email", "watch@x") is None
+    u.save()
+    assert PuUser.get_by(email="watch@x") is u
