@@ -11,8 +11,8 @@ protocol (docs/partitioning_unique.rst) keeps one invariant instead:
 and the row is the truth wherever an entry and a row disagree. Per write:
 
 1. claim (``unique_claims.lua`` in the value's slot): the claim
-   ``<id>:<deadline>`` is recorded unless another id's claim is there; the
-   entry's holder or a claimant is then judged by reading its row;
+   ``<id>:<deadline>`` is recorded unless a claim is there; the entry's
+   holder or the claimant is then judged by reading its row;
 2. write (``write_entity.lua``, the entity's slot) carrying a fence, the
    claims' earliest deadline less a margin: refused after it;
 3. confirm (value's slot): the entry gets the id, the claim goes; the old
