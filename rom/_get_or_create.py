@@ -20,6 +20,7 @@ from typing import Any
 from typing import TypeVar
 
 from ._io import Steps
+from ._io import Wait
 from ._io import run_sync
 from ._lookup import get_by_steps
 from ._persist import save_entities_steps
@@ -41,6 +42,9 @@ M = TypeVar("M", bound="Model")
 
 # How often update_or_create re-reads and re-applies after DataRaceError.
 UPDATE_ATTEMPTS = 5
+# Seconds (about) a get_or_create of a partitioned model that lost the
+# claim of a unique value waits for the winner's entity to be written.
+CLAIM_WAIT = 1.0
 # The most candidates a lookup without a unique column reads.
 CANDIDATES = 1000
 
@@ -153,6 +157,13 @@ def get_or_create_steps(
         # Another creator won the race (or the values clash with another
         # entity): return the winner if it matches the lookup.
         found = yield from find_steps(model, lookup)
+        pause = 0.005
+        while found is None and model._meta.partitions and pause < CLAIM_WAIT:
+            # A partitioned model's winner may be between its claim and its
+            # write (refused as "being claimed"): it is there in a moment.
+            yield Wait(pause)
+            pause *= 2
+            found = yield from find_steps(model, lookup)
         if found is None:
             raise
         return found, False

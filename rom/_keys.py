@@ -160,6 +160,14 @@ class KeySpace:
         """The unique HASH of a column or ``c1:c2`` group: ``<ns>:<cols>:uidx``."""
         return self._key("uidx", columns)
 
+    def claims(self, columns: str) -> str:
+        """The HASH of a partitioned model's pending unique claims of a column
+        or ``c1:c2`` group in this partition (rom/_claims.py), value ->
+        ``<id>:<deadline ms>``: ``<ns>:<cols>:uclaim``. Only in the partition
+        the value hashes to (``rom._partitions.value_partition``), beside
+        its ``unique`` HASH."""
+        return f"{self.row_prefix}{columns}:uclaim"
+
     def unsafe(self, id: object, attr: str) -> str:
         """The private key of an UnsafeColumn: ``<ns>:<id>:<attr>``."""
         return f"{self.namespace}:{id}:{attr}"

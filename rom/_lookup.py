@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
+from . import _claims
 from . import _expiry_reads
 from . import _scripts
 from ._io import Pipeline
@@ -186,6 +187,13 @@ def _by_unique(model: type[M], col: Column[Any], value: Any) -> Steps[Any]:
     if not values:
         return None if not isinstance(value, (list, set, frozenset)) else []
     wires = [_unique_lookup_value(col, v) for v in values]
+    if model._meta.partitions:
+        # In the partitions the values hash to; the rows say who has them.
+        rows = yield from _claims.find(model, col.attr, wires)
+        held = [model._adopt(row) if row else None for row in rows]
+        if not isinstance(value, (list, set, frozenset)):
+            return held[0]
+        return [entity for entity in held if entity is not None]
     keys = model._meta.keys
     if model._meta.expiring:
         replies = yield from _expiry_reads.read_unique(

@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import itertools
 import random
+import zlib
 from collections.abc import Iterator
 
 from .exceptions import ColumnError
 
-__all__ = ["MAX_PARTITIONS", "RoundRobin", "model_partitions", "partition_of"]
+__all__ = [
+    "MAX_PARTITIONS",
+    "RoundRobin",
+    "model_partitions",
+    "partition_of",
+    "value_partition",
+]
 
 # A partition's cluster namespace is found by trying tags until one hashes
 # into the partition's range of slots (about P tries each): 1024 partitions
@@ -61,6 +68,20 @@ def model_partitions(cls: type, namespace: str) -> int:
 def partition_of(id: object, count: int) -> int:
     """The partition of entity ``id`` (an int or its digits) among ``count``."""
     return int(id) % count  # type: ignore[call-overload,no-any-return]
+
+
+def value_partition(value: str | bytes, count: int) -> int:
+    """The partition among ``count`` holding the unique value ``value`` (the
+    unique HASH field as stored: the wire string, or the encoded group of a
+    ``unique_together``): CRC-32 of its UTF-8, modulo ``count``. Stable
+    across processes and versions (unlike ``hash()``), so every writer and
+    reader of a value meets in the same partition."""
+    # Bytes as read from Redis; text as sent (a str decoded from bytes with
+    # surrogateescape gives those bytes back).
+    data = (
+        value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+    )
+    return zlib.crc32(data) % count
 
 
 class RoundRobin:

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
+from . import _claims
 from ._io import Steps
 from ._io import call
 from ._io import hook
@@ -120,6 +121,26 @@ def dependencies(batch: Batch) -> list[list[int]]:
 
 
 def _execute(groups: Groups) -> Steps[tuple[Batch, BaseException | None]]:
+    # A partitioned model's new unique values are claimed first, in their
+    # own slots, and confirmed after the write (rom/_claims.py); a batch
+    # without them goes straight to the writes.
+    batch = [pair for _, pairs in groups for pair in pairs]
+    if not any(plan.claims or plan.releases for _, plan in batch):
+        return (yield from _write_groups(groups))
+    allowed, failure = yield from _claims.claim(batch)
+    if len(allowed) < len(batch):
+        kept = {id(plan) for _, plan in allowed}
+        groups = [
+            (conn, [pair for pair in pairs if id(pair[1]) in kept])
+            for conn, pairs in groups
+        ]
+        groups = [(conn, pairs) for conn, pairs in groups if pairs]
+    done, error = yield from _write_groups(groups)
+    yield from _claims.finish(allowed, done, error)
+    return done, error or failure
+
+
+def _write_groups(groups: Groups) -> Steps[tuple[Batch, BaseException | None]]:
     done: Batch = []
     for conn, batch in groups:
         for chunk in chunks(batch):
@@ -259,6 +280,14 @@ def _error(entity: Model, plan: WritePlan, result: dict[str, Any]) -> Exception:
             "change, or overwrite with save(force=True)",
             ns,
             id,
+        )
+    if kind == "fenced":
+        return ORMError(
+            f"{type(entity).__name__} {id} ({ns}:{id}): its unique values were "
+            f"claimed more than {_claims.CLAIM_LIFETIME_MS - _claims.FENCE_MARGIN_MS}"
+            " ms before its write (rom._claims.CLAIM_LIFETIME_MS less "
+            "FENCE_MARGIN_MS), so the claims may have passed to another writer; "
+            "nothing of it was written and its claims were released: save again"
         )
     if kind == "redis":
         return ResponseError(

@@ -126,6 +126,16 @@ class WritePlan:
     # model without _ttl), and the expiry part of its key table.
     expiry: Any = None
     expiry_keys: dict[str, object] | None = None
+    # A partitioned model's unique values live in the partitions the values
+    # hash to, not in the entity's (rom/_claims.py): the plan carries no
+    # unique entries for the writer, but the (column(s), value) pairs to
+    # claim before the write and to drop after it (old values), and once
+    # claimed the fence: Unix ms (server clock) after which the writer
+    # refuses the plan. ``tokens``: the claims made, not sent.
+    claims: list[tuple[str, str]] = field(default_factory=list)
+    releases: list[tuple[str, str]] = field(default_factory=list)
+    fence: int | None = None
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def keyspace(self) -> KeySpace:
@@ -149,7 +159,7 @@ class WritePlan:
         UnsafeColumn keys a delete removes go as full key names.
         """
         e = self.entries
-        body = {
+        body: dict[str, Any] = {
             "ns": self.namespace,
             "pk": self.pk,
             "id": self.id if self.id is not None else False,
@@ -172,7 +182,16 @@ class WritePlan:
         }
         if self.expiry is not None:
             body["x"] = self.expiry
+        if self.fence is not None:
+            body["fence"] = self.fence
         return _compact(body)
+
+    def give_id(self, id: int) -> None:
+        """Set the id of a new entity's plan made without one (the script
+        would have allocated it): the row gets its primary key field."""
+        self.id = str(id)
+        self.hset += [self.pk, self.id]
+        self.new_last[self.pk] = self.id
 
 
 def key_table(plans: Iterable[WritePlan]) -> str:
@@ -254,7 +273,26 @@ def plan_save(
     plan.entries = plan_index(info, data)
     plan.unique = unique_values(info, data, lambda col: _wire(col, data))
     plan.unique_del = _unique_deletions(info, last, plan.unique)
+    if info.partitions:
+        old = set() if ignore_last else set(_old_unique(info, last))
+        plan.claims = [entry for entry in plan.unique if entry not in old]
+        plan.releases = plan.unique_del
+        _no_local_unique(plan)
     return plan
+
+
+def _old_unique(info: ModelInfo, last: Mapping[str, str]) -> list[tuple[str, str]]:
+    if not last or not (info.unique or info.unique_together):
+        return []
+    values = decode_last(info, last) if _keygen_unique(info) else {}
+    return unique_values(info, values, lambda col: last.get(col.attr))
+
+
+def _no_local_unique(plan: WritePlan) -> None:
+    # A partitioned model's unique entries are not in the entity's slot:
+    # the writer gets none of them (rom/_claims.py handles them).
+    plan.unique, plan.unique_del, plan.unique_fields = [], [], []
+    plan.unique_stored, plan.reads_row = [], False
 
 
 def _plan_field(
@@ -530,6 +568,9 @@ def plan_delete(
     plan.unique_fields = list(info.plain_unique)
     plan.reads_row = bool(_derived_unique(info))
     plan.unsafe = list(info.unsafe)
+    if info.partitions:
+        plan.releases = plan.unique_del
+        _no_local_unique(plan)
     return plan
 
 

@@ -15,6 +15,8 @@ from . import connection as _connection
 from ._classproperty import ClassProperty
 from ._expire_due import aexpire_due
 from ._expire_due import expire_due
+from ._unique_sweep import asweep_unique
+from ._unique_sweep import sweep_unique
 from ._user_script import NO_SCRIPT_MESSAGES
 from ._user_script import script_load
 from .connection import REDIS_URI
@@ -91,6 +93,7 @@ __all__ = [
     "aclean_unsafe_cols",
     "aexpire_due",
     "arefresh_indices",
+    "asweep_unique",
     "check",
     "clean_old_index",
     "clean_unsafe_cols",
@@ -103,6 +106,7 @@ __all__ = [
     "session",
     "set_connection_settings",
     "show_progress",
+    "sweep_unique",
     "t2ts",
     "ts2dt",
     "ts2t",

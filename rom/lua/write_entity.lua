@@ -35,6 +35,10 @@
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
 --             | {"error": "moved"}: the row is no longer as the caller read it
 --             for the plan's row_check; the caller re-reads it and resends
+--             | {"error": "fenced"}: the plan's "fence" (Unix ms, set when a
+--             partitioned model's unique values were claimed in other slots,
+--             see rom/_claims.py) has passed by the server's clock: nothing
+--             of it is written
 --             | {"error": "redis", "message": m} (a key of the wrong type, a
 --             counter that is not an integer: that entity wrote nothing);
 --             or the recorded reply of an earlier run of the same request.
@@ -242,6 +246,9 @@ end
 -- Returns a failed check's result, or nil with the plan's state filled in.
 local function prepare(p)
     local k, id = K[p.ns], p.id
+    -- A partitioned model's plan that claimed unique values elsewhere
+    -- (rom/_claims.py) is written only before its claims' fence.
+    if p.fence and x_now_ms() >= p.fence then return {error = 'fenced'} end
     local row = id and key(k, 'row', id) or nil
     -- An expired entity is gone: removed before it is checked or written.
     if id and k.x and x_due(k, id) then x_reap(k, id) end
