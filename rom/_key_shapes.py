@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 ShapeKind = Literal[
-    "row", "counter", "legacy", "index", "unsafe", "temp", "write", "expiry"
+    "row", "counter", "legacy", "index", "unsafe", "temp", "write", "expiry", "claims"
 ]
 
 _UUID4 = re.compile(
@@ -107,12 +107,23 @@ class OwnKeys:
     """Tells the shape of the keys of one model (see the module docstring),
     or of one partition of a partitioned model (``keys``)."""
 
-    __slots__ = ("_expiry", "_keys", "_names")
+    __slots__ = ("_claims", "_expiry", "_keys", "_names")
 
     def __init__(self, info: ModelInfo, keys: KeySpace | None = None) -> None:
         self._keys = keys = info.keys if keys is None else keys
         self._expiry = (
             frozenset((keys.expiry, keys.expiry_data)) if info.expiring else frozenset()
+        )
+        # A partitioned model's pending unique claims (rom/_claims.py), kept
+        # beside the unique entries of the values hashing to this partition.
+        self._claims = (
+            frozenset(
+                keys.claims(name)
+                for name in [c.attr for c in info.unique]
+                + [":".join(g) for g in info.unique_together]
+            )
+            if info.partitions
+            else frozenset()
         )
         indexed = info.indexed
         self._names = {
@@ -147,6 +158,8 @@ class OwnKeys:
             return KeyShape("write")
         if key in self._expiry:
             return KeyShape("expiry")
+        if key in self._claims:
+            return KeyShape("claims")
         row_id = keys.row_id(key)
         if row_id is not None:
             return KeyShape("row", row_id)

@@ -274,7 +274,9 @@ def plan_save(
     plan.unique = unique_values(info, data, lambda col: _wire(col, data))
     plan.unique_del = _unique_deletions(info, last, plan.unique)
     if info.partitions:
-        old = set() if ignore_last else set(_old_unique(info, last))
+        # A full save claims every value again, as it rewrites every entry
+        # (which repairs a lost one); a plain save claims only new values.
+        old = set() if full else set(_old_unique(info, last))
         plan.claims = [entry for entry in plan.unique if entry not in old]
         plan.releases = plan.unique_del
         _no_local_unique(plan)

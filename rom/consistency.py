@@ -37,6 +37,7 @@ from ._io import run_sync
 from ._key_shapes import KeyCensus
 from ._key_shapes import KeyShape
 from ._key_shapes import partition_censuses_steps
+from ._partitions import value_partition
 from ._record import record_entries
 from ._registry import MODELS
 from ._registry import registered_models
@@ -265,6 +266,8 @@ def unique_key(info: ModelInfo, keys: KeySpace, column: str, value: str) -> str:
     and ``rom import`` ask here where an entry belongs (and the checker
     looks for it among the entries of every partition).
     """
+    if info.partitions:
+        return info.parts[value_partition(value, info.partitions)].unique(column)
     return keys.unique(column)
 
 
@@ -475,7 +478,10 @@ class _ModelCheck:
             )
             return
         try:
-            plan = plan_save(self.model._from_row(row), full=True, force=False)
+            # A partitioned model's plan lists its unique values as claims,
+            # and all of them only when it ignores the row as last read.
+            partitioned = bool(self.info.partitions)
+            plan = plan_save(self.model._from_row(row), full=True, force=partitioned)
         except Exception as exc:  # any failure is the finding
             self.report("bad-row", key, f"cannot be loaded or indexed: {exc!r}", id)
             return
@@ -490,7 +496,7 @@ class _ModelCheck:
             self._want(self.keys.suffix(attr), "zset", f"{rev}\0{id}", float(score))
         for name, lon, lat in e.geo:
             self._want(self.keys.geo(name), "zset", id, (float(lon), float(lat)))
-        for column, value in plan.unique:
+        for column, value in plan.claims if self.info.partitions else plan.unique:
             uidx = unique_key(self.info, self.keys, column, value)
             self.shared.unique.add((uidx, value, id))
             self.shared.unique_keys.add(uidx)
