@@ -17,12 +17,15 @@ def write_path(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``cluster`` the tests listed in cluster_subset.py.
+    """Mark ``cluster`` the tests listed in cluster_subset.py, and
+    ``partitioned`` the behaviour suite of partitioned models.
 
     Not their async runs with the WATCH writer: rom refuses that pair on a
     cluster (test_cluster_rom.py checks the refusal)."""
     for item in items:
         path, _, rest = item.nodeid.partition("::")
+        if path.rsplit("/", 1)[-1].startswith("test_partitioned"):
+            item.add_marker(pytest.mark.partitioned)
         chosen = CLUSTER_TESTS.get(path.rsplit("/", 1)[-1])
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("api") == "async" and params.get("write_path") == "watch":
