@@ -75,12 +75,15 @@ local function add_affixes(k, id, entries, kind, tag, kept)
     if #args > 0 then redis.call('ZADD', zkey, unpack(args)) end
 end
 
--- Add the plan's entries; kept tokens and affixes are in place already,
--- scores and geo points are written again (they may have changed).
+-- Add the plan's entries; kept tokens and affixes are in place already
+-- (all of them if `kept` is nil), scores and geo points are written again
+-- (they may have changed).
 local function add_entries(k, id, p, kept)
-    for _, name in ipairs(p.tokens) do
-        if not kept['t\0' .. name] then
-            redis.call('SADD', key(k, 'idx', name), id)
+    if kept then
+        for _, name in ipairs(p.tokens) do
+            if not kept['t\0' .. name] then
+                redis.call('SADD', key(k, 'idx', name), id)
+            end
         end
     end
     for _, e in ipairs(p.scored) do
@@ -88,8 +91,10 @@ local function add_entries(k, id, p, kept)
         if score == false then score = id end
         redis.call('ZADD', key(k, 'idx', e[1]), score, id)
     end
-    add_affixes(k, id, p.prefix, 'pre', 'p\0', kept)
-    add_affixes(k, id, p.suffix, 'suf', 's\0', kept)
+    if kept then
+        add_affixes(k, id, p.prefix, 'pre', 'p\0', kept)
+        add_affixes(k, id, p.suffix, 'suf', 's\0', kept)
+    end
     for _, e in ipairs(p.geo) do
         redis.call('GEOADD', key(k, 'geo', e[1]), e[2], e[3], id)
     end
@@ -107,32 +112,25 @@ local verified = {}
 -- `verified` says otherwise.
 local early = {}
 
--- Record that `name` is written as a `kind`; true if that is known to be
--- safe already. Raises if `name` was checked for another type in this run.
-local function claim(name, kind)
-    local seen = verified[name]
-    if seen == kind then return true end
-    if seen then
-        error({err = 'WRONGTYPE key ' .. name .. ' is written as a '
-            .. seen .. ' and as a ' .. kind .. ' in the same request'})
-    end
-    local before = early[name]
-    if before == 'none' or before == kind then
-        verified[name] = kind
-        return true
-    end
-    return false
+local function conflict(name, seen, kind)
+    error({err = 'WRONGTYPE key ' .. name .. ' is written as a '
+        .. seen .. ' and as a ' .. kind .. ' in the same request'})
 end
 
 -- Raise (before the entity's first write) if `name` exists with another type,
 -- or was checked for another type in this run.
 local function need(name, kind)
-    if claim(name, kind) then return end
-    local found = redis.call('TYPE', name)
-    if type(found) == 'table' then found = found.ok end
-    if found ~= 'none' and found ~= kind then
-        error({err = 'WRONGTYPE key ' .. name .. ' holds a ' .. found
-            .. ', the write needs a ' .. kind .. ' (or no key)'})
+    local seen = verified[name]
+    if seen == kind then return end
+    if seen then conflict(name, seen, kind) end
+    local before = early[name]
+    if before ~= 'none' and before ~= kind then
+        local found = redis.call('TYPE', name)
+        if type(found) == 'table' then found = found.ok end
+        if found ~= 'none' and found ~= kind then
+            error({err = 'WRONGTYPE key ' .. name .. ' holds a ' .. found
+                .. ', the write needs a ' .. kind .. ' (or no key)'})
+        end
     end
     verified[name] = kind
 end
@@ -141,7 +139,8 @@ end
 -- only if the key is a `kind` or absent: the read is its type check. A
 -- refusal is raised as need() words it.
 local function read(kind, cmd, name, ...)
-    if verified[name] ~= kind then claim(name, kind) end
+    local seen = verified[name]
+    if seen and seen ~= kind then conflict(name, seen, kind) end
     local reply = redis.pcall(cmd, name, ...)
     if type(reply) == 'table' and reply.err then
         need(name, kind)
@@ -158,9 +157,16 @@ end
 local function need_sets(names)
     local todo = {}
     for _, name in ipairs(names) do
-        if not claim(name, 'set') and not todo[name] then
-            todo[name] = true
-            todo[#todo + 1] = name
+        local seen = verified[name]
+        if seen ~= 'set' then
+            if seen then conflict(name, seen, 'set') end
+            local before = early[name]
+            if before == 'none' or before == 'set' then
+                verified[name] = 'set'
+            elseif not todo[name] then
+                todo[name] = true
+                todo[#todo + 1] = name
+            end
         end
     end
     for first = 1, #todo, 500 do
@@ -177,22 +183,25 @@ end
 -- also checks that the row is a hash): row_check and race fields, the
 -- record, and the fields of unique_fields.
 local function read_row(row, p)
-    local fields, index = {}, {}
-    local function want(name)
-        if not index[name] then
-            fields[#fields + 1] = name
-            index[name] = #fields
+    local fields, out = {'-index-data-'}, {['-index-data-'] = false}
+    for _, list in ipairs({p.row_check or {}, p.race}) do
+        for _, e in ipairs(list) do
+            if out[e[1]] == nil then
+                fields[#fields + 1] = e[1]
+                out[e[1]] = false
+            end
         end
     end
-    for _, e in ipairs(p.row_check or {}) do want(e[1]) end
-    for _, e in ipairs(p.race) do want(e[1]) end
-    want('-index-data-')
     for _, e in ipairs(p.unique_fields or {}) do
-        for _, name in ipairs(e[2]) do want(name) end
+        for _, name in ipairs(e[2]) do
+            if out[name] == nil then
+                fields[#fields + 1] = name
+                out[name] = false
+            end
+        end
     end
     local values = read('hash', 'HMGET', row, unpack(fields))
-    local out = {}
-    for name, i in pairs(index) do out[name] = values[i] end
+    for i, name in ipairs(fields) do out[name] = values[i] end
     return out
 end
 
@@ -316,60 +325,75 @@ end
 
 -- The index keys write() changes for a prepared plan, by the type their
 -- commands need: the stored record's entries it removes and the plan's
--- entries it adds (the same choice as write(), remove_entries and
--- add_entries make: a plain save keeps entries both name; scored and geo
--- entries are always written).
+-- entries it adds (as write() chooses them: a plain save keeps the entries
+-- both name; scored and geo entries are always written).
 local function entry_keys(k, p)
     local sets, zsets = {}, {}
-    local changed = p.delete or p.reindex or p.raw ~= p.record
-    local keep = {}
-    if not p.delete and not p.reindex then keep = entry_names(p) end
-    local stored = {}
-    local function old(name, list, ikey)
-        stored[name] = true
-        if not keep[name] then list[#list + 1] = ikey end
-    end
-    if changed then
+    local idx, pre, suf, geo = k.idx, k.pre, k.suf, k.geo
+    if p.changed then
+        -- A plain save compares entries by name (entry_names' tags); a
+        -- delete or full save removes and adds every entry.
+        local plain = not p.delete and not p.reindex
+        local keep, stored = p.keep, {}
         local rec = p.stored
         for _, name in ipairs(slot(rec, 1)) do
-            if type(name) == 'string' then old('t\0' .. name, sets, key(k, 'idx', name)) end
+            if type(name) == 'string' then
+                local tag = plain and 't\0' .. name
+                if tag then stored[tag] = true end
+                if not (tag and keep[tag]) then sets[#sets + 1] = idx[1] .. name .. idx[2] end
+            end
         end
         for _, name in ipairs(slot(rec, 2)) do
-            if type(name) == 'string' then old('z\0' .. name, zsets, key(k, 'idx', name)) end
+            if type(name) == 'string' then
+                local tag = plain and 'z\0' .. name
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = idx[1] .. name .. idx[2] end
+            end
         end
         for _, pair in ipairs(slot(rec, 3)) do
             if is_pair(pair) then
-                old('p\0' .. pair[1] .. '\0' .. pair[2], zsets, key(k, 'pre', pair[1]))
+                local tag = plain and 'p\0' .. pair[1] .. '\0' .. pair[2]
+                if tag then stored[tag] = true end
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = pre[1] .. pair[1] .. pre[2] end
             end
         end
         for _, item in ipairs(slot(rec, 4)) do
             if is_pair(item) then
-                old('s\0' .. item[1] .. '\0' .. item[2], zsets, key(k, 'suf', item[1]))
+                local tag = plain and 's\0' .. item[1] .. '\0' .. item[2]
+                if tag then stored[tag] = true end
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = suf[1] .. item[1] .. suf[2] end
             elseif type(item) == 'string' then
-                old('g\0' .. item, zsets, key(k, 'geo', item))
+                local tag = plain and 'g\0' .. item
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = geo[1] .. item .. geo[2] end
             end
         end
         for _, name in ipairs(slot(rec, 5)) do
-            if type(name) == 'string' then old('g\0' .. name, zsets, key(k, 'geo', name)) end
+            if type(name) == 'string' then
+                local tag = plain and 'g\0' .. name
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = geo[1] .. name .. geo[2] end
+            end
+        end
+        if not p.delete then
+            -- Added unless both the stored record and the plan name it.
+            for _, name in ipairs(p.tokens) do
+                if not (plain and stored['t\0' .. name]) then
+                    sets[#sets + 1] = idx[1] .. name .. idx[2]
+                end
+            end
+            for _, e in ipairs(p.prefix) do
+                if not (plain and stored['p\0' .. e[1] .. '\0' .. e[2]]) then
+                    zsets[#zsets + 1] = pre[1] .. e[1] .. pre[2]
+                end
+            end
+            for _, e in ipairs(p.suffix) do
+                if not (plain and stored['s\0' .. e[1] .. '\0' .. e[2]]) then
+                    zsets[#zsets + 1] = suf[1] .. e[1] .. suf[2]
+                end
+            end
         end
     end
     if not p.delete then
-        -- Kept: named by both (plain save, changed record) or unchanged record.
-        local function new(name)
-            if changed then return not (stored[name] and keep[name]) end
-            return false
-        end
-        for _, name in ipairs(p.tokens) do
-            if new('t\0' .. name) then sets[#sets + 1] = key(k, 'idx', name) end
-        end
-        for _, e in ipairs(p.scored) do zsets[#zsets + 1] = key(k, 'idx', e[1]) end
-        for _, e in ipairs(p.prefix) do
-            if new('p\0' .. e[1] .. '\0' .. e[2]) then zsets[#zsets + 1] = key(k, 'pre', e[1]) end
-        end
-        for _, e in ipairs(p.suffix) do
-            if new('s\0' .. e[1] .. '\0' .. e[2]) then zsets[#zsets + 1] = key(k, 'suf', e[1]) end
-        end
-        for _, e in ipairs(p.geo) do zsets[#zsets + 1] = key(k, 'geo', e[1]) end
+        for _, e in ipairs(p.scored) do zsets[#zsets + 1] = idx[1] .. e[1] .. idx[2] end
+        for _, e in ipairs(p.geo) do zsets[#zsets + 1] = geo[1] .. e[1] .. geo[2] end
     end
     return sets, zsets
 end
@@ -421,7 +445,16 @@ local function prepare(p)
         end
     end
     p.removable = removable
-    p.stored = decode_record(p.raw)
+    -- write() touches the entries of the stored record and of the plan
+    -- unless the record is unchanged: then only scores and geo points.
+    p.changed = p.delete or p.reindex or p.raw ~= p.record
+    if p.changed then
+        p.stored = decode_record(p.raw)
+        -- A plain save leaves the entries it would write again in place; a
+        -- full or forced save (reindex) and a delete remove every old entry.
+        p.keep = {}
+        if not p.delete and not p.reindex then p.keep = entry_names(p) end
+    end
     local sets, zsets = entry_keys(k, p)
     need_sets(sets)
     for _, name in ipairs(zsets) do need(name, 'zset') end
@@ -478,15 +511,10 @@ local function write(p)
         table.insert(p.hset, p.record)
     end
     if #p.hset > 0 then redis.call('HSET', row, unpack(p.hset)) end
-    -- A plain save leaves the entries it would write again in place; a
-    -- full or forced save (reindex) and a delete remove every old entry.
-    local keep = {}
-    if not p.delete and not p.reindex then keep = entry_names(p) end
-    local kept = keep
-    -- The same record names the same entries: none to remove or re-add.
-    if p.delete or p.reindex or p.raw ~= p.record then
-        kept = remove_entries(k, id, p.stored, keep)
-    end
+    -- The same record names the same entries: none to remove or re-add
+    -- (kept = nil: add_entries writes only scores and geo points).
+    local kept = nil
+    if p.changed then kept = remove_entries(k, id, p.stored, p.keep) end
     if p.legacy then redis.call('HDEL', k.legacy, id) end
     if p.delete then
         if k.x then
@@ -506,15 +534,19 @@ end
 -- one SDIFF checks every token set of them at once (see `early`). If it
 -- is refused, each entity checks its own keys.
 local function precheck_sets(plans)
-    local names, count = {}, 0
+    local count = 0
+    for _, p in ipairs(plans) do
+        if p.reindex and not p.delete then count = count + 1 end
+    end
+    if count < 2 then return end
+    local names = {}
     for _, p in ipairs(plans) do
         if p.reindex and not p.delete then
-            count = count + 1
             local k = K[p.ns]
             for _, name in ipairs(p.tokens) do names[#names + 1] = key(k, 'idx', name) end
         end
     end
-    if count < 2 or #names == 0 then return end
+    if #names == 0 then return end
     local ok = true
     for first = 1, #names, 500 do
         local reply = redis.pcall('SDIFF', KEYS[2], unpack(names, first, math.min(first + 499, #names)))
