@@ -105,11 +105,11 @@ end
 -- created (by an earlier entity) or be about to be (by this one) as that type.
 local verified = {}
 
--- Keys found, by one command at the start of the call (precheck), to be
--- of a type or absent: name -> 'set' (a set or absent) or 'none' (absent).
--- Only this call's writes change keys meanwhile, and each of those is
--- verified first, so such a key is still of that type (or absent) until
--- `verified` says otherwise.
+-- Keys that one command checked for several entities of this call at once
+-- (precheck_sets, need_new_row): name -> 'set' (a set or absent) or 'none'
+-- (absent). Only this call's writes change keys meanwhile, and each key
+-- they write is verified first, so such a key is still of that type (or
+-- absent) unless `verified` says otherwise.
 local early = {}
 
 local function conflict(name, seen, kind)
