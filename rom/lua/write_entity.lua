@@ -290,12 +290,19 @@ local function counter_value(k)
     return counters[counter]
 end
 
--- The id the next INCR of the counter gives.
-local function next_id(k)
-    return string.format('%d', counter_value(k) + 1)
+-- The id of a new entity whose INCR of the counter returned `n`. The one
+-- place that maps counter values to ids: next_id, need_new_row and write()
+-- use it.
+local function id_for(k, n)
+    return string.format('%d', n)
 end
 
--- New entities left to write in this call, by namespace (main loop).
+-- The id the next INCR of the counter gives.
+local function next_id(k)
+    return id_for(k, counter_value(k) + 1)
+end
+
+-- How many new entities this call writes, by namespace (main loop).
 local pending_new = {}
 
 -- The row the next new entity of `k` gets must be free for a hash: the
@@ -309,7 +316,7 @@ local function need_new_row(k, ns, row)
         if count > 1 then
             local first, names = counter_value(k) + 1, {}
             for i = 0, count - 1 do
-                names[#names + 1] = key(k, 'row', string.format('%d', first + i))
+                names[#names + 1] = key(k, 'row', id_for(k, first + i))
             end
             local found = 0
             for i = 1, #names, 500 do
@@ -494,8 +501,9 @@ local function write(p)
     local k = K[p.ns]
     local id = p.id
     if not id then
-        id = tostring(redis.call('INCR', k.counter))
-        counters[k.counter] = tonumber(id)
+        local n = redis.call('INCR', k.counter)
+        counters[k.counter] = n
+        id = id_for(k, n)
         table.insert(p.hset, p.pk)
         table.insert(p.hset, id)
     end
