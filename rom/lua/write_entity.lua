@@ -7,7 +7,8 @@
 --             routing only. With a key that is always missing, the call never
 --             runs while a Redis Cluster migrates the slot (TRYAGAIN, maybe
 --             after an ASK, until the slot has its new owner), so never on
---             half of the slot's keys
+--             half of the slot's keys. Also the first key of the SDIFF that
+--             checks the type of many sets at once (need_sets)
 -- ARGV[1]     seconds the write record is kept
 -- ARGV[2]     the key table (rom/_writer.py key_table): JSON object, per
 --             plan namespace (a plan's "ns") KeySpace.script_keys():
@@ -80,12 +81,15 @@ local function add_affixes(k, id, entries, kind, tag, kept)
     if #args > 0 then redis.call('ZADD', zkey, unpack(args)) end
 end
 
--- Add the plan's entries; kept tokens and affixes are in place already,
--- scores and geo points are written again (they may have changed).
+-- Add the plan's entries; kept tokens and affixes are in place already
+-- (all of them if `kept` is nil), scores and geo points are written again
+-- (they may have changed).
 local function add_entries(k, id, p, kept)
-    for _, name in ipairs(p.tokens) do
-        if not kept['t\0' .. name] then
-            redis.call('SADD', key(k, 'idx', name), id)
+    if kept then
+        for _, name in ipairs(p.tokens) do
+            if not kept['t\0' .. name] then
+                redis.call('SADD', key(k, 'idx', name), id)
+            end
         end
     end
     for _, e in ipairs(p.scored) do
@@ -93,11 +97,118 @@ local function add_entries(k, id, p, kept)
         if score == false then score = id end
         redis.call('ZADD', key(k, 'idx', e[1]), score, id)
     end
-    add_affixes(k, id, p.prefix, 'pre', 'p\0', kept)
-    add_affixes(k, id, p.suffix, 'suf', 's\0', kept)
+    if kept then
+        add_affixes(k, id, p.prefix, 'pre', 'p\0', kept)
+        add_affixes(k, id, p.suffix, 'suf', 's\0', kept)
+    end
     for _, e in ipairs(p.geo) do
         redis.call('GEOADD', key(k, 'geo', e[1]), e[2], e[3], id)
     end
+end
+
+-- Keys this script found to be of the type its writes need (or absent),
+-- with that type: an absent key checked for one type may since have been
+-- created (by an earlier entity) or be about to be (by this one) as that type.
+local verified = {}
+
+-- Keys that one command checked for several entities of this call at once
+-- (precheck_sets, need_new_row): name -> 'set' (a set or absent) or 'none'
+-- (absent). Only this call's writes change keys meanwhile, and each key
+-- they write is verified first, so such a key is still of that type (or
+-- absent) unless `verified` says otherwise.
+local early = {}
+
+local function conflict(name, seen, kind)
+    error({err = 'WRONGTYPE key ' .. name .. ' is written as a '
+        .. seen .. ' and as a ' .. kind .. ' in the same request'})
+end
+
+-- Raise (before the entity's first write) if `name` exists with another type,
+-- or was checked for another type in this run.
+local function need(name, kind)
+    local seen = verified[name]
+    if seen == kind then return end
+    if seen then conflict(name, seen, kind) end
+    local before = early[name]
+    if before ~= 'none' and before ~= kind then
+        local found = redis.call('TYPE', name)
+        if type(found) == 'table' then found = found.ok end
+        if found ~= 'none' and found ~= kind then
+            error({err = 'WRONGTYPE key ' .. name .. ' holds a ' .. found
+                .. ', the write needs a ' .. kind .. ' (or no key)'})
+        end
+    end
+    verified[name] = kind
+end
+
+-- Run a read `cmd` of key `name` (its first argument), which Redis answers
+-- only if the key is a `kind` or absent: the read is its type check. A
+-- refusal is raised as need() words it.
+local function read(kind, cmd, name, ...)
+    local seen = verified[name]
+    if seen and seen ~= kind then conflict(name, seen, kind) end
+    local reply = redis.pcall(cmd, name, ...)
+    if type(reply) == 'table' and reply.err then
+        need(name, kind)
+        error(reply)
+    end
+    verified[name] = kind
+    return reply
+end
+
+-- need(name, 'set') for each of `names`, with one SDIFF per 500 keys:
+-- the difference of the never-written probe and the sets is empty, and
+-- Redis checks every key's type before computing it. If it is refused,
+-- each key's TYPE finds which key it was.
+local function need_sets(names)
+    local todo = {}
+    for _, name in ipairs(names) do
+        local seen = verified[name]
+        if seen ~= 'set' then
+            if seen then conflict(name, seen, 'set') end
+            local before = early[name]
+            if before == 'none' or before == 'set' then
+                verified[name] = 'set'
+            elseif not todo[name] then
+                todo[name] = true
+                todo[#todo + 1] = name
+            end
+        end
+    end
+    for first = 1, #todo, 500 do
+        local last = math.min(first + 499, #todo)
+        local reply = redis.pcall('SDIFF', KEYS[2], unpack(todo, first, last))
+        local refused = type(reply) == 'table' and reply.err
+        for i = first, last do
+            if refused then need(todo[i], 'set') else verified[todo[i]] = 'set' end
+        end
+    end
+end
+
+-- The row's fields a plan's checks read, by name, with one HMGET (which
+-- also checks that the row is a hash): row_check and race fields, the
+-- record, and the fields of unique_fields.
+local function read_row(row, p)
+    local fields, out = {'-index-data-'}, {['-index-data-'] = false}
+    for _, list in ipairs({p.row_check or {}, p.race}) do
+        for _, e in ipairs(list) do
+            if out[e[1]] == nil then
+                fields[#fields + 1] = e[1]
+                out[e[1]] = false
+            end
+        end
+    end
+    for _, e in ipairs(p.unique_fields or {}) do
+        for _, name in ipairs(e[2]) do
+            if out[name] == nil then
+                fields[#fields + 1] = name
+                out[name] = false
+            end
+        end
+    end
+    local values = read('hash', 'HMGET', row, unpack(fields))
+    for i, name in ipairs(fields) do out[name] = values[i] end
+    return out
 end
 
 -- rom 1.1.2's composite unique field: "\0\0" .. value, joined by "\0",
@@ -112,18 +223,19 @@ local function composite(values)
 end
 
 -- A delete or forced save also drops the unique entries of the row as it
--- is in Redis, which may differ from the writer's (stale) copy; a forced
--- save keeps those it writes again.
-local function current_unique(row, p)
+-- is in Redis (its fields in `values`), which may differ from the writer's
+-- (stale) copy; a forced save keeps those it writes again.
+local function current_unique(values, p)
     local found = {}
     for _, e in ipairs(p.unique_fields or {}) do
-        local values = redis.call('HMGET', row, unpack(e[2]))
+        local parts = {}
         local complete = true
-        for i = 1, #e[2] do
-            if not values[i] then complete = false end
+        for i, name in ipairs(e[2]) do
+            parts[i] = values[name]
+            if not parts[i] then complete = false end
         end
         if complete then
-            local value = #e[2] == 1 and values[1] or composite(values)
+            local value = #e[2] == 1 and parts[1] or composite(parts)
             table.insert(found, {e[1], value})
         end
     end
@@ -131,31 +243,20 @@ local function current_unique(row, p)
 end
 
 -- The row's fields as the caller read them to compute unique entries.
-local function row_moved(row, p)
-    local checks = p.row_check or {}
-    if #checks == 0 then return false end
-    local fields = {}
-    for i, e in ipairs(checks) do fields[i] = e[1] end
-    local values = redis.call('HMGET', row, unpack(fields))
-    for i, e in ipairs(checks) do
-        if values[i] ~= e[2] then return true end
+local function row_moved(values, p)
+    for _, e in ipairs(p.row_check or {}) do
+        if values[e[1]] ~= e[2] then return true end
     end
     return false
 end
 
 -- Checks come before any write, so a failed plan writes nothing.
-local function check(k, id, row, p)
-    if id and row_moved(row, p) then return {error = 'moved'} end
+local function check(k, id, values, p)
+    if id and row_moved(values, p) then return {error = 'moved'} end
     if #p.race > 0 then
-        local fields = {}
-        for i, e in ipairs(p.race) do fields[i] = e[1] end
-        -- The record comes along, for apply(): one read of the row.
-        fields[#fields + 1] = '-index-data-'
-        local values = redis.call('HMGET', row, unpack(fields))
-        p.own_record = values[#fields]
         local changed = {}
-        for i, e in ipairs(p.race) do
-            local current = values[i]
+        for _, e in ipairs(p.race) do
+            local current = values[e[1]]
             if e[1] == p.pk and not current then return {error = 'deleted'} end
             -- An expected false means the field must be absent.
             if current ~= e[2] then table.insert(changed, e[1]) end
@@ -163,7 +264,7 @@ local function check(k, id, row, p)
         if #changed > 0 then return {error = 'race', fields = changed} end
     end
     for _, e in ipairs(p.unique) do
-        local owner = redis.call('HGET', key(k, 'uidx', e[1]), e[2])
+        local owner = read('hash', 'HGET', key(k, 'uidx', e[1]), e[2])
         -- An expired owner holds the value no more: it goes now, fully.
         if owner and owner ~= id and k.x and x_due(k, owner) then
             x_reap(k, owner)
@@ -177,72 +278,145 @@ local function check(k, id, row, p)
     return nil
 end
 
--- Keys this script found to be of the type its writes need (or absent),
--- with that type: an absent key checked for one type may since have been
--- created (by an earlier entity) or be about to be (by this one) as that type.
-local verified = {}
+-- The id counters this call read or raised: counter name -> its value.
+local counters = {}
 
--- Raise (before the entity's first write) if `name` exists with another type,
--- or was checked for another type in this run.
-local function need(name, kind)
-    if verified[name] == kind then return end
-    if verified[name] then
-        error({err = 'WRONGTYPE key ' .. name .. ' is written as a '
-            .. verified[name] .. ' and as a ' .. kind .. ' in the same request'})
+-- The counter's value (read once a call; this call's INCRs keep it), which
+-- must be an id: INCR must not fail once the entity's writes have begun.
+local function counter_value(k)
+    local counter = k.counter
+    local value = counters[counter]
+    if value then return value end
+    local text = read('string', 'GET', counter) or '0'
+    if not string.match(text, '^%d+$') or #text > 15 then
+        error({err = 'ERR id counter ' .. counter .. ' holds ' .. text
+            .. ', not an id; set it to the largest id in use'})
     end
-    local found = redis.call('TYPE', name)
-    if type(found) == 'table' then found = found.ok end
-    if found ~= 'none' and found ~= kind then
-        error({err = 'WRONGTYPE key ' .. name .. ' holds a ' .. found
-            .. ', the write needs a ' .. kind .. ' (or no key)'})
-    end
-    verified[name] = kind
+    counters[counter] = tonumber(text)
+    return counters[counter]
 end
 
--- The type every index key named by entries (plan or stored record) must have.
-local function need_entries(k, tokens, scored, prefix, suffix, geo)
-    for _, name in ipairs(tokens) do need(key(k, 'idx', name), 'set') end
-    for _, name in ipairs(scored) do need(key(k, 'idx', name), 'zset') end
-    for _, attr in ipairs(prefix) do need(key(k, 'pre', attr), 'zset') end
-    for _, attr in ipairs(suffix) do need(key(k, 'suf', attr), 'zset') end
-    for _, name in ipairs(geo) do need(key(k, 'geo', name), 'zset') end
-end
-
-local function firsts(list)
-    local out = {}
-    for i, e in ipairs(list) do out[i] = e[1] end
-    return out
-end
-
-local function strings(list)
-    local out = {}
-    for _, v in ipairs(list) do
-        if type(v) == 'string' then out[#out + 1] = v end
-    end
-    return out
-end
-
--- Every key the stored record names, with the type its removal needs.
-local function need_record(k, rec)
-    local pre, suf, geo = {}, {}, strings(slot(rec, 5))
-    for _, pair in ipairs(slot(rec, 3)) do
-        if is_pair(pair) then pre[#pre + 1] = pair[1] end
-    end
-    for _, item in ipairs(slot(rec, 4)) do
-        if is_pair(item) then suf[#suf + 1] = item[1]
-        elseif type(item) == 'string' then geo[#geo + 1] = item end
-    end
-    need_entries(k, strings(slot(rec, 1)), strings(slot(rec, 2)), pre, suf, geo)
-end
-
--- The id of count n of a model's counter: n, or for a partition of a
--- partitioned model (k.stride partitions, this one k.offset) n * stride + offset.
-local function next_id(k, n)
+-- The id of a new entity whose INCR of the counter returned `n`. The one
+-- place that maps counter values to ids: next_id, need_new_row and write()
+-- use it.
+-- A partition of a partitioned model (k.stride partitions, this one
+-- k.offset) gives the ids n * stride + offset.
+local function id_for(k, n)
     return string.format('%d', n * (k.stride or 1) + (k.offset or 0))
+end
+
+-- The id the next INCR of the counter gives.
+local function next_id(k)
+    return id_for(k, counter_value(k) + 1)
+end
+
+-- How many new entities this call writes, by namespace (main loop).
+local pending_new = {}
+
+-- The row the next new entity of `k` gets must be free for a hash: the
+-- first time, one EXISTS tells whether the rows of all of this call's new
+-- entities of `k` are absent (ids come from the counter one after another).
+local rows_checked = {}
+local function need_new_row(k, ns, row)
+    if not rows_checked[ns] then
+        rows_checked[ns] = true
+        local count = pending_new[ns] or 0
+        if count > 1 then
+            local first, names = counter_value(k) + 1, {}
+            for i = 0, count - 1 do
+                names[#names + 1] = key(k, 'row', id_for(k, first + i))
+            end
+            local found = 0
+            for i = 1, #names, 500 do
+                found = found + redis.call('EXISTS', unpack(names, i, math.min(i + 499, #names)))
+            end
+            if found == 0 then
+                for _, name in ipairs(names) do early[name] = 'none' end
+            end
+        end
+    end
+    need(row, 'hash')
+end
+
+-- The index keys write() changes for a prepared plan, by the type their
+-- commands need: the stored record's entries it removes and the plan's
+-- entries it adds (as write() chooses them: a plain save keeps the entries
+-- both name; scored and geo entries are always written).
+local function entry_keys(k, p)
+    local sets, zsets = {}, {}
+    local idx, pre, suf, geo = k.idx, k.pre, k.suf, k.geo
+    if p.changed then
+        -- A plain save compares entries by name (entry_names' tags); a
+        -- delete or full save removes and adds every entry.
+        local plain = not p.delete and not p.reindex
+        local keep, stored = p.keep, {}
+        local rec = p.stored
+        for _, name in ipairs(slot(rec, 1)) do
+            if type(name) == 'string' then
+                local tag = plain and 't\0' .. name
+                if tag then stored[tag] = true end
+                if not (tag and keep[tag]) then sets[#sets + 1] = idx[1] .. name .. idx[2] end
+            end
+        end
+        for _, name in ipairs(slot(rec, 2)) do
+            if type(name) == 'string' then
+                local tag = plain and 'z\0' .. name
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = idx[1] .. name .. idx[2] end
+            end
+        end
+        for _, pair in ipairs(slot(rec, 3)) do
+            if is_pair(pair) then
+                local tag = plain and 'p\0' .. pair[1] .. '\0' .. pair[2]
+                if tag then stored[tag] = true end
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = pre[1] .. pair[1] .. pre[2] end
+            end
+        end
+        for _, item in ipairs(slot(rec, 4)) do
+            if is_pair(item) then
+                local tag = plain and 's\0' .. item[1] .. '\0' .. item[2]
+                if tag then stored[tag] = true end
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = suf[1] .. item[1] .. suf[2] end
+            elseif type(item) == 'string' then
+                local tag = plain and 'g\0' .. item
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = geo[1] .. item .. geo[2] end
+            end
+        end
+        for _, name in ipairs(slot(rec, 5)) do
+            if type(name) == 'string' then
+                local tag = plain and 'g\0' .. name
+                if not (tag and keep[tag]) then zsets[#zsets + 1] = geo[1] .. name .. geo[2] end
+            end
+        end
+        if not p.delete then
+            -- Added unless both the stored record and the plan name it.
+            for _, name in ipairs(p.tokens) do
+                if not (plain and stored['t\0' .. name]) then
+                    sets[#sets + 1] = idx[1] .. name .. idx[2]
+                end
+            end
+            for _, e in ipairs(p.prefix) do
+                if not (plain and stored['p\0' .. e[1] .. '\0' .. e[2]]) then
+                    zsets[#zsets + 1] = pre[1] .. e[1] .. pre[2]
+                end
+            end
+            for _, e in ipairs(p.suffix) do
+                if not (plain and stored['s\0' .. e[1] .. '\0' .. e[2]]) then
+                    zsets[#zsets + 1] = suf[1] .. e[1] .. suf[2]
+                end
+            end
+        end
+    end
+    if not p.delete then
+        for _, e in ipairs(p.scored) do zsets[#zsets + 1] = idx[1] .. e[1] .. idx[2] end
+        for _, e in ipairs(p.geo) do zsets[#zsets + 1] = geo[1] .. e[1] .. geo[2] end
+    end
+    return sets, zsets
 end
 
 -- Every read and check of one entity, before any of its writes: a key of the
 -- wrong type or a bad counter raises here, when nothing of it is written.
+-- Keys read here are checked by the read itself (read()); only the keys
+-- write() changes are checked, sets with one SDIFF.
 -- Returns a failed check's result, or nil with the plan's state filled in.
 local function prepare(p)
     local k, id = K[p.ns], p.id
@@ -252,32 +426,27 @@ local function prepare(p)
     local row = id and key(k, 'row', id) or nil
     -- An expired entity is gone: removed before it is checked or written.
     if id and k.x and x_due(k, id) then x_reap(k, id) end
-    if row then need(row, 'hash') end
-    need(k.legacy, 'hash')
-    for _, list in ipairs({p.unique, p.unique_del, p.unique_fields or {},
-                            p.unique_stored or {}}) do
-        for _, e in ipairs(list) do need(key(k, 'uidx', e[1]), 'hash') end
-    end
-    local failed = check(k, id, row, p)
+    local values = {}
+    if id then values = read_row(row, p) end
+    local failed = check(k, id, values, p)
     if failed then return failed end
     p.raw, p.legacy = false, false
     if id then
-        p.raw, p.legacy = stored_record(k, id, row, p.own_record)
+        local legacy = read('hash', 'HGET', k.legacy, id)
+        if legacy then
+            p.raw, p.legacy = legacy, true
+        else
+            p.raw = values['-index-data-']
+        end
     else
         -- The id INCR will give: its row must be free for a hash.
-        local counter = k.counter
-        need(counter, 'string')
-        local value = redis.call('GET', counter) or '0'
-        if not string.match(value, '^%d+$') or #value > 15 then
-            error({err = 'ERR id counter ' .. counter .. ' holds ' .. value
-                .. ', not an id; set it to the largest id in use'})
-        end
-        row = key(k, 'row', next_id(k, tonumber(value) + 1))
-        need(row, 'hash')
+        row = key(k, 'row', next_id(k))
+        need_new_row(k, p.ns, row)
+        if #(p.unique_fields or {}) > 0 then values = read_row(row, p) end
     end
     local removals = p.unique_del
     for _, e in ipairs(p.unique_stored or {}) do table.insert(removals, e) end
-    for _, e in ipairs(current_unique(row, p)) do table.insert(removals, e) end
+    for _, e in ipairs(current_unique(values, p)) do table.insert(removals, e) end
     -- Entries this plan writes are never removed.
     local removable, seen = {}, {}
     for _, e in ipairs(p.unique) do
@@ -288,24 +457,25 @@ local function prepare(p)
         local name = ukey .. '\0' .. e[2]
         if id and not seen[name] then
             seen[name] = true
-            if redis.call('HGET', ukey, e[2]) == id then
+            if read('hash', 'HGET', ukey, e[2]) == id then
                 table.insert(removable, {ukey, e[2]})
             end
         end
     end
     p.removable = removable
-    p.stored = decode_record(p.raw)
     -- write() touches the entries of the stored record and of the plan
     -- unless the record is unchanged: then only scores and geo points.
-    if p.delete or p.reindex or p.raw ~= p.record then
-        need_record(k, p.stored)
-        if not p.delete then
-            need_entries(k, p.tokens, firsts(p.scored), firsts(p.prefix),
-                         firsts(p.suffix), firsts(p.geo))
-        end
-    else
-        need_entries(k, {}, firsts(p.scored), {}, {}, firsts(p.geo))
+    p.changed = p.delete or p.reindex or p.raw ~= p.record
+    if p.changed then
+        p.stored = decode_record(p.raw)
+        -- A plain save leaves the entries it would write again in place; a
+        -- full or forced save (reindex) and a delete remove every old entry.
+        p.keep = {}
+        if not p.delete and not p.reindex then p.keep = entry_names(p) end
     end
+    local sets, zsets = entry_keys(k, p)
+    need_sets(sets)
+    for _, name in ipairs(zsets) do need(name, 'zset') end
     return nil
 end
 
@@ -342,7 +512,9 @@ local function write(p)
     local k = K[p.ns]
     local id = p.id
     if not id then
-        id = next_id(k, redis.call('INCR', k.counter))
+        local n = redis.call('INCR', k.counter)
+        counters[k.counter] = n
+        id = id_for(k, n)
         table.insert(p.hset, p.pk)
         table.insert(p.hset, id)
     end
@@ -352,16 +524,16 @@ local function write(p)
     end
     for _, e in ipairs(p.removable) do redis.call('HDEL', e[1], e[2]) end
     if #p.hdel > 0 then redis.call('HDEL', row, unpack(p.hdel)) end
-    if #p.hset > 0 then redis.call('HSET', row, unpack(p.hset)) end
-    -- A plain save leaves the entries it would write again in place; a
-    -- full or forced save (reindex) and a delete remove every old entry.
-    local keep = {}
-    if not p.delete and not p.reindex then keep = entry_names(p) end
-    local kept = keep
-    -- The same record names the same entries: none to remove or re-add.
-    if p.delete or p.reindex or p.raw ~= p.record then
-        kept = remove_entries(k, id, p.stored, keep)
+    -- The record goes with the row's fields, in the same HSET.
+    if not p.delete and (p.legacy or p.raw ~= p.record) then
+        table.insert(p.hset, '-index-data-')
+        table.insert(p.hset, p.record)
     end
+    if #p.hset > 0 then redis.call('HSET', row, unpack(p.hset)) end
+    -- The same record names the same entries: none to remove or re-add
+    -- (kept = nil: add_entries writes only scores and geo points).
+    local kept = nil
+    if p.changed then kept = remove_entries(k, id, p.stored, p.keep) end
     if p.legacy then redis.call('HDEL', k.legacy, id) end
     if p.delete then
         if k.x then
@@ -373,11 +545,35 @@ local function write(p)
         return {id = id}
     end
     add_entries(k, id, p, kept)
-    if p.legacy or p.raw ~= p.record then
-        redis.call('HSET', row, '-index-data-', p.record)
-    end
     if k.x and p.x then set_expiry(k, id, p) end
     return {id = id}
+end
+
+-- Several plans that write all their tokens (new entities, full saves):
+-- one SDIFF checks every token set of them at once (see `early`). If it
+-- is refused, each entity checks its own keys.
+local function precheck_sets(plans)
+    local count = 0
+    for _, p in ipairs(plans) do
+        if p.reindex and not p.delete then count = count + 1 end
+    end
+    if count < 2 then return end
+    local names = {}
+    for _, p in ipairs(plans) do
+        if p.reindex and not p.delete then
+            local k = K[p.ns]
+            for _, name in ipairs(p.tokens) do names[#names + 1] = key(k, 'idx', name) end
+        end
+    end
+    if #names == 0 then return end
+    local ok = true
+    for first = 1, #names, 500 do
+        local reply = redis.pcall('SDIFF', KEYS[2], unpack(names, first, math.min(first + 499, #names)))
+        if type(reply) == 'table' and reply.err then ok = false end
+    end
+    if ok then
+        for _, name in ipairs(names) do early[name] = 'set' end
+    end
 end
 
 local function apply(p)
@@ -396,10 +592,16 @@ if recorded then return recorded end
 for _, k in pairs(K) do
     if k.x then x_sweep(k, 10) end
 end
-local results, written = {}, false
+local plans = {}
 for i = 3, #ARGV, 2 do
     local p = cjson.decode(ARGV[i])
     p.record = ARGV[i + 1]
+    plans[#plans + 1] = p
+    if not p.id then pending_new[p.ns] = (pending_new[p.ns] or 0) + 1 end
+end
+precheck_sets(plans)
+local results, written = {}, false
+for _, p in ipairs(plans) do
     local result = apply(p)
     table.insert(results, result)
     if result.error then break end
