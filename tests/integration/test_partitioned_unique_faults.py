@@ -106,7 +106,9 @@ def _writer(url: str, cluster: bool, seed: int, die: str | None, out: Any) -> No
         _die_before_confirm(rng.randrange(5, OPS // 2))
     counts: Counter[str] = Counter()
     mine: list[PfUser] = []
-    for _ in range(OPS):
+    # A writer to be SIGKILLed writes until the signal comes: had it
+    # finished first (on a fast run), it would not die mid-write.
+    for _ in range(OPS if die != "sigkill" else 1_000_000):
         roll = rng.random()
         kind = (
             "create" if not mine or roll < 0.6 else "change" if roll < 0.9 else "delete"
