@@ -42,6 +42,7 @@ from ._partition_plans import merge
 from ._partition_plans import merge_page
 from ._partition_plans import new_cache
 from ._partition_plans import partition_plans
+from ._partition_plans import renamer
 from ._prefetch import check_prefetch
 from ._prefetch import prefetch_steps
 from ._q import Q
@@ -400,8 +401,20 @@ class Query(Generic[M]):
         if self._matches_nothing:
             return 0
         conn = self._model._connection
-        if self._model._meta.partitions and not self._probe:
-            total = int((yield from self._results(self._plan("count", limited=False))))
+        info = self._model._meta
+        if info.partitions and not self._probe:
+            f = None if info.expiring else self._one_range
+            if f is not None:
+                # One range: a ZCOUNT per partition, in one pipeline (no script).
+                counts: Commands = tuple(
+                    ("zcount", (renamer(info, part)(f.key), f.min, f.max), {})
+                    for part in info.parts
+                )
+                replies = yield Pipeline(conn, counts, transaction=False)
+                total = sum(int(reply) for reply in replies)
+            else:
+                plan = self._plan("count", limited=False)
+                total = int((yield from self._results(plan)))
         elif self._model._meta.expiring and not self._probe:
             # The script leaves out (and removes) expired entities.
             total = int((yield from self._results(self._plan("count", limited=False))))

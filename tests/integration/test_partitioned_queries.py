@@ -458,3 +458,19 @@ def test_scripts_flushed_from_the_server_are_loaded_again(
     assert ids(query.all()) == want
     rom_redis.script_flush()
     assert ids(list(query.iter_result(pagesize=5))) == want
+
+
+def test_a_count_of_one_range_is_a_zcount_per_partition(
+    rom_redis: redis.Redis, roundtrips: CallCounter
+) -> None:
+    populate(seed=5, count=80)
+    for lo, hi in ((0, 9), (3, 3), (-5, 100), (50, 40)):
+        with roundtrips.count() as calls:
+            counted = PqPart.query.filter(i=(lo, hi)).count()
+        assert counted == PqFlat.query.filter(i=(lo, hi)).count()
+        # No script: one pipeline of 16 ZCOUNTs, one round trip per node.
+        assert calls.names == ["ZCOUNT"] * 16
+        assert calls.roundtrips == _masters(rom_redis)
+    assert PqPart.query.filter(i=(0, 9)).limit(2, 3).count() == min(
+        max(PqFlat.query.filter(i=(0, 9)).count() - 2, 0), 3
+    )
