@@ -422,49 +422,37 @@ local function ids_of(key, ordered)
     return redis.call(unpack(args))
 end
 
+-- The row of `id` as the plan's mode reads it, its id first; nil if gone.
+local function read_row(id)
+    local row
+    if plan.mode == 'select' then
+        if redis.call('EXISTS', plan.row_prefix .. id) == 1 then
+            row = redis.call('HMGET', plan.row_prefix .. id, unpack(plan.fields))
+        end
+    else
+        row = redis.call('HGETALL', plan.row_prefix .. id)
+        if #row == 0 then row = nil end
+    end
+    if row then table.insert(row, 1, id) end
+    return row
+end
+
 local function output(ids)
-    if plan.scores then
+    if plan.mode == 'ids' then
+        if not plan.scores then return ids end
         local scores = {}
-        if plan.mode == 'ids' then
-            for i, id in ipairs(ids) do scores[i] = score_of[id] end
-            return {ids, scores}
-        end
-        local out = {}
-        for _, id in ipairs(ids) do
-            local row
-            if plan.mode == 'select' then
-                if redis.call('EXISTS', plan.row_prefix .. id) == 1 then
-                    row = redis.call('HMGET', plan.row_prefix .. id, unpack(plan.fields))
-                end
-            else
-                row = redis.call('HGETALL', plan.row_prefix .. id)
-                if #row == 0 then row = nil end
-            end
-            if row then
-                table.insert(row, 1, id)
-                out[#out + 1] = row
-                scores[#scores + 1] = score_of[id]
-            end
-        end
-        return {out, scores}
+        for i, id in ipairs(ids) do scores[i] = score_of[id] end
+        return {ids, scores}
     end
-    if plan.mode == 'ids' then return ids end
-    local out = {}
+    local out, scores = {}, {}
     for _, id in ipairs(ids) do
-        local row
-        if plan.mode == 'select' then
-            if redis.call('EXISTS', plan.row_prefix .. id) == 1 then
-                row = redis.call('HMGET', plan.row_prefix .. id, unpack(plan.fields))
-            end
-        else
-            row = redis.call('HGETALL', plan.row_prefix .. id)
-            if #row == 0 then row = nil end
-        end
+        local row = read_row(id)
         if row then
-            table.insert(row, 1, id)
             out[#out + 1] = row
+            if plan.scores then scores[#scores + 1] = score_of[id] end
         end
     end
+    if plan.scores then return {out, scores} end
     return out
 end
 
