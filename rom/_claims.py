@@ -16,7 +16,8 @@ and the row is the truth wherever an entry and a row disagree. Per write:
 2. write (``write_entity.lua``, the entity's slot) carrying a fence, the
    claims' earliest deadline less a margin: refused after it;
 3. confirm (value's slot): the entry gets the id, the claim goes; the old
-   values of the entity are dropped. A write that failed releases its claims.
+   values of the entity are held, its row read again, and dropped if the
+   row still lacks them. A write that failed releases its claims.
 
 A writer that dies leaves claims (and maybe stale entries) behind: readers
 (``find``) and the sweep (``rom/_unique_sweep.py``) resolve them from the rows.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
+from . import _expiry_reads
 from . import _requests
 from . import _scripts
 from ._io import Pipeline
@@ -142,6 +144,11 @@ def read_rows(
     wanted = [i for i in dict.fromkeys(ids) if i.lstrip("-").isdigit()]
     if not wanted:
         return {}
+    if info.expiring:
+        # An expired entity holds nothing (and is removed on the way), as
+        # every other read of an expiring model has it.
+        alive = yield from _expiry_reads.read_ids(conn, info, [int(i) for i in wanted])
+        return {i: row for i, row in zip(wanted, alive, strict=True) if row}
     keys = info.entity_keys(wanted)
     commands: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
         ("hgetall", (key,), {}) for key in keys
@@ -415,34 +422,88 @@ def _send_ops(batch: Batch, make: Any) -> Steps[None]:
         yield from run_ops(conn, info, ops)
 
 
+# The claimant id of a save's hold on an old value it drops (never an id).
+DROPPER = "-drop"
+
+
 def finish(batch: Batch, done: Batch, error: BaseException | None) -> Steps[None]:
     """After the writes: confirm the claims of the writes done and drop
     their entities' old values; release the claims of the others, unless
     their outcome is unknown (then a reader or the sweep settles them from
-    the row)."""
+    the row).
+
+    An old value is dropped as the sweep drops a stale entry: held (so no
+    writer claims it meanwhile) in the confirm's call, the entity's row
+    read again, and the entry removed only if it still names the entity
+    and the row still lacks the value. Another save of the same entity may
+    have given the value back since this one's write (and claimed and
+    confirmed it): a blind drop would leave that row's value with no entry.
+    """
     if not any(plan.tokens or plan.releases for _, plan in batch):
         return
     written = {id(plan) for _, plan in done}
-
-    def ops(plan: WritePlan) -> list[Op]:
+    # Per model and connection: the ops of one call per value partition, and
+    # the old values dropped: (index of their hold in the ops, entity id).
+    groups: dict[tuple[int, str], tuple[Any, ModelInfo, list[Op], list[Drop]]] = {}
+    for entity, plan in batch:
         pk = str(plan.id)
         if id(plan) in written:
-            return [
+            ops = [
                 Op("confirm", cols, value, pk, token)
                 for (cols, value), token in plan.tokens.items()
-            ] + [Op("drop", cols, value, pk) for cols, value in plan.releases]
-        if isinstance(error, WriteOutcomeUnknown):
-            return []
-        return [
-            Op("release", cols, value, pk, token)
-            for (cols, value), token in plan.tokens.items()
-        ]
+            ]
+            old = plan.releases
+        elif isinstance(error, WriteOutcomeUnknown):
+            continue
+        else:
+            ops = [
+                Op("release", cols, value, pk, token)
+                for (cols, value), token in plan.tokens.items()
+            ]
+            old = []
+        if not ops and not old:
+            continue
+        conn, info = entity._connection, entity._meta
+        group = groups.setdefault((id(conn), info.name), (conn, info, [], []))
+        group[2].extend(ops)
+        for cols, value in old:
+            group[3].append((len(group[2]), pk))
+            group[2].append(Op("hold", cols, value, DROPPER))
+    for conn, info, ops, drops in groups.values():
+        # The writes are done and must be reported as done: a confirm or
+        # drop that failed leaves a claim or a stale entry, which readers
+        # and the sweep settle from the rows (the invariant holds).
+        with contextlib.suppress(Exception):
+            answers = yield from run_ops(conn, info, ops)
+            yield from _drop_held(conn, info, ops, answers, drops)
 
-    # The writes are done and must be reported as done: a confirm or drop
-    # that failed leaves a claim or a stale entry, which readers and the
-    # sweep settle from the rows (the invariant holds).
-    with contextlib.suppress(Exception):
-        yield from _send_ops(batch, ops)
+
+# An old value a save drops: the index of its hold among the call's ops, and
+# the id of the entity that had it.
+Drop = tuple[int, str]
+
+
+def _drop_held(
+    conn: Any, info: ModelInfo, ops: list[Op], answers: list[Any], drops: list[Drop]
+) -> Steps[None]:
+    # The holds that took (with a claim already there, its writer, a reader
+    # or the sweep settles the value from the rows), then the rows again.
+    taken = [
+        (ops[at], pk, answers[at][1]) for at, pk in drops if answers[at][0] == "ok"
+    ]
+    if not taken:
+        return
+    rows = yield from read_rows(conn, info, [pk for _, pk, _ in taken])
+    yield from run_ops(
+        conn,
+        info,
+        [
+            Op("release", hold.cols, hold.value, DROPPER, token)
+            if holds(info, rows.get(pk), hold.cols, hold.value)
+            else Op("unhold", hold.cols, hold.value, pk, token)
+            for hold, pk, token in taken
+        ],
+    )
 
 
 # -- reading --------------------------------------------------------------------

@@ -259,7 +259,9 @@ def _unique_clash(
 ) -> Iterator[tuple[int, str | None]]:
     conn = model._connection
     keys = model._meta.keys_for(plan.id)
-    for column, value in plan.unique:
+    # A partitioned model's plan lists its unique values as claims.
+    values = plan.claims if model._meta.partitions else plan.unique
+    for column, value in values:
         owner = conn.hget(unique_key(model._meta, keys, column, value), value)
         if owner is not None:
             yield (

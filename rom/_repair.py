@@ -262,8 +262,10 @@ def _entry_not_given(p: Problem, model: type[Model], row: Mapping[str, str]) -> 
         return False
     keys = model._meta.keys_for(p.id)
     plan = plan_save(model._from_row(row), full=True, force=False)
+    # A partitioned model's (full) plan lists every unique value as a claim.
+    values = plan.claims if model._meta.partitions else plan.unique
     return (p.key, p.member) not in {
-        (unique_key(model._meta, keys, c, v), v) for c, v in plan.unique
+        (unique_key(model._meta, keys, c, v), v) for c, v in values
     }
 
 

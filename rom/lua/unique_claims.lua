@@ -19,13 +19,11 @@
 --   confirm   if the claim is token: the unique HASH gets value -> id, the
 --             claim goes. Answers 1, else 0
 --   release   if the claim is token: it goes. Answers 1, else 0
---   drop      (an old value of entity id) the unique entry if it is id's,
---             id's claim if there is one. Answers 1 if an entry went, else 0
---   hold      (the sweep) record the claim "<id>:<now + lifetime>" (id a
+--   hold      (the sweep, a save dropping an old value) record the claim "<id>:<now + lifetime>" (id a
 --             non-id like "-sweep") if no claim is there, so no writer claims
 --             the value meanwhile. Answers {"ok", claim, holder} or
 --             {"claimed", claim, expired}
---   unhold    (the sweep, having read the holder's row without the value)
+--   unhold    (having read the holder's row again without the value)
 --             if the claim is token: it goes, and the unique entry too if
 --             it is still id's (the holder read). Answers 1 if it went, else 0
 --   now       (the sweep) the server's time in Unix ms, before it reads rows
@@ -34,10 +32,6 @@
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 local lifetime = tonumber(ARGV[1])
-
-local function claim_id(claim)
-    return string.match(claim, '^(.*):%d+$')
-end
 
 local function deadline(claim)
     return tonumber(string.match(claim, ':(%d+)$'))
@@ -79,16 +73,6 @@ for i = 2, #ARGV, 5 do
         end
     elseif op == 'release' then
         if redis.call('HGET', uclaim, value) == token then
-            redis.call('HDEL', uclaim, value)
-            answer = 1
-        end
-    elseif op == 'drop' then
-        if redis.call('HGET', uidx, value) == id then
-            redis.call('HDEL', uidx, value)
-            answer = 1
-        end
-        local claim = redis.call('HGET', uclaim, value)
-        if claim and claim_id(claim) == id then
             redis.call('HDEL', uclaim, value)
             answer = 1
         end

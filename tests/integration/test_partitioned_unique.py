@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -272,9 +273,10 @@ def test_round_trips_of_a_new_entity_a_change_and_a_lookup(
     roundtrips.reset()
     u.email = "rt2@x"
     u.save()
-    # claim rt2, write, confirm rt2 + drop rt@x (two value partitions, or one)
+    # claim rt2, write, confirm rt2 + hold rt@x (two value partitions, or
+    # one), the row read again, then the drop of rt@x
     two = value_partition("rt@x", P) != value_partition("rt2@x", P)
-    assert roundtrips.roundtrips == 2 + (2 if two else 1)
+    assert roundtrips.roundtrips == 2 + (2 if two else 1) + 2
     rom.session.rollback()
     roundtrips.reset()
     assert PuUser.get_by(email="rt2@x").id == u.id
@@ -293,7 +295,8 @@ def test_round_trips_of_a_plain_save_and_a_delete(
     assert roundtrips.roundtrips == 1
     roundtrips.reset()
     u.delete()
-    assert roundtrips.roundtrips == 2  # the write, then the drop of rt3@x
+    # the write, the hold of rt3@x, the row read again, the drop
+    assert roundtrips.roundtrips == 4
     assert _entry(rom_redis, "email", "rt3@x") is None
 
 
@@ -345,3 +348,57 @@ def test_the_watch_writer_is_refused_for_a_claiming_save(
     assert _claim(rom_redis, "email", "watch@x") is None
     u.save()
     assert PuUser.get_by(email="watch@x") is u
+
+
+def test_a_late_drop_spares_a_value_given_back_meanwhile(
+    rom_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save changes a@x to b@x; before it drops a@x, another save of the
+    same entity gives a@x back (claim, write, confirm). The first save's
+    drop must leave a@x's entry, which the row holds again."""
+    u = PuUser(email="late-a@x")
+    u.save()
+    real = _claims.finish
+
+    def racing(batch: Any, done: Any, error: Any) -> Any:
+        if any(plan.releases for _, plan in done):
+            monkeypatch.setattr(_claims, "finish", real)
+            rom.session.rollback()
+            again = PuUser.get(u.id)
+            assert again is not None and again.email == "late-b@x"
+            again.email = "late-a@x"
+            again.save()
+        yield from real(batch, done, error)
+
+    monkeypatch.setattr(_claims, "finish", racing)
+    u.email = "late-b@x"
+    u.save()
+    rom.session.rollback()
+    assert _entry(rom_redis, "email", "late-a@x") == str(u.id).encode()
+    assert PuUser.get_by(email="late-a@x").id == u.id
+    assert PuUser.get_by(email="late-b@x") is None
+    with pytest.raises(UniqueKeyViolation):
+        PuUser(email="late-a@x").save()
+
+
+class PuTemp(rom.Model):
+    _partitions = P
+    _ttl = 3600
+    email = rom.Text(unique=True)
+
+
+def test_an_expired_holder_holds_nothing(rom_redis: redis.Redis) -> None:
+    """An expiring partitioned entity whose time came is not found by its
+    unique value, and its value is free for another entity at once."""
+    doomed = PuTemp(email="temp@x")
+    doomed.expire(0.3)
+    doomed.save()
+    rom.session.rollback()
+    assert PuTemp.get_by(email="temp@x").id == doomed.id
+    time.sleep(0.45)
+    rom.session.rollback()
+    assert PuTemp.get_by(email="temp@x") is None
+    other = PuTemp(email="temp@x")
+    other.save()
+    rom.session.rollback()
+    assert PuTemp.get_by(email="temp@x").id == other.id
