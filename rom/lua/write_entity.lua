@@ -31,6 +31,8 @@
 -- ARGV[3..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
 --             plan, then the -index-data- record it writes ('' for a delete).
 --             A delete plan's "unsafe" lists full UnsafeColumn key names.
+--             A plan leaves out its empty lists, false flags (delete,
+--             reindex) and a new entity's id: read as empty, false, none.
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
@@ -190,7 +192,7 @@ end
 -- record, and the fields of unique_fields.
 local function read_row(row, p)
     local fields, out = {'-index-data-'}, {['-index-data-'] = false}
-    for _, list in ipairs({p.row_check or {}, p.race}) do
+    for _, list in ipairs({p.row_check, p.race}) do
         for _, e in ipairs(list) do
             if out[e[1]] == nil then
                 fields[#fields + 1] = e[1]
@@ -198,7 +200,7 @@ local function read_row(row, p)
             end
         end
     end
-    for _, e in ipairs(p.unique_fields or {}) do
+    for _, e in ipairs(p.unique_fields) do
         for _, name in ipairs(e[2]) do
             if out[name] == nil then
                 fields[#fields + 1] = name
@@ -227,7 +229,7 @@ end
 -- (stale) copy; a forced save keeps those it writes again.
 local function current_unique(values, p)
     local found = {}
-    for _, e in ipairs(p.unique_fields or {}) do
+    for _, e in ipairs(p.unique_fields) do
         local parts = {}
         local complete = true
         for i, name in ipairs(e[2]) do
@@ -244,7 +246,7 @@ end
 
 -- The row's fields as the caller read them to compute unique entries.
 local function row_moved(values, p)
-    for _, e in ipairs(p.row_check or {}) do
+    for _, e in ipairs(p.row_check) do
         if values[e[1]] ~= e[2] then return true end
     end
     return false
@@ -442,10 +444,10 @@ local function prepare(p)
         -- The id INCR will give: its row must be free for a hash.
         row = key(k, 'row', next_id(k))
         need_new_row(k, p.ns, row)
-        if #(p.unique_fields or {}) > 0 then values = read_row(row, p) end
+        if #p.unique_fields > 0 then values = read_row(row, p) end
     end
     local removals = p.unique_del
-    for _, e in ipairs(p.unique_stored or {}) do table.insert(removals, e) end
+    for _, e in ipairs(p.unique_stored) do table.insert(removals, e) end
     for _, e in ipairs(current_unique(values, p)) do table.insert(removals, e) end
     -- Entries this plan writes are never removed.
     local removable, seen = {}, {}
@@ -592,9 +594,19 @@ if recorded then return recorded end
 for _, k in pairs(K) do
     if k.x then x_sweep(k, 10) end
 end
+-- A plan's lists it leaves out (empty): read-only ones share one table,
+-- hset and unique_del get their own (write() and prepare() add to them).
+local EMPTY = {}
+local READ_ONLY = {'race', 'unique', 'hdel', 'tokens', 'scored', 'prefix',
+    'suffix', 'geo', 'unsafe', 'unique_fields', 'row_check', 'unique_stored'}
 local plans = {}
 for i = 3, #ARGV, 2 do
     local p = cjson.decode(ARGV[i])
+    for _, name in ipairs(READ_ONLY) do
+        if not p[name] then p[name] = EMPTY end
+    end
+    if not p.hset then p.hset = {} end
+    if not p.unique_del then p.unique_del = {} end
     p.record = ARGV[i + 1]
     plans[#plans + 1] = p
     if not p.id then pending_new[p.ns] = (pending_new[p.ns] or 0) + 1 end
