@@ -158,8 +158,9 @@ class WritePlan:
         ``ns`` names the plan's entry in the call's ``key_table``; the
         UnsafeColumn keys a delete removes go as full key names. Only what
         the plan has is sent: an empty list, a false flag and a missing id
-        are left out (the script reads them as empty, false, none), so an
-        update's JSON, which the script decodes, is short.
+        are left out (the script reads them as empty, false, none), and the
+        tokens and affix names only in the record, so an update's JSON,
+        which the script decodes on every call, is short.
         """
         e = self.entries
         body: dict[str, Any] = {"ns": self.namespace, "pk": self.pk}
@@ -176,14 +177,18 @@ class WritePlan:
             ("unique_del", self.unique_del),
             ("hdel", self.hdel),
             ("hset", self.hset),
-            ("tokens", e.tokens),
-            ("prefix", e.prefix),
-            ("suffix", e.suffix),
             ("geo", e.geo),
             ("unique_stored", self.unique_stored),
         ):
             if value:
                 body[name] = value
+        # The tokens and the prefix and suffix names are in the record (its
+        # slots 1, 3 and 4, same order), which the script decodes only
+        # when it needs them: here only the affixes' scores.
+        if e.prefix:
+            body["prefix"] = [score for _, _, score in e.prefix]
+        if e.suffix:
+            body["suffix"] = [score for _, _, score in e.suffix]
         if e.scored:
             body["scored"] = [[k, s if s is not None else False] for k, s in e.scored]
         if self.unsafe:
