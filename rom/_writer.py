@@ -156,30 +156,49 @@ class WritePlan:
         """Serialise the plan, but its record, for the Lua writer.
 
         ``ns`` names the plan's entry in the call's ``key_table``; the
-        UnsafeColumn keys a delete removes go as full key names.
+        UnsafeColumn keys a delete removes go as full key names. Only what
+        the plan has is sent: an empty list, a false flag and a missing id
+        are left out (the script reads them as empty, false, none), and the
+        tokens and affix names only in the record, so an update's JSON,
+        which the script decodes on every call, is short.
         """
         e = self.entries
-        body: dict[str, Any] = {
-            "ns": self.namespace,
-            "pk": self.pk,
-            "id": self.id if self.id is not None else False,
-            "delete": self.delete,
-            "race": [[f, v if v is not None else False] for f, v in self.race],
-            "unique": self.unique,
-            "unique_del": self.unique_del,
-            "hdel": self.hdel,
-            "hset": self.hset,
-            "tokens": e.tokens,
-            "scored": [[k, s if s is not None else False] for k, s in e.scored],
-            "prefix": e.prefix,
-            "suffix": e.suffix,
-            "geo": e.geo,
-            "unsafe": [self.keyspace.unsafe(self.id, a) for a in self.unsafe],
-            "unique_fields": [[name, list(f)] for name, f in self.unique_fields],
-            "row_check": [[f, False if v is None else v] for f, v in self.row_check],
-            "unique_stored": self.unique_stored,
-            "reindex": self.reindex,
-        }
+        body: dict[str, Any] = {"ns": self.namespace, "pk": self.pk}
+        if self.id is not None:
+            body["id"] = self.id
+        if self.delete:
+            body["delete"] = True
+        if self.reindex:
+            body["reindex"] = True
+        if self.race:
+            body["race"] = [[f, v if v is not None else False] for f, v in self.race]
+        for name, value in (
+            ("unique", self.unique),
+            ("unique_del", self.unique_del),
+            ("hdel", self.hdel),
+            ("hset", self.hset),
+            ("geo", e.geo),
+            ("unique_stored", self.unique_stored),
+        ):
+            if value:
+                body[name] = value
+        # The tokens and the prefix and suffix names are in the record (its
+        # slots 1, 3 and 4, same order), which the script decodes only
+        # when it needs them: here only the affixes' scores.
+        if e.prefix:
+            body["prefix"] = [score for _, _, score in e.prefix]
+        if e.suffix:
+            body["suffix"] = [score for _, _, score in e.suffix]
+        if e.scored:
+            body["scored"] = [[k, s if s is not None else False] for k, s in e.scored]
+        if self.unsafe:
+            body["unsafe"] = [self.keyspace.unsafe(self.id, a) for a in self.unsafe]
+        if self.unique_fields:
+            body["unique_fields"] = [[n, list(f)] for n, f in self.unique_fields]
+        if self.row_check:
+            body["row_check"] = [
+                [f, False if v is None else v] for f, v in self.row_check
+            ]
         if self.expiry is not None:
             body["x"] = self.expiry
         if self.fence is not None:

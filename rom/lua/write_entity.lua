@@ -31,6 +31,10 @@
 -- ARGV[3..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
 --             plan, then the -index-data- record it writes ('' for a delete).
 --             A delete plan's "unsafe" lists full UnsafeColumn key names.
+--             A plan leaves out its empty lists, false flags (delete,
+--             reindex) and a new entity's id: read as empty, false, none.
+--             Its tokens and affix names are only in the record; its
+--             "prefix" and "suffix" list the affixes' scores (expand()).
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
@@ -62,11 +66,24 @@ local function entry_names(p)
     return names
 end
 
+-- Fill in a plan's tokens and prefix and suffix entries ({attr, token}
+-- pairs) from its record (slots 1, 3 and 4, in the plan's order:
+-- rom/_writer.py IndexEntries.record); their scores are the plan's
+-- "prefix" and "suffix" lists, same order (p.pscores, p.sscores). Only
+-- plans that touch their entries need them (a delete, a full save, a
+-- changed record), so an update that leaves its record as it is never
+-- decodes it.
+local function expand(p)
+    if p.tokens then return end
+    local rec = decode_record(p.record)
+    p.tokens, p.prefix, p.suffix = slot(rec, 1), slot(rec, 3), slot(rec, 4)
+end
+
 -- ZADD prefix or suffix members not already in place, one call per key
 -- (a column's entries come together in the plan) and per 500 members.
-local function add_affixes(k, id, entries, kind, tag, kept)
+local function add_affixes(k, id, entries, scores, kind, tag, kept)
     local zkey, args = nil, {}
-    for _, e in ipairs(entries) do
+    for i, e in ipairs(entries) do
         if not kept[tag .. e[1] .. '\0' .. e[2]] then
             local this = key(k, kind, e[1])
             if (this ~= zkey or #args == 1000) and #args > 0 then
@@ -74,7 +91,7 @@ local function add_affixes(k, id, entries, kind, tag, kept)
                 args = {}
             end
             zkey = this
-            args[#args + 1] = e[3]
+            args[#args + 1] = scores[i]
             args[#args + 1] = e[2] .. '\0' .. id
         end
     end
@@ -98,8 +115,8 @@ local function add_entries(k, id, p, kept)
         redis.call('ZADD', key(k, 'idx', e[1]), score, id)
     end
     if kept then
-        add_affixes(k, id, p.prefix, 'pre', 'p\0', kept)
-        add_affixes(k, id, p.suffix, 'suf', 's\0', kept)
+        add_affixes(k, id, p.prefix, p.pscores, 'pre', 'p\0', kept)
+        add_affixes(k, id, p.suffix, p.sscores, 'suf', 's\0', kept)
     end
     for _, e in ipairs(p.geo) do
         redis.call('GEOADD', key(k, 'geo', e[1]), e[2], e[3], id)
@@ -190,7 +207,7 @@ end
 -- record, and the fields of unique_fields.
 local function read_row(row, p)
     local fields, out = {'-index-data-'}, {['-index-data-'] = false}
-    for _, list in ipairs({p.row_check or {}, p.race}) do
+    for _, list in ipairs({p.row_check, p.race}) do
         for _, e in ipairs(list) do
             if out[e[1]] == nil then
                 fields[#fields + 1] = e[1]
@@ -198,7 +215,7 @@ local function read_row(row, p)
             end
         end
     end
-    for _, e in ipairs(p.unique_fields or {}) do
+    for _, e in ipairs(p.unique_fields) do
         for _, name in ipairs(e[2]) do
             if out[name] == nil then
                 fields[#fields + 1] = name
@@ -227,7 +244,7 @@ end
 -- (stale) copy; a forced save keeps those it writes again.
 local function current_unique(values, p)
     local found = {}
-    for _, e in ipairs(p.unique_fields or {}) do
+    for _, e in ipairs(p.unique_fields) do
         local parts = {}
         local complete = true
         for i, name in ipairs(e[2]) do
@@ -244,7 +261,7 @@ end
 
 -- The row's fields as the caller read them to compute unique entries.
 local function row_moved(values, p)
-    for _, e in ipairs(p.row_check or {}) do
+    for _, e in ipairs(p.row_check) do
         if values[e[1]] ~= e[2] then return true end
     end
     return false
@@ -442,10 +459,10 @@ local function prepare(p)
         -- The id INCR will give: its row must be free for a hash.
         row = key(k, 'row', next_id(k))
         need_new_row(k, p.ns, row)
-        if #(p.unique_fields or {}) > 0 then values = read_row(row, p) end
+        if #p.unique_fields > 0 then values = read_row(row, p) end
     end
     local removals = p.unique_del
-    for _, e in ipairs(p.unique_stored or {}) do table.insert(removals, e) end
+    for _, e in ipairs(p.unique_stored) do table.insert(removals, e) end
     for _, e in ipairs(current_unique(values, p)) do table.insert(removals, e) end
     -- Entries this plan writes are never removed.
     local removable, seen = {}, {}
@@ -467,6 +484,7 @@ local function prepare(p)
     -- unless the record is unchanged: then only scores and geo points.
     p.changed = p.delete or p.reindex or p.raw ~= p.record
     if p.changed then
+        expand(p)
         p.stored = decode_record(p.raw)
         -- A plain save leaves the entries it would write again in place; a
         -- full or forced save (reindex) and a delete remove every old entry.
@@ -562,6 +580,7 @@ local function precheck_sets(plans)
     for _, p in ipairs(plans) do
         if p.reindex and not p.delete then
             local k = K[p.ns]
+            expand(p)
             for _, name in ipairs(p.tokens) do names[#names + 1] = key(k, 'idx', name) end
         end
     end
@@ -592,9 +611,21 @@ if recorded then return recorded end
 for _, k in pairs(K) do
     if k.x then x_sweep(k, 10) end
 end
+-- A plan's lists it leaves out (empty): read-only ones share one table,
+-- hset and unique_del get their own (write() and prepare() add to them).
+local EMPTY = {}
+local READ_ONLY = {'race', 'unique', 'hdel', 'scored', 'geo', 'unsafe',
+    'unique_fields', 'row_check', 'unique_stored'}
 local plans = {}
 for i = 3, #ARGV, 2 do
     local p = cjson.decode(ARGV[i])
+    for _, name in ipairs(READ_ONLY) do
+        if not p[name] then p[name] = EMPTY end
+    end
+    if not p.hset then p.hset = {} end
+    -- The affixes' scores; expand() makes the entries (p.tokens nil until then).
+    p.pscores, p.sscores, p.prefix, p.suffix = p.prefix or EMPTY, p.suffix or EMPTY, nil, nil
+    if not p.unique_del then p.unique_del = {} end
     p.record = ARGV[i + 1]
     plans[#plans + 1] = p
     if not p.id then pending_new[p.ns] = (pending_new[p.ns] or 0) + 1 end
