@@ -319,20 +319,23 @@ def _claim_round(
         named = [a[2] if a[0] == "ok" else claim_id(a[1]) for a in answers]
         rows = yield from read_rows(conn, info, [n for n in named if n])
         confirm: list[Op] = []
-        for (i, cols, value), answer, other in zip(group, answers, named, strict=True):
+
+        def refuse(i: int, cols: str, value: str, why: str) -> None:
+            # The first refusal of an entity is the one reported.
             owner, plan = batch[i]
+            failures.setdefault(i, _violation(owner, plan, cols, value, why))
+
+        for (i, cols, value), answer, other in zip(group, answers, named, strict=True):
+            plan = batch[i][1]
+
             if answer[0] == "ok":
                 plan.tokens[(cols, value)] = answer[1]
                 if other and holds(info, rows.get(other), cols, value):
-                    failures.setdefault(
+                    refuse(
                         i,
-                        _violation(
-                            owner,
-                            plan,
-                            cols,
-                            value,
-                            f"another {info.name} (id {other}) already has it",
-                        ),
+                        cols,
+                        value,
+                        f"another {info.name} (id {other}) already has it",
                     )
                 continue
             claim_, expired = answer[1], bool(answer[2])
@@ -346,31 +349,20 @@ def _claim_round(
                     stale[(i, cols, value)] = claim_
                     again.append((i, cols, value))
                 else:
-                    failures.setdefault(
+                    refuse(
                         i,
-                        _violation(
-                            owner,
-                            plan,
-                            cols,
-                            value,
-                            "another save of this same entity is claiming it; "
-                            f"try again (a claim lapses after {CLAIM_LIFETIME_MS} ms)",
-                        ),
+                        cols,
+                        value,
+                        "another save of this same entity is claiming it; "
+                        f"try again (a claim lapses after {CLAIM_LIFETIME_MS} ms)",
                     )
                 continue
             if holds(info, rows.get(other), cols, value):
                 # The claimant wrote it: confirm that for it (its own
                 # confirm is due, or it died before).
                 confirm.append(Op("confirm", cols, value, other, claim_))
-                failures.setdefault(
-                    i,
-                    _violation(
-                        owner,
-                        plan,
-                        cols,
-                        value,
-                        f"another {info.name} (id {other}) already has it",
-                    ),
+                refuse(
+                    i, cols, value, f"another {info.name} (id {other}) already has it"
                 )
             elif expired:
                 # Expired when claimed, and its row read after lacks the
@@ -378,16 +370,12 @@ def _claim_round(
                 stale[(i, cols, value)] = claim_
                 again.append((i, cols, value))
             else:
-                failures.setdefault(
+                refuse(
                     i,
-                    _violation(
-                        owner,
-                        plan,
-                        cols,
-                        value,
-                        f"it is being claimed by another writer (for id {other}); "
-                        f"try again (a claim lapses after {CLAIM_LIFETIME_MS} ms)",
-                    ),
+                    cols,
+                    value,
+                    f"it is being claimed by another writer (for id {other}); "
+                    f"try again (a claim lapses after {CLAIM_LIFETIME_MS} ms)",
                 )
         if confirm:
             yield from run_ops(conn, info, confirm)
