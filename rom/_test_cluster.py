@@ -323,9 +323,9 @@ class RedisCluster:
         still owns) are flushed: never a server it did not start.
         """
         for node in self.masters():
-            if node not in self.nodes or node.server._proc is None:
+            if node not in self.nodes:
                 raise RuntimeError(f"{node!r} was not started by this cluster")
-            node.command("FLUSHALL")
+            node.server.empty()
 
     def wait_replicated(self) -> None:
         """WAIT until every master's replicas acknowledged its writes."""

@@ -360,6 +360,19 @@ class RedisServer:
         """Return a new ``redis.Redis`` client for this server."""
         return redis.Redis(host=self.host, port=self.port, **kwargs)
 
+    def empty(self) -> None:
+        """Delete every key of every database of this server.
+
+        Only a server this object started and still runs is emptied: the
+        check is made here, next to the process it owns, so no caller can
+        empty a server it was merely given the address of.
+        """
+        proc = self._started(self._proc)
+        with self.client(socket_timeout=10) as client:
+            if client.info("server").get("process_id") != proc.pid:
+                raise RuntimeError(f"{self!r} answers from another process")
+            client.flushall()
+
     def _started(self, value: _T | None) -> _T:
         if value is None:
             raise RuntimeError("this RedisServer is not running")
