@@ -62,10 +62,13 @@ class FakeRedis:
         self.next_id = 0
 
     def evalsha(self, sha: str, numkeys: int, *args: Any) -> Any:
-        if args and args[0].startswith('{"temp"'):  # a search plan
-            if '"mode":"count"' in args[0]:
+        plan = next((a for a in args if str(a).startswith('{"temp"')), None)
+        if plan is not None:  # a search plan (after the script's keys)
+            if '"mode":"count"' in plan:
                 return 5
-            return [[str(i).encode(), *self.flat] for i in range(1, 11)]
+            # A stored row holds its own id field, as HGETALL gives it.
+            ids = [str(i).encode() for i in range(1, 11)]
+            return [[i, *self.flat, b"id", i] for i in ids]
         results = []
         for _ in [a for a in args if str(a).startswith('{"ns"')]:  # one per plan
             self.next_id += 1
