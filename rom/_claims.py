@@ -477,21 +477,37 @@ def _drop_held(
     # The holds that took (with a claim already there, its writer, a reader
     # or the sweep settles the value from the rows), then the rows again.
     taken = [
-        (ops[at], pk, answers[at][1]) for at, pk in drops if answers[at][0] == "ok"
+        (ops[at].cols, ops[at].value, pk, answers[at][1])
+        for at, pk in drops
+        if answers[at][0] == "ok"
     ]
-    if not taken:
-        return
-    rows = yield from read_rows(conn, info, [pk for _, pk, _ in taken])
-    yield from run_ops(
-        conn,
-        info,
-        [
-            Op("release", hold.cols, hold.value, DROPPER, token)
-            if holds(info, rows.get(pk), hold.cols, hold.value)
-            else Op("unhold", hold.cols, hold.value, pk, token)
-            for hold, pk, token in taken
-        ],
-    )
+    yield from drop_if_lacking(conn, info, taken, DROPPER)
+
+
+# A value held by a dropper: its columns, the value, the id of the entity
+# its entry names, and the hold's token.
+Held = tuple[str, str, str, str]
+
+
+def drop_if_lacking(
+    conn: Any, info: ModelInfo, held: list[Held], holder: str
+) -> Steps[int]:
+    """Settle values ``holder`` holds: read each named entity's row again;
+    an entry whose row still has the value is kept (the hold released), one
+    whose row lacks it is dropped with the hold. Returns how many were
+    dropped. The hold keeps writers of the value out meanwhile, so a row
+    read under it is the truth."""
+    if not held:
+        return 0
+    rows = yield from read_rows(conn, info, [pk for _, _, pk, _ in held])
+    ops: list[Op] = []
+    for cols, value, pk, token in held:
+        if holds(info, rows.get(pk), cols, value):
+            ops.append(Op("release", cols, value, holder, token))
+        else:
+            ops.append(Op("unhold", cols, value, pk, token))
+    yield from run_ops(conn, info, ops)
+    return sum(op.op == "unhold" for op in ops)
 
 
 # -- reading --------------------------------------------------------------------

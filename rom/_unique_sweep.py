@@ -129,21 +129,13 @@ def _sweep_entries(
         conn, info, [_claims.Op("hold", cols, v, SWEEPER) for v, _ in suspects]
     )
     taken = [
-        (value, holder, answer[1])
+        (cols, value, holder, answer[1])
         for (value, holder), answer in zip(suspects, held, strict=True)
         if answer[0] == "ok"
     ]
-    counts["kept"] += len(suspects) - len(taken)
-    rows = yield from _claims.read_rows(conn, info, [h for _, h, _ in taken])
-    ops: list[_claims.Op] = []
-    for value, holder, token in taken:
-        if _claims.holds(info, rows.get(holder), cols, value):
-            ops.append(_claims.Op("release", cols, value, SWEEPER, token))
-            counts["kept"] += 1
-        else:
-            ops.append(_claims.Op("unhold", cols, value, holder, token))
-            counts["stale"] += 1
-    yield from _claims.run_ops(conn, info, ops)
+    stale = yield from _claims.drop_if_lacking(conn, info, taken, SWEEPER)
+    counts["kept"] += len(suspects) - stale
+    counts["stale"] += stale
 
 
 def sweep_unique(model: type[Model]) -> dict[str, int]:
