@@ -213,8 +213,8 @@ def spread_worker(
     out.put({"worker": worker, "ops": done, "seconds": time.perf_counter() - started})
 
 
-def _node_figures(node: ClusterNode) -> tuple[int, float, int]:
-    """(commands run, CPU seconds, keys) of one node."""
+def node_work(node: ClusterNode) -> tuple[int, float]:
+    """(commands run, CPU seconds) of one node so far."""
     stats = node.command("INFO", "commandstats")
     calls = sum(
         int(v["calls"])
@@ -222,8 +222,12 @@ def _node_figures(node: ClusterNode) -> tuple[int, float, int]:
         if k.removeprefix("cmdstat_").split("|")[0] not in _IGNORED
     )
     cpu = node.command("INFO", "cpu")
-    used = float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
-    return calls, used, int(node.command("DBSIZE"))
+    return calls, float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
+
+
+def _node_figures(node: ClusterNode) -> tuple[int, float, int]:
+    """(commands run, CPU seconds, keys) of one node."""
+    return (*node_work(node), int(node.command("DBSIZE")))
 
 
 def several_models(

@@ -59,12 +59,12 @@ import redis.cluster
 
 import rom
 from rom.exceptions import InvalidOperation
-from rom.testing import ClusterNode
 from rom.testing import RedisCluster
 
 from .bench import _cpu_model
 from .bench import _hiredis_version
 from .bench import parser_name
+from .cluster_bench import node_work
 from .meter import COUNTS
 from .meter import MeteredConnection
 
@@ -80,9 +80,6 @@ NAMES = {"flat": "BpFlat", "part": "BpPart"}
 VALUES = 1000  # n is uniform in 0..VALUES-1
 RANGE_WIDTH = 9  # a range query matches about 1 % of the entities
 COUNT_WIDTH = 99  # a count about 10 %
-
-# Commands the measurement or the cluster client's topology refreshes send.
-_IGNORED = frozenset({"info", "cluster", "command", "ping", "client", "hello"})
 
 
 def make_models(partitions: int) -> dict[str, type[rom.Model]]:
@@ -187,18 +184,6 @@ def worker(url: str, partitions: int, k: int, inbox: Any, out: Any) -> None:
 # -- the driver ---------------------------------------------------------------
 
 
-def _node_figures(node: ClusterNode) -> tuple[int, float]:
-    """(commands run, CPU seconds) of one node so far."""
-    stats = node.command("INFO", "commandstats")
-    calls = sum(
-        int(v["calls"])
-        for k, v in stats.items()
-        if k.removeprefix("cmdstat_").split("|")[0] not in _IGNORED
-    )
-    cpu = node.command("INFO", "cpu")
-    return calls, float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
-
-
 def _machine_busy() -> float:
     """CPU seconds every process of the machine has used (``/proc/stat``),
     or 0.0 where there is none: with the clients' and masters' own CPU, it
@@ -266,7 +251,7 @@ def _slice(
 ) -> dict[str, Any]:
     """One slice of a phase on one model, every process at once: raw sums."""
     masters = cluster.masters()
-    before = [_node_figures(m) for m in masters]
+    before = [node_work(m) for m in masters]
     busy = _machine_busy()
     started = time.perf_counter()
     for inbox in inboxes:
@@ -274,7 +259,7 @@ def _slice(
     replies = [out.get(timeout=1800) for _ in inboxes]
     seconds = time.perf_counter() - started
     busy = _machine_busy() - busy
-    after = [_node_figures(m) for m in masters]
+    after = [node_work(m) for m in masters]
     skipped = sorted({r["skipped"] for r in replies if r["skipped"]})
     if skipped and kind == "flat":
         raise AssertionError(f"the one-slot model refused {phase}: {skipped}")
