@@ -53,6 +53,7 @@ from .query import affix_excluding
 from .relations import SKIP_ON_DELETE
 from .relations import check_related_models
 from .relations import register_references
+from .relations import relation_columns
 from .session import session
 
 if TYPE_CHECKING:
@@ -69,6 +70,16 @@ else:
 
 
 __all__ = ["Model"]
+
+# The kinds of column of Model._rom_init.
+_VALUE, _INDEX_ONLY, _PRIMARY_KEY = 0, 1, 2
+
+
+def _init_kind(col: Column[Any]) -> int:
+    if isinstance(col, PrimaryKey):
+        return _PRIMARY_KEY
+    return _INDEX_ONLY if isinstance(col, IndexOnly) else _VALUE
+
 
 # The collections of ids get() takes (_lookup.ID_COLLECTIONS), for typing.
 _IdCollection = list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]
@@ -100,6 +111,11 @@ class Model:
     _geo: ClassVar[dict[str, Any]]
     _no_fk: ClassVar[bool]
     _rom_loader: ClassVar[RowLoader]
+    # How a new entity's columns get their first values, in column order:
+    # (name, column, kind), kind one of _VALUE, _INDEX_ONLY, _PRIMARY_KEY.
+    _rom_init: ClassVar[tuple[tuple[str, Column[Any], int], ...]]
+    # The relation columns, whose target models are checked on construction.
+    _rom_relations: ClassVar[dict[str, Any]]
 
     # The entity's state (rom._state.EntityState) is its one slot; the
     # __dict__ is the program's (and the session's order, and prefetches).
@@ -111,6 +127,12 @@ class Model:
         info = build_model_info(cls)
         cls._meta = info
         cls._rom_loader = RowLoader(info)
+        cls._rom_init = tuple(
+            (name, col, _init_kind(col))
+            for name, col in info.columns.items()
+            if isinstance(col, Column)
+        )
+        cls._rom_relations = relation_columns(info.columns)
         cls._namespace = info.namespace
         cls._pkey = info.pk
         cls._columns = info.columns
@@ -142,11 +164,26 @@ class Model:
         bypass = kwargs.pop("_bypass_session_entirely", False)
         info = self._meta
         self._check_kwargs(kwargs, extra_ok or bypass)
+        if self._rom_relations:
+            check_related_models(info.name, self._rom_relations)
         data: dict[str, Any] = {}
-        check_related_models(info.name, info.columns)
-        for name, col in info.columns.items():
-            if isinstance(col, Column):
-                data[name] = self._initial_value(col, kwargs.get(name))
+        for name, col, kind in self._rom_init:
+            value = kwargs.get(name)
+            if kind == _VALUE:
+                if value is None:
+                    value = col.default_value()
+                value = col.validate(value)
+                if value is None and col.required:
+                    raise MissingColumn(
+                        f"{info.name}.{col.attr} cannot be missing: it is "
+                        "required and has no default",
+                    )
+            elif kind == _INDEX_ONLY and value is not None:
+                col.validate(value)  # refuses any value, naming the column
+                value = None
+            else:
+                value = None
+            data[name] = value
         self._rom_state = EntityState.created(data)
         if not bypass:
             session.add(self)
@@ -170,23 +207,6 @@ class Model:
                 unknown[0],
                 kwargs[unknown[0]],
             )
-
-    def _initial_value(self, col: Column[Any], value: Any) -> Any:
-        if isinstance(col, PrimaryKey):
-            return None
-        if isinstance(col, IndexOnly):
-            if value is not None:
-                col.validate(value)
-            return None
-        if value is None:
-            value = col.default_value()
-        value = col.validate(value)
-        if value is None and col.required:
-            raise MissingColumn(
-                f"{self._meta.name}.{col.attr} cannot be missing: it is "
-                "required and has no default",
-            )
-        return value
 
     def _init_loaded(self, row: Mapping[str, str]) -> None:
         self._rom_state = self._rom_loader.state(row)

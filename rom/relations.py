@@ -373,6 +373,16 @@ def referrers_of(model: Any) -> list[tuple[Any, str, OnDelete]]:
     return found
 
 
+def relation_columns(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of ``columns`` whose target model must be defined when an
+    entity is constructed (see ``check_related_models``)."""
+    return {
+        name: col
+        for name, col in columns.items()
+        if isinstance(col, (OneToMany, _OwnedReference))
+    }
+
+
 def check_related_models(model: str, columns: Mapping[str, Any]) -> None:
     """Raise ORMError if a relation of a model names a model that is not
     defined (checked when an entity is constructed, as rom 1.1.2 does)."""
