@@ -56,6 +56,14 @@ def get(model: type[M], ids: Any) -> M | list[M] | None:
 
 def get_steps(model: type[M], ids: Any) -> Steps[M | list[M] | None]:
     """``get`` as steps, for either transport."""
+    if type(ids) is int and not model._meta.expiring:
+        # The common call, one id: _load_ids's work without its collections.
+        key = model._meta.entity_key(ids)
+        cached = session.get(key)
+        if isinstance(cached, model) and not state_of(cached).new:
+            return cached
+        raw = yield from call(model._connection, "hgetall", key)
+        return model._adopt(decode_row(raw, key)) if raw else None
     single = not isinstance(ids, ID_COLLECTIONS)
     wanted = [_to_id(model.__name__, i) for i in ([ids] if single else ids)]
     found = yield from _load_ids(model, wanted)
