@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -96,7 +97,12 @@ def test_a_timed_out_reply_is_not_read_by_the_next_request(
     assert _rom_id(client)  # the connection is held
     with pytest.raises(redis.TimeoutError):
         run_sync(call(client, "blpop", ["list"], 1))
-    direct.rpush("list", "late")  # a reply the dropped connection never reads
+    # The connection was closed: the server lets the BLPOP go.
+    deadline = time.monotonic() + 5
+    while [c for c in direct.client_list() if c["cmd"] == "blpop"]:
+        assert time.monotonic() < deadline, "the timed-out BLPOP is still blocked"
+        time.sleep(0.01)
+    direct.rpush("list", "late")  # a reply the closed connection never reads
     assert run_sync(call(client, "get", "k")) == b"v"
     assert direct.llen("list") == 1  # the timed-out BLPOP took nothing
     client.close()
