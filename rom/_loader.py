@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._meta import ModelInfo
+from ._replies import known_fields
 from ._state import EntityState
 from .columns import Boolean
 from .columns import Column
@@ -74,6 +75,7 @@ class RowLoader:
 
     def __init__(self, info: ModelInfo, model: type[Any]) -> None:
         self.info = info
+        known_fields(col.attr for col in info.stored)
         #: The state of an entity loaded from ``row`` (field -> wire text).
         #: Raises InvalidColumnValue when the row has no id or a stored
         #: value does not convert (naming the column and the value).
