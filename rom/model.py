@@ -589,9 +589,7 @@ class Model:
         """``_adopt`` of each row read (in order), with one session look-up."""
         pkey = cls._pkey
         keys = cls._meta.entity_keys([row.get(pkey) for row in rows])
-        return session.adopt(
-            cls, list(zip(keys, rows, strict=True)), cls._rom_loader.entity
-        )
+        return session.adopt(cls, keys, rows, cls._rom_loader.entity)
 
     query = QueryProperty()
 

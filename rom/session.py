@@ -286,11 +286,12 @@ class Session:
     def adopt(
         self,
         model: type[M],
-        rows: Sequence[tuple[str, R]],
+        keys: Sequence[str],
+        rows: Sequence[R],
         make: Callable[[R], M],
     ) -> list[M]:
-        """For each ``(key, row)``: the session's saved ``model`` entity of row
-        ``key``, else ``make(row)``, registered.
+        """For each row and its ``<ns>:<id>`` key: the session's saved ``model``
+        entity of that row, else ``make(row)``, registered.
 
         The read path's ``get`` then ``add`` for every row read, one row
         after the other, with the session looked up once.
@@ -302,11 +303,13 @@ class Session:
         epoch, pkey, remove = state.epoch, model._pkey, weak.remove
         found: list[M] = []
         append = found.append
-        for key, row in rows:
-            cached = dirty.get(key) or weak.get(key, _NO_REF)()
-            if isinstance(cached, model) and not cached._rom_state.new:
-                append(cached)
-                continue
+        for key, row in zip(keys, rows, strict=True):
+            ref = weak.get(key)
+            if ref is not None or key in dirty:  # a cached entity, maybe
+                cached = dirty.get(key) or (ref and ref())
+                if isinstance(cached, model) and not cached._rom_state.new:
+                    append(cached)
+                    continue
             obj = make(row)
             append(obj)
             if not register:
