@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._meta import ModelInfo
+from ._replies import known_fields
 from ._state import EntityState
 from .columns import Boolean
 from .columns import Column
@@ -70,16 +71,22 @@ def _converter(col: Column[Any]) -> Callable[[str], Any] | None:
 class RowLoader:
     """Builds the :class:`EntityState` of rows of one model."""
 
-    __slots__ = ("info", "state")
+    __slots__ = ("entity", "info", "state")
 
-    def __init__(self, info: ModelInfo) -> None:
+    def __init__(self, info: ModelInfo, model: type[Any]) -> None:
         self.info = info
+        known_fields(col.attr for col in info.stored)
         #: The state of an entity loaded from ``row`` (field -> wire text).
         #: Raises InvalidColumnValue when the row has no id or a stored
         #: value does not convert (naming the column and the value).
         self.state: Callable[[Mapping[str, str]], EntityState] = self._compile()
+        #: A new ``model`` entity (made without ``__init__``) holding
+        #: ``state(row)``: the same code, in one Python call per row.
+        self.entity: Callable[[Mapping[str, str]], Any] = self._compile(model)
 
-    def _compile(self) -> Callable[[Mapping[str, str]], EntityState]:
+    def _compile(
+        self, model: type[Any] | None = None
+    ) -> Callable[[Mapping[str, str]], Any]:
         # One function per model, with the columns unrolled: each field is
         # read, converted by a builtin (or the column) and put into two
         # dict displays, with no loop and no Python call per column. JSON
@@ -91,6 +98,8 @@ class RowLoader:
             "State": EntityState,
             "scan": _scan_json,
             "Unconvertible": (KeyError, StopIteration, *_CONVERSION_ERRORS),
+            "model": model,
+            "make": None if model is None else model.__new__,
         }
         body, values, wires = [], [], []
         for i, col in enumerate(self.info.stored):
@@ -114,15 +123,23 @@ class RowLoader:
             *(f"        {line}" for line in body),
             f"        data = {{{', '.join(values)}}}",
             "    except Unconvertible:",
-            "        return checked(row)",
-            "    state = new(State)",
-            "    state.data = data",
-            f"    state.last = {{{', '.join(wires)}}}",
-            "    state.new = state.modified = state.deleted = False",
-            "    return state",
+            "        state = checked(row)",
+            "    else:",
+            "        state = new(State)",
+            "        state.data = data",
+            f"        state.last = {{{', '.join(wires)}}}",
+            "        state.new = state.modified = state.deleted = False",
         ]
+        if model is None:
+            lines.append("    return state")
+        else:  # the entity, its one slot set (as _from_row did)
+            lines += [
+                "    entity = make(model)",
+                "    entity._rom_state = state",
+                "    return entity",
+            ]
         exec("\n".join(lines), env)
-        built: Callable[[Mapping[str, str]], EntityState] = env["state"]
+        built: Callable[[Mapping[str, str]], Any] = env["state"]
         return built
 
     def checked(self, row: Mapping[str, str]) -> EntityState:

@@ -8,13 +8,15 @@ field that is not UTF-8 (written by another client) raises
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
 from .exceptions import InvalidStoredEncoding
 
-__all__ = ["decode_row", "reply_row", "text", "text_or_none"]
+__all__ = ["decode_row", "known_fields", "reply_row", "text", "text_or_none"]
 
 
 def text(value: object) -> str:
@@ -27,15 +29,31 @@ def text_or_none(value: object) -> str | None:
     return None if value is None else text(value)
 
 
+# The field names rows are read with, decoded once: each model's stored
+# columns and rom's own fields (the models register theirs when defined, so
+# the table is as big as the schema). A row's field found here is not
+# decoded again, and its name is the very str the loader looks it up with.
+# Any other field is decoded (so checked for UTF-8) as it is read.
+_NAMES: dict[bytes, str] = {b"-index-data-": "-index-data-"}
+
+
+def known_fields(names: Iterable[str]) -> None:
+    """Record field names that rows are read with (see ``_NAMES``)."""
+    for name in names:
+        _NAMES[name.encode()] = sys.intern(name)
+
+
 def decode_row(raw: Mapping[Any, Any], key: str | None = None) -> dict[str, str]:
     """A row as read with HGETALL (of ``key``), fields and values as text.
 
     Raises:
         InvalidStoredEncoding: a field or value is not UTF-8.
     """
+    names = _NAMES
     try:
-        # Every field and value is bytes unless the client decodes replies.
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        # Every field and value is bytes unless the client decodes replies
+        # (a str field is not among the names: it fails on .decode()).
+        return {names.get(k) or k.decode(): v.decode() for k, v in raw.items()}
     except AttributeError:
         return {text(k): text(v) for k, v in raw.items()}
     except UnicodeDecodeError:
@@ -48,8 +66,13 @@ def reply_row(reply: Sequence[Any], key: str | None = None) -> dict[str, str]:
     Raises:
         InvalidStoredEncoding: a field or value is not UTF-8.
     """
+    names = _NAMES
+    pairs = iter(reply[1:])
     try:
-        texts = [item.decode() for item in reply[1:]]
+        return {
+            names.get(f) or f.decode(): v.decode()
+            for f, v in zip(pairs, pairs, strict=False)
+        }
     except AttributeError:
         texts = [text(item) for item in reply[1:]]
     except UnicodeDecodeError:

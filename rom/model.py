@@ -121,12 +121,13 @@ class Model:
     # __dict__ is the program's (and the session's order, and prefetches).
     __slots__ = (SLOT, "_rom_session_rank", "__dict__", "__weakref__")
     _rom_state: EntityState
+    _rom_session_rank: tuple[int, int]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         info = build_model_info(cls)
         cls._meta = info
-        cls._rom_loader = RowLoader(info)
+        cls._rom_loader = RowLoader(info, cls)
         cls._rom_init = tuple(
             (name, col, _init_kind(col))
             for name, col in info.columns.items()
@@ -214,8 +215,7 @@ class Model:
     @classmethod
     def _from_row(cls, row: Mapping[str, str]) -> Self:
         """A loaded entity for ``row`` (field -> wire text), not in the session."""
-        entity = cls.__new__(cls)
-        entity._rom_state = cls._rom_loader.state(row)
+        entity: Self = cls._rom_loader.entity(row)
         return entity
 
     # rom 1.1.2's state attributes, which user code reads (and tests set).
@@ -609,7 +609,7 @@ class Model:
         """``_adopt`` of each row read (in order), with one session look-up."""
         pkey = cls._pkey
         keys = cls._meta.entity_keys([row.get(pkey) for row in rows])
-        return session.adopt(cls, list(zip(keys, rows, strict=True)), cls._from_row)
+        return session.adopt(cls, keys, rows, cls._rom_loader.entity)
 
     query = QueryProperty()
 

@@ -12,9 +12,11 @@ import itertools
 import sys
 import threading
 import weakref
+from _weakref import _remove_dead_weakref  # type: ignore[attr-defined]
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import MutableMapping
 from collections.abc import Sequence
 from contextvars import ContextVar
 from contextvars import Token
@@ -80,6 +82,105 @@ _RANK = "_rom_session_rank"
 _EPOCHS = itertools.count()
 
 
+# A stand-in for a missing reference: calling it gives None (NoneType() is
+# None), so ``weak.get(key, _NO_REF)()`` is the live entity or None with no
+# Python call.
+_NO_REF: Callable[[], None] = type(None)
+
+
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to an entity that knows its key in the weak map.
+
+    ``weakref.KeyedRef`` without its Python ``__new__`` and ``__init__``:
+    made by the C constructor, the key set after (one slot store).
+    """
+
+    __slots__ = ("key",)
+    key: str
+
+
+class _WeakMap(dict[str, _Ref]):
+    """The session's weak map: ``<ns>:<id>`` -> a weak reference to the entity.
+
+    A plain dict of references (a subclass only so that the removal
+    callback can hold it weakly), filled with :meth:`put`; a reference
+    removes its entry when its entity dies, unless the entry has been
+    replaced since. ``WeakValueDictionary`` does the same with three Python
+    calls per entry put; here putting one runs no Python code.
+    """
+
+    __slots__ = ("__weakref__", "remove")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self_ref = weakref.ref(self)
+
+        def remove(ref: _Ref) -> None:
+            # Called by the garbage collector when ref's entity dies: deletes
+            # the entry only if it is still this dead reference.
+            live = self_ref()
+            if live is not None:
+                _remove_dead_weakref(live, ref.key)
+
+        self.remove = remove
+
+    def put(self, key: str, obj: Model) -> None:
+        """Hold ``obj`` weakly under ``key``."""
+        ref = _Ref(obj, self.remove)
+        ref.key = key
+        self[key] = ref
+
+    def entity(self, key: str) -> Model | None:
+        """The live entity under ``key``, or None."""
+        ref = self.get(key)
+        return None if ref is None else ref()
+
+    def entities(self) -> list[Model]:
+        """Every live entity in the map (a snapshot)."""
+        live = [ref() for ref in list(self.values())]
+        return [obj for obj in live if obj is not None]
+
+
+class WeakEntities(MutableMapping[str, "Model"]):
+    """``session.wknown``: the session's weak map, read as entities.
+
+    A view of the map (key -> live entity), as ``WeakValueDictionary``
+    gave: entities that died are not in it.
+    """
+
+    __slots__ = ("_map",)
+
+    def __init__(self, weak: _WeakMap) -> None:
+        self._map = weak
+
+    def __getitem__(self, key: str) -> Model:
+        obj = self._map.entity(key)
+        if obj is None:
+            raise KeyError(key)
+        return obj
+
+    def __setitem__(self, key: str, obj: Model) -> None:
+        self._map.put(key, obj)
+
+    def __delitem__(self, key: str) -> None:
+        if self._map.entity(key) is None:
+            raise KeyError(key)
+        del self._map[key]
+
+    def __iter__(self) -> Iterator[str]:
+        weak = self._map
+        return iter([k for k, ref in list(weak.items()) if ref() is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for ref in list(self._map.values()) if ref() is not None)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._map.entity(key) is not None
+
+    def __repr__(self) -> str:
+        return f"<WeakEntities of {len(self)} entities>"
+
+
 class _State:
     __slots__ = ("dirty", "epoch", "new", "next_rank", "null", "owner", "weak")
 
@@ -91,9 +192,7 @@ class _State:
         self.next_rank = 0
         self.dirty: dict[str, Model] = {}
         self.new: dict[int, Model] = {}
-        self.weak: weakref.WeakValueDictionary[str, Model] = (
-            weakref.WeakValueDictionary()
-        )
+        self.weak = _WeakMap()
         self.null: bool | None = None
 
 
@@ -157,9 +256,9 @@ class Session:
         return _state().dirty
 
     @property
-    def wknown(self) -> weakref.WeakValueDictionary[str, Model]:
+    def wknown(self) -> WeakEntities:
         """Every cached entity with an id, held weakly, by ``<ns>:<id>``."""
-        return _state().weak
+        return WeakEntities(_state().weak)
 
     def add(self, obj: Model) -> None:
         """Register an entity (done on construction, load and assignment)."""
@@ -178,7 +277,7 @@ class Session:
             return
         state.new.pop(id(obj), None)
         key = obj._meta.entity_key(pk)
-        state.weak[key] = obj
+        state.weak.put(key, obj)
         if entity.new or entity.modified:
             state.dirty[key] = obj
         else:
@@ -187,11 +286,12 @@ class Session:
     def adopt(
         self,
         model: type[M],
-        rows: Sequence[tuple[str, R]],
+        keys: Sequence[str],
+        rows: Sequence[R],
         make: Callable[[R], M],
     ) -> list[M]:
-        """For each ``(key, row)``: the session's saved ``model`` entity of row
-        ``key``, else ``make(row)``, registered.
+        """For each row and its ``<ns>:<id>`` key: the session's saved ``model``
+        entity of that row, else ``make(row)``, registered.
 
         The read path's ``get`` then ``add`` for every row read, one row
         after the other, with the session looked up once.
@@ -200,26 +300,31 @@ class Session:
         null = state.null
         register = not (NULL_SESSION if null is None else null)
         dirty, weak = state.dirty, state.weak
-        epoch, pkey = state.epoch, model._pkey
+        epoch, pkey, remove = state.epoch, model._pkey, weak.remove
         found: list[M] = []
-        for key, row in rows:
-            cached = dirty.get(key) or weak.get(key)
-            if isinstance(cached, model) and not state_of(cached).new:
-                found.append(cached)
-                continue
+        append = found.append
+        for key, row in zip(keys, rows, strict=True):
+            ref = weak.get(key)
+            if ref is not None or key in dirty:  # a cached entity, maybe
+                cached = dirty.get(key) or (ref and ref())
+                if isinstance(cached, model) and not cached._rom_state.new:
+                    append(cached)
+                    continue
             obj = make(row)
-            found.append(obj)
+            append(obj)
             if not register:
                 continue
             # A new object: no rank yet, not among the new ones (they are
             # held strongly, so no live object has its id), not modified.
-            setattr(obj, _RANK, (epoch, state.next_rank))
+            obj._rom_session_rank = (epoch, state.next_rank)
             state.next_rank += 1
-            loaded = state_of(obj)
+            loaded = obj._rom_state
             pk = loaded.data[pkey]
             if str(pk) != loaded.last[pkey]:  # read as "007": the row of 7
                 key = obj._meta.entity_key(pk)
-            weak[key] = obj
+            ref = _Ref(obj, remove)  # weak.put(key, obj), inline
+            ref.key = key
+            weak[key] = ref
             if key in dirty:
                 del dirty[key]
         return found
@@ -243,19 +348,19 @@ class Session:
         if pk is not None:
             key = obj._meta.entity_key(pk)
             state.dirty.pop(key, None)
-            if every_copy or state.weak.get(key) is obj:
+            if every_copy or state.weak.entity(key) is obj:
                 state.weak.pop(key, None)
 
     def get(self, pk: str) -> Model | None:
         """Return the cached entity for ``'<ns>:<id>'``, or None."""
         state = _state()
-        return state.dirty.get(pk) or state.weak.get(pk)
+        return state.dirty.get(pk) or state.weak.entity(pk)
 
     def get_many(self, pks: Iterable[str]) -> list[Model | None]:
         """``get`` of each key, in order, with the session looked up once."""
         state = _state()
         dirty, weak = state.dirty, state.weak
-        return [dirty.get(pk) or weak.get(pk) for pk in pks]
+        return [dirty.get(pk) or weak.get(pk, _NO_REF)() for pk in pks]
 
     def rollback(self) -> None:
         """Forget every cached entity; unsaved changes are not written."""
@@ -274,7 +379,7 @@ class Session:
         entities = list(state.new.values()) + list(state.dirty.values())
         if all:
             seen = {id(e) for e in entities}
-            entities += [e for e in state.weak.values() if id(e) not in seen]
+            entities += [e for e in state.weak.entities() if id(e) not in seen]
         unranked = (sys.maxsize, 0)
         return sorted(entities, key=lambda e: getattr(e, _RANK, None) or unranked)
 

@@ -139,6 +139,92 @@ class TestIdentityMap:
         assert data_keys(rom_redis, "SessItem:2") == []
 
 
+class TestWeakMap:
+    """Clean entities are held weakly: kept while used, forgotten after."""
+
+    def test_dropped_entity_is_forgotten(self, rom_redis: redis.Redis) -> None:
+        """Once nothing refers to a clean entity, the session forgets it and
+        the next read builds a new object from Redis."""
+        saved(num=1)
+        rom.session.commit()
+        entity = SessItem.get(1)
+        key = entity._pk
+        assert rom.session.get(key) is entity
+        del entity
+        gc.collect()
+        assert rom.session.get(key) is None
+        assert key not in rom.session.wknown
+        again = SessItem.get(1)
+        assert again.num == 1
+        assert rom.session.get(key) is again
+        assert SessItem.get(1) is again
+
+    def test_entities_read_in_bulk_are_held_weakly(
+        self, rom_redis: redis.Redis
+    ) -> None:
+        """get() of many ids and queries register each entity weakly."""
+        for num in range(3):
+            saved(num=num)
+        rom.session.commit()
+        many = SessItem.get([1, 2, 3])
+        assert SessItem.query.filter(num=(0, 2)).all() == many
+        assert [rom.session.get(e._pk) for e in many] == many
+        assert sorted(rom.session.wknown) == ["SessItem:1", "SessItem:2", "SessItem:3"]
+        del many[1:]
+        gc.collect()
+        assert list(rom.session.wknown) == ["SessItem:1"]
+        assert len(rom.session.wknown) == 1
+
+    def test_a_replaced_entry_outlives_the_old_entity(
+        self, rom_redis: redis.Redis
+    ) -> None:
+        """When a row's entry is replaced by a newer object, the death of the
+        old one does not remove the new one's entry."""
+        saved(num=1)
+        rom.session.commit()
+        old = SessItem.get(1)
+        rom.session.rollback()
+        new = SessItem.get(1)
+        assert new is not old
+        del old
+        gc.collect()
+        assert rom.session.get("SessItem:1") is new
+        assert rom.session.wknown["SessItem:1"] is new
+
+    def test_wknown_reads_as_a_mapping_of_entities(
+        self, rom_redis: redis.Redis
+    ) -> None:
+        """session.wknown maps '<ns>:<id>' to live entities (as rom 1.1.2's
+        WeakValueDictionary did): get, in, [], len, iteration, items."""
+        entity = saved(num=1)
+        weak = rom.session.wknown
+        assert weak["SessItem:1"] is entity
+        assert weak.get("SessItem:1") is entity
+        assert weak.get("SessItem:9") is None
+        assert "SessItem:1" in weak and "SessItem:9" not in weak
+        assert dict(weak.items()) == {"SessItem:1": entity}
+        assert list(weak.values()) == [entity]
+        with pytest.raises(KeyError):
+            weak["SessItem:9"]
+        del weak["SessItem:1"]
+        assert rom.session.get("SessItem:1") is None
+        weak["SessItem:1"] = entity
+        assert rom.session.get("SessItem:1") is entity
+
+    def test_the_null_session_holds_nothing(
+        self, rom_redis: redis.Redis, null_default: None
+    ) -> None:
+        """With the null session, reads build entities the map never sees."""
+        rom.util.use_rom_session()
+        saved(num=1)
+        rom.session.commit()
+        rom.session.rollback()
+        rom.util.use_null_session()
+        first = SessItem.get(1)
+        assert SessItem.get(1) is not first
+        assert len(rom.session.wknown) == 0
+
+
 class TestFlushAndCommit:
     def test_commit_saves_new_and_modified(self, rom_redis: redis.Redis) -> None:
         """commit() writes every new and modified entity and counts columns."""
