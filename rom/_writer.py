@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from ._keys import TEMPLATE_KINDS
 from ._keys import KeySpace
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import ModelInfo
@@ -170,8 +171,10 @@ class WritePlan:
             body["delete"] = True
         if self.reindex:
             body["reindex"] = True
+        # Pairs go flat (field, value, field, value...): cjson's cost is
+        # mostly the tables it builds, one per nested list.
         if self.race:
-            body["race"] = [[f, v if v is not None else False] for f, v in self.race]
+            body["race"] = [x for f, v in self.race for x in (f, _or_false(v))]
         for name, value in (
             ("unique", self.unique),
             ("unique_del", self.unique_del),
@@ -190,7 +193,7 @@ class WritePlan:
         if e.suffix:
             body["suffix"] = [score for _, _, score in e.suffix]
         if e.scored:
-            body["scored"] = [[k, s if s is not None else False] for k, s in e.scored]
+            body["scored"] = [x for k, s in e.scored for x in (k, _or_false(s))]
         if self.unsafe:
             body["unsafe"] = [self.keyspace.unsafe(self.id, a) for a in self.unsafe]
         if self.unique_fields:
@@ -213,9 +216,15 @@ class WritePlan:
         self.new_last[self.pk] = self.id
 
 
+def _or_false(value: str | None) -> str | bool:
+    # JSON has no None the script can keep in a list: false stands for it.
+    return False if value is None else value
+
+
 def key_table(plans: Iterable[WritePlan]) -> str:
     """The key table ``write_entity.lua`` gets with ``plans`` (its ARGV[2]):
-    per namespace, ``KeySpace.script_keys`` (templates and key names).
+    per namespace, what ``KeySpace.script_keys`` holds, as one flat array
+    (``_table_entry``).
 
     Sent once per call rather than in every plan, so plans stay small.
     """
@@ -230,12 +239,22 @@ def _table_entry(keys: KeySpace, expiry: dict[str, object] | None) -> str:
     # A model's entry never changes: encoded once (per expiry key set).
     if expiry is None:
         return _plain_entry(keys)
-    return _compact({**keys.script_keys(), "x": expiry})
+    return _compact([*_flat_keys(keys), expiry])
 
 
 @functools.cache
 def _plain_entry(keys: KeySpace) -> str:
-    return _compact(keys.script_keys())
+    return _compact(_flat_keys(keys))
+
+
+def _flat_keys(keys: KeySpace) -> list[object]:
+    # One array, no nested ones: the script decodes the table on every call,
+    # and cjson's cost is mostly the tables it builds (a third of the
+    # object-of-pairs form's). The template (before, after) of each of
+    # TEMPLATE_KINDS in order, the counter, the legacy hash, the id stride
+    # and offset; an expiring model's expiry keys come after them.
+    flat: list[object] = [p for kind in TEMPLATE_KINDS for p in keys.template(kind)]
+    return [*flat, keys.counter, keys.legacy_index, keys.id_stride, keys.id_offset]
 
 
 def write_args(plans: Iterable[WritePlan]) -> list[str]:

@@ -11,11 +11,15 @@
 --             checks the type of many sets at once (need_sets)
 -- ARGV[1]     seconds the write record is kept
 -- ARGV[2]     the key table (rom/_writer.py key_table): JSON object, per
---             plan namespace (a plan's "ns") KeySpace.script_keys():
---             {row, idx, pre, suf, geo, uidx = {before, after}, counter,
---              legacy; a partition of a partitioned model also has stride
---              and offset: its ids are n * stride + offset for each n its
---              counter gives}. Every key is named from it: a key of kind K for
+--             plan namespace (a plan's "ns") what KeySpace.script_keys()
+--             holds, as one flat array (cjson's cost is the tables it
+--             builds): the before and after of the templates row, idx, pre,
+--             suf, geo, uidx (KeySpace TEMPLATE_KINDS, in that order), the
+--             counter, legacy, stride and offset (a partition of a
+--             partitioned model's ids are n * stride + offset for each n its
+--             counter gives; 1 and 0 otherwise), and for an expiring model
+--             its x; made into {row = {before, after}, ..., counter, legacy,
+--             stride, offset, x} (tables()). Every key is named from it: a key of kind K for
 --             name N is K[1] .. N .. K[2] (N is the id for row, the index
 --             name, attribute or column(s) for the others); counter and
 --             legacy are the id counter and the legacy record hash. Index
@@ -35,6 +39,9 @@
 --             reindex) and a new entity's id: read as empty, false, none.
 --             Its tokens and affix names are only in the record; its
 --             "prefix" and "suffix" list the affixes' scores (expand()).
+--             Its "race" and "scored" pairs are flat: field, expected value
+--             (false: absent), field, ...; index name, score (false: the
+--             id), name, ...
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
@@ -49,7 +56,18 @@
 --             or the recorded reply of an earlier run of the same request.
 --             A run that wrote something records its reply in KEYS[1].
 
-local K = cjson.decode(ARGV[2])
+-- The key table, by namespace, in the shape key() reads.
+local function tables(flat)
+    local out = {}
+    for ns, a in pairs(flat) do
+        out[ns] = {row = {a[1], a[2]}, idx = {a[3], a[4]}, pre = {a[5], a[6]},
+            suf = {a[7], a[8]}, geo = {a[9], a[10]}, uidx = {a[11], a[12]},
+            counter = a[13], legacy = a[14], stride = a[15], offset = a[16],
+            x = a[17]}
+    end
+    return out
+end
+local K = tables(cjson.decode(ARGV[2]))
 
 --#include lib_entries
 --#include lib_expiry
@@ -59,7 +77,7 @@ local K = cjson.decode(ARGV[2])
 local function entry_names(p)
     local names = {}
     for _, name in ipairs(p.tokens) do names['t\0' .. name] = true end
-    for _, e in ipairs(p.scored) do names['z\0' .. e[1]] = true end
+    for i = 1, #p.scored, 2 do names['z\0' .. p.scored[i]] = true end
     for _, e in ipairs(p.prefix) do names['p\0' .. e[1] .. '\0' .. e[2]] = true end
     for _, e in ipairs(p.suffix) do names['s\0' .. e[1] .. '\0' .. e[2]] = true end
     for _, e in ipairs(p.geo) do names['g\0' .. e[1]] = true end
@@ -109,10 +127,11 @@ local function add_entries(k, id, p, kept)
             end
         end
     end
-    for _, e in ipairs(p.scored) do
-        local score = e[2]
+    local scored = p.scored
+    for i = 1, #scored, 2 do
+        local score = scored[i + 1]
         if score == false then score = id end
-        redis.call('ZADD', key(k, 'idx', e[1]), score, id)
+        redis.call('ZADD', key(k, 'idx', scored[i]), score, id)
     end
     if kept then
         add_affixes(k, id, p.prefix, p.pscores, 'pre', 'p\0', kept)
@@ -207,12 +226,18 @@ end
 -- record, and the fields of unique_fields.
 local function read_row(row, p)
     local fields, out = {'-index-data-'}, {['-index-data-'] = false}
-    for _, list in ipairs({p.row_check, p.race}) do
-        for _, e in ipairs(list) do
-            if out[e[1]] == nil then
-                fields[#fields + 1] = e[1]
-                out[e[1]] = false
-            end
+    for _, e in ipairs(p.row_check) do
+        if out[e[1]] == nil then
+            fields[#fields + 1] = e[1]
+            out[e[1]] = false
+        end
+    end
+    local race = p.race
+    for i = 1, #race, 2 do
+        local name = race[i]
+        if out[name] == nil then
+            fields[#fields + 1] = name
+            out[name] = false
         end
     end
     for _, e in ipairs(p.unique_fields) do
@@ -270,13 +295,15 @@ end
 -- Checks come before any write, so a failed plan writes nothing.
 local function check(k, id, values, p)
     if id and row_moved(values, p) then return {error = 'moved'} end
-    if #p.race > 0 then
+    local race = p.race
+    if #race > 0 then
         local changed = {}
-        for _, e in ipairs(p.race) do
-            local current = values[e[1]]
-            if e[1] == p.pk and not current then return {error = 'deleted'} end
+        for i = 1, #race, 2 do
+            local name = race[i]
+            local current = values[name]
+            if name == p.pk and not current then return {error = 'deleted'} end
             -- An expected false means the field must be absent.
-            if current ~= e[2] then table.insert(changed, e[1]) end
+            if current ~= race[i + 1] then table.insert(changed, name) end
         end
         if #changed > 0 then return {error = 'race', fields = changed} end
     end
@@ -319,7 +346,7 @@ end
 -- A partition of a partitioned model (k.stride partitions, this one
 -- k.offset) gives the ids n * stride + offset.
 local function id_for(k, n)
-    return string.format('%d', n * (k.stride or 1) + (k.offset or 0))
+    return string.format('%d', n * k.stride + k.offset)
 end
 
 -- The id the next INCR of the counter gives.
@@ -424,7 +451,8 @@ local function entry_keys(k, p)
         end
     end
     if not p.delete then
-        for _, e in ipairs(p.scored) do zsets[#zsets + 1] = idx[1] .. e[1] .. idx[2] end
+        local scored = p.scored
+        for i = 1, #scored, 2 do zsets[#zsets + 1] = idx[1] .. scored[i] .. idx[2] end
         for _, e in ipairs(p.geo) do zsets[#zsets + 1] = geo[1] .. e[1] .. geo[2] end
     end
     return sets, zsets
