@@ -146,12 +146,25 @@ class WritePlan:
         return self.keys
 
     def to_args(self) -> list[str]:
-        """The plan as ``write_entity.lua`` takes it: JSON, then the record.
+        """The plan as ``write_entity.lua`` takes it: JSON, the record, then
+        the affixes' scores.
 
         The record travels as its own argument: nested in the JSON it would
-        be escaped, and decoded by the script for nothing.
+        be escaped, and decoded by the script for nothing. So do the scores
+        of the prefix and suffix entries (``[prefix scores, suffix scores]``
+        in the record's order, '' if none): the script decodes them only
+        for a plan that writes its entries, not for an update that keeps
+        its record.
         """
-        return [self.to_json(), "" if self.delete else self.entries.record()]
+        if self.delete:
+            return [self.to_json(), "", ""]
+        e = self.entries
+        scores = ""
+        if e.prefix or e.suffix:
+            scores = _compact(
+                [[s for _, _, s in e.prefix], [s for _, _, s in e.suffix]]
+            )
+        return [self.to_json(), e.record(), scores]
 
     def to_json(self) -> str:
         """Serialise the plan, but its record, for the Lua writer.
@@ -160,7 +173,7 @@ class WritePlan:
         UnsafeColumn keys a delete removes go as full key names. Only what
         the plan has is sent: an empty list, a false flag and a missing id
         are left out (the script reads them as empty, false, none), and the
-        tokens and affix names only in the record, so an update's JSON,
+        tokens and affixes only in the other arguments, so an update's JSON,
         which the script decodes on every call, is short.
         """
         e = self.entries
@@ -186,12 +199,8 @@ class WritePlan:
             if value:
                 body[name] = value
         # The tokens and the prefix and suffix names are in the record (its
-        # slots 1, 3 and 4, same order), which the script decodes only
-        # when it needs them: here only the affixes' scores.
-        if e.prefix:
-            body["prefix"] = [score for _, _, score in e.prefix]
-        if e.suffix:
-            body["suffix"] = [score for _, _, score in e.suffix]
+        # slots 1, 3 and 4, same order), their scores in to_args' third
+        # argument: the script decodes both only when it needs them.
         if e.scored:
             body["scored"] = [x for k, s in e.scored for x in (k, _or_false(s))]
         if self.unsafe:
@@ -259,7 +268,7 @@ def _flat_keys(keys: KeySpace) -> list[object]:
 
 def write_args(plans: Iterable[WritePlan]) -> list[str]:
     """The ARGV of ``write_entity.lua`` after the TTL: the key table, then
-    two per plan (``WritePlan.to_args``)."""
+    three per plan (``WritePlan.to_args``)."""
     plans = list(plans)
     return [key_table(plans), *(a for plan in plans for a in plan.to_args())]
 

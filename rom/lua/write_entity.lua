@@ -32,13 +32,16 @@
 --             it, an expired entity met (the plan's own, a unique value's
 --             owner) is removed fully first, and a save plan's "x" sets,
 --             keeps or drops the entity's expiry.
--- ARGV[3..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
---             plan, then the -index-data- record it writes ('' for a delete).
+-- ARGV[3..]   three per entity (rom/_writer.py WritePlan.to_args): its JSON
+--             plan, the -index-data- record it writes ('' for a delete), and
+--             the scores of its prefix and suffix entries, a JSON array
+--             [prefix scores, suffix scores] in the record's order ('' if
+--             none).
 --             A delete plan's "unsafe" lists full UnsafeColumn key names.
 --             A plan leaves out its empty lists, false flags (delete,
 --             reindex) and a new entity's id: read as empty, false, none.
---             Its tokens and affix names are only in the record; its
---             "prefix" and "suffix" list the affixes' scores (expand()).
+--             Its tokens and affix names are only in the record; expand()
+--             decodes them and their scores, for a plan that needs them.
 --             Its "race" and "scored" pairs are flat: field, expected value
 --             (false: absent), field, ...; index name, score (false: the
 --             id), name, ...
@@ -86,15 +89,16 @@ end
 
 -- Fill in a plan's tokens and prefix and suffix entries ({attr, token}
 -- pairs) from its record (slots 1, 3 and 4, in the plan's order:
--- rom/_writer.py IndexEntries.record); their scores are the plan's
--- "prefix" and "suffix" lists, same order (p.pscores, p.sscores). Only
--- plans that touch their entries need them (a delete, a full save, a
--- changed record), so an update that leaves its record as it is never
--- decodes it.
+-- rom/_writer.py IndexEntries.record), and their scores (p.pscores,
+-- p.sscores, same order) from its scores argument. Only plans that touch
+-- their entries need them (a delete, a full save, a changed record), so an
+-- update that leaves its record as it is decodes neither.
 local function expand(p)
     if p.tokens then return end
     local rec = decode_record(p.record)
     p.tokens, p.prefix, p.suffix = slot(rec, 1), slot(rec, 3), slot(rec, 4)
+    local scores = p.scores ~= '' and cjson.decode(p.scores) or {}
+    p.pscores, p.sscores = scores[1] or {}, scores[2] or {}
 end
 
 -- ZADD prefix or suffix members not already in place, one call per key
@@ -645,16 +649,15 @@ local EMPTY = {}
 local READ_ONLY = {'race', 'unique', 'hdel', 'scored', 'geo', 'unsafe',
     'unique_fields', 'row_check', 'unique_stored'}
 local plans = {}
-for i = 3, #ARGV, 2 do
+for i = 3, #ARGV, 3 do
     local p = cjson.decode(ARGV[i])
     for _, name in ipairs(READ_ONLY) do
         if not p[name] then p[name] = EMPTY end
     end
     if not p.hset then p.hset = {} end
-    -- The affixes' scores; expand() makes the entries (p.tokens nil until then).
-    p.pscores, p.sscores, p.prefix, p.suffix = p.prefix or EMPTY, p.suffix or EMPTY, nil, nil
     if not p.unique_del then p.unique_del = {} end
-    p.record = ARGV[i + 1]
+    -- expand() makes the entries from these (p.tokens nil until then).
+    p.record, p.scores = ARGV[i + 1], ARGV[i + 2]
     plans[#plans + 1] = p
     if not p.id then pending_new[p.ns] = (pending_new[p.ns] or 0) + 1 end
 end
