@@ -161,9 +161,7 @@ class WritePlan:
         e = self.entries
         scores = ""
         if e.prefix or e.suffix:
-            scores = _compact(
-                [[s for _, _, s in e.prefix], [s for _, _, s in e.suffix]]
-            )
+            scores = f"[{_strings(e.prefix)},{_strings(e.suffix)}]"
         return [self.to_json(), e.record(), scores]
 
     def to_json(self) -> str:
@@ -187,7 +185,7 @@ class WritePlan:
         # Pairs go flat (field, value, field, value...): cjson's cost is
         # mostly the tables it builds, one per nested list.
         if self.race:
-            body["race"] = [x for f, v in self.race for x in (f, _or_false(v))]
+            body["race"] = _flat(self.race)
         for name, value in (
             ("unique", self.unique),
             ("unique_del", self.unique_del),
@@ -202,7 +200,7 @@ class WritePlan:
         # slots 1, 3 and 4, same order), their scores in to_args' third
         # argument: the script decodes both only when it needs them.
         if e.scored:
-            body["scored"] = [x for k, s in e.scored for x in (k, _or_false(s))]
+            body["scored"] = _flat(e.scored)
         if self.unsafe:
             body["unsafe"] = [self.keyspace.unsafe(self.id, a) for a in self.unsafe]
         if self.unique_fields:
@@ -225,9 +223,21 @@ class WritePlan:
         self.new_last[self.pk] = self.id
 
 
-def _or_false(value: str | None) -> str | bool:
-    # JSON has no None the script can keep in a list: false stands for it.
-    return False if value is None else value
+def _strings(affixes: list[tuple[str, str, str]]) -> str:
+    # The JSON list of the affixes' scores: repr()s of floats (keygen
+    # affix_score), which hold nothing JSON escapes.
+    if not affixes:
+        return "[]"
+    return '["' + '","'.join([score for _, _, score in affixes]) + '"]'
+
+
+def _flat(pairs: list[tuple[str, str | None]]) -> list[str | bool]:
+    # (name, value) pairs as name, value, name, ...; a None value (JSON null,
+    # which the script cannot keep in a list) as false.
+    flat: list[str | bool | None] = [x for pair in pairs for x in pair]
+    if None in flat:
+        return [False if x is None else x for x in flat]
+    return flat  # type: ignore[return-value]
 
 
 def key_table(plans: Iterable[WritePlan]) -> str:
