@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from ._keys import TEMPLATE_KINDS
 from ._keys import KeySpace
 from ._meta import SORTABLE_STRING_KEYGENS
 from ._meta import ModelInfo
@@ -146,23 +145,12 @@ class WritePlan:
         return self.keys
 
     def to_args(self) -> list[str]:
-        """The plan as ``write_entity.lua`` takes it: JSON, the record, then
-        the affixes' scores.
+        """The plan as ``write_entity.lua`` takes it: JSON, then the record.
 
         The record travels as its own argument: nested in the JSON it would
-        be escaped, and decoded by the script for nothing. So do the scores
-        of the prefix and suffix entries (``[prefix scores, suffix scores]``
-        in the record's order, '' if none): the script decodes them only
-        for a plan that writes its entries, not for an update that keeps
-        its record.
+        be escaped, and decoded by the script for nothing.
         """
-        if self.delete:
-            return [self.to_json(), "", ""]
-        e = self.entries
-        scores = ""
-        if e.prefix or e.suffix:
-            scores = f"[{_strings(e.prefix)},{_strings(e.suffix)}]"
-        return [self.to_json(), e.record(), scores]
+        return [self.to_json(), "" if self.delete else self.entries.record()]
 
     def to_json(self) -> str:
         """Serialise the plan, but its record, for the Lua writer.
@@ -171,7 +159,7 @@ class WritePlan:
         UnsafeColumn keys a delete removes go as full key names. Only what
         the plan has is sent: an empty list, a false flag and a missing id
         are left out (the script reads them as empty, false, none), and the
-        tokens and affixes only in the other arguments, so an update's JSON,
+        tokens and affix names only in the record, so an update's JSON,
         which the script decodes on every call, is short.
         """
         e = self.entries
@@ -197,8 +185,16 @@ class WritePlan:
             if value:
                 body[name] = value
         # The tokens and the prefix and suffix names are in the record (its
-        # slots 1, 3 and 4, same order), their scores in to_args' third
-        # argument: the script decodes both only when it needs them.
+        # slots 1, 3 and 4, same order), which the script decodes only
+        # when it needs them: here only the affixes' scores. A plain save
+        # sends each list as one string (space-separated repr()s of floats,
+        # keygen affix_score), which costs cjson much less than a list and
+        # which the script splits only if the record changed; a plan that
+        # always writes its entries (new, full, delete) sends lists.
+        if e.prefix:
+            body["prefix"] = self._scores(e.prefix)
+        if e.suffix:
+            body["suffix"] = self._scores(e.suffix)
         if e.scored:
             body["scored"] = _flat(e.scored)
         if self.unsafe:
@@ -215,20 +211,18 @@ class WritePlan:
             body["fence"] = self.fence
         return _compact(body)
 
+    def _scores(self, affixes: list[tuple[str, str, str]]) -> str | list[str]:
+        scores = [score for _, _, score in affixes]
+        if self.reindex or self.delete or self.id is None:
+            return scores
+        return " ".join(scores)
+
     def give_id(self, id: int) -> None:
         """Set the id of a new entity's plan made without one (the script
         would have allocated it): the row gets its primary key field."""
         self.id = str(id)
         self.hset += [self.pk, self.id]
         self.new_last[self.pk] = self.id
-
-
-def _strings(affixes: list[tuple[str, str, str]]) -> str:
-    # The JSON list of the affixes' scores: repr()s of floats (keygen
-    # affix_score), which hold nothing JSON escapes.
-    if not affixes:
-        return "[]"
-    return '["' + '","'.join([score for _, _, score in affixes]) + '"]'
 
 
 def _flat(pairs: list[tuple[str, str | None]]) -> list[str | bool]:
@@ -242,8 +236,7 @@ def _flat(pairs: list[tuple[str, str | None]]) -> list[str | bool]:
 
 def key_table(plans: Iterable[WritePlan]) -> str:
     """The key table ``write_entity.lua`` gets with ``plans`` (its ARGV[2]):
-    per namespace, what ``KeySpace.script_keys`` holds, as one flat array
-    (``_table_entry``).
+    per namespace, ``KeySpace.script_keys`` (templates and key names).
 
     Sent once per call rather than in every plan, so plans stay small.
     """
@@ -258,27 +251,17 @@ def _table_entry(keys: KeySpace, expiry: dict[str, object] | None) -> str:
     # A model's entry never changes: encoded once (per expiry key set).
     if expiry is None:
         return _plain_entry(keys)
-    return _compact([*_flat_keys(keys), expiry])
+    return _compact({**keys.script_keys(), "x": expiry})
 
 
 @functools.cache
 def _plain_entry(keys: KeySpace) -> str:
-    return _compact(_flat_keys(keys))
-
-
-def _flat_keys(keys: KeySpace) -> list[object]:
-    # One array, no nested ones: the script decodes the table on every call,
-    # and cjson's cost is mostly the tables it builds (a third of the
-    # object-of-pairs form's). The template (before, after) of each of
-    # TEMPLATE_KINDS in order, the counter, the legacy hash, the id stride
-    # and offset; an expiring model's expiry keys come after them.
-    flat: list[object] = [p for kind in TEMPLATE_KINDS for p in keys.template(kind)]
-    return [*flat, keys.counter, keys.legacy_index, keys.id_stride, keys.id_offset]
+    return _compact(keys.script_keys())
 
 
 def write_args(plans: Iterable[WritePlan]) -> list[str]:
     """The ARGV of ``write_entity.lua`` after the TTL: the key table, then
-    three per plan (``WritePlan.to_args``)."""
+    two per plan (``WritePlan.to_args``)."""
     plans = list(plans)
     return [key_table(plans), *(a for plan in plans for a in plan.to_args())]
 
@@ -312,8 +295,17 @@ def plan_save(
     plan.keys = keys
     plan.reindex = full
     plan.new_last = {} if ignore_last else dict(last)
+    row = {} if ignore_last else last
     for col in info.stored:
-        _plan_field(plan, col, data, {} if ignore_last else last, full)
+        # Inline: every stored column is compared, few are written.
+        attr = col.attr
+        if isinstance(col, PrimaryKey):
+            wire = plan.id
+        else:
+            value = data.get(attr)
+            wire = None if value is None else col.to_redis(value)
+        if full or wire != row.get(attr):
+            _plan_field(plan, col, wire, row.get(attr), data)
     plan.changes += _unstored_changes(info, full)
     if force and not new:
         # A forced save rewrites the row as it is in memory: drop every field
@@ -357,15 +349,12 @@ def _no_local_unique(plan: WritePlan) -> None:
 def _plan_field(
     plan: WritePlan,
     col: Column[Any],
+    wire: str | None,
+    old: str | None,
     data: Mapping[str, Any],
-    last: Mapping[str, str],
-    full: bool,
 ) -> None:
+    # A column written: its wire value ``wire``, the row's ``old``.
     attr = col.attr
-    wire = plan.id if isinstance(col, PrimaryKey) else _wire(col, data)
-    old = last.get(attr)
-    if not full and wire == old:
-        return
     plan.changes += 1
     if wire is None:
         if old is not None:
@@ -457,8 +446,11 @@ def _add_scored(
     entries: IndexEntries, info: ModelInfo, col: Column[Any], output: dict[Any, Any]
 ) -> None:
     for key, score in output.items():
-        key = _token_text(info.name, col.attr, key)
-        name = f"{col.attr}:{key}" if key else col.attr
+        if key == "":  # a numeric or SIMPLE keygen's only entry
+            name = col.attr
+        else:
+            key = _token_text(info.name, col.attr, key)
+            name = f"{col.attr}:{key}" if key else col.attr
         if score is None or score == "":
             entries.tokens.append(name)
         else:

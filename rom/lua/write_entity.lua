@@ -11,15 +11,11 @@
 --             checks the type of many sets at once (need_sets)
 -- ARGV[1]     seconds the write record is kept
 -- ARGV[2]     the key table (rom/_writer.py key_table): JSON object, per
---             plan namespace (a plan's "ns") what KeySpace.script_keys()
---             holds, as one flat array (cjson's cost is the tables it
---             builds): the before and after of the templates row, idx, pre,
---             suf, geo, uidx (KeySpace TEMPLATE_KINDS, in that order), the
---             counter, legacy, stride and offset (a partition of a
---             partitioned model's ids are n * stride + offset for each n its
---             counter gives; 1 and 0 otherwise), and for an expiring model
---             its x; made into {row = {before, after}, ..., counter, legacy,
---             stride, offset, x} (tables()). Every key is named from it: a key of kind K for
+--             plan namespace (a plan's "ns") KeySpace.script_keys():
+--             {row, idx, pre, suf, geo, uidx = {before, after}, counter,
+--              legacy; a partition of a partitioned model also has stride
+--              and offset: its ids are n * stride + offset for each n its
+--              counter gives}. Every key is named from it: a key of kind K for
 --             name N is K[1] .. N .. K[2] (N is the id for row, the index
 --             name, attribute or column(s) for the others); counter and
 --             legacy are the id counter and the legacy record hash. Index
@@ -32,16 +28,16 @@
 --             it, an expired entity met (the plan's own, a unique value's
 --             owner) is removed fully first, and a save plan's "x" sets,
 --             keeps or drops the entity's expiry.
--- ARGV[3..]   three per entity (rom/_writer.py WritePlan.to_args): its JSON
---             plan, the -index-data- record it writes ('' for a delete), and
---             the scores of its prefix and suffix entries, a JSON array
---             [prefix scores, suffix scores] in the record's order ('' if
---             none).
+-- ARGV[3..]   two per entity (rom/_writer.py WritePlan.to_args): its JSON
+--             plan, then the -index-data- record it writes ('' for a delete).
 --             A delete plan's "unsafe" lists full UnsafeColumn key names.
 --             A plan leaves out its empty lists, false flags (delete,
 --             reindex) and a new entity's id: read as empty, false, none.
---             Its tokens and affix names are only in the record; expand()
---             decodes them and their scores, for a plan that needs them.
+--             Its tokens and affix names are only in the record; its
+--             "prefix" and "suffix" are the affixes' scores: lists, or for a
+--             plain save (which may keep its record) each one
+--             space-separated string; expand() reads both, for a plan that
+--             needs them.
 --             Its "race" and "scored" pairs are flat: field, expected value
 --             (false: absent), field, ...; index name, score (false: the
 --             id), name, ...
@@ -59,18 +55,7 @@
 --             or the recorded reply of an earlier run of the same request.
 --             A run that wrote something records its reply in KEYS[1].
 
--- The key table, by namespace, in the shape key() reads.
-local function tables(flat)
-    local out = {}
-    for ns, a in pairs(flat) do
-        out[ns] = {row = {a[1], a[2]}, idx = {a[3], a[4]}, pre = {a[5], a[6]},
-            suf = {a[7], a[8]}, geo = {a[9], a[10]}, uidx = {a[11], a[12]},
-            counter = a[13], legacy = a[14], stride = a[15], offset = a[16],
-            x = a[17]}
-    end
-    return out
-end
-local K = tables(cjson.decode(ARGV[2]))
+local K = cjson.decode(ARGV[2])
 
 --#include lib_entries
 --#include lib_expiry
@@ -90,15 +75,24 @@ end
 -- Fill in a plan's tokens and prefix and suffix entries ({attr, token}
 -- pairs) from its record (slots 1, 3 and 4, in the plan's order:
 -- rom/_writer.py IndexEntries.record), and their scores (p.pscores,
--- p.sscores, same order) from its scores argument. Only plans that touch
--- their entries need them (a delete, a full save, a changed record), so an
--- update that leaves its record as it is decodes neither.
+-- p.sscores, same order) from the plan's "prefix" and "suffix" (lists, or
+-- space-separated strings). Only plans that touch their entries need them (a
+-- delete, a full save, a changed record), so an update that leaves its
+-- record as it is neither decodes nor splits them.
+local function words(text)
+    if type(text) == 'table' then return text end
+    local out = {}
+    if text then
+        for word in string.gmatch(text, '%S+') do out[#out + 1] = word end
+    end
+    return out
+end
+
 local function expand(p)
     if p.tokens then return end
     local rec = decode_record(p.record)
+    p.pscores, p.sscores = words(p.prefix), words(p.suffix)
     p.tokens, p.prefix, p.suffix = slot(rec, 1), slot(rec, 3), slot(rec, 4)
-    local scores = p.scores ~= '' and cjson.decode(p.scores) or {}
-    p.pscores, p.sscores = scores[1] or {}, scores[2] or {}
 end
 
 -- ZADD prefix or suffix members not already in place, one call per key
@@ -350,7 +344,7 @@ end
 -- A partition of a partitioned model (k.stride partitions, this one
 -- k.offset) gives the ids n * stride + offset.
 local function id_for(k, n)
-    return string.format('%d', n * k.stride + k.offset)
+    return string.format('%d', n * (k.stride or 1) + (k.offset or 0))
 end
 
 -- The id the next INCR of the counter gives.
@@ -649,15 +643,16 @@ local EMPTY = {}
 local READ_ONLY = {'race', 'unique', 'hdel', 'scored', 'geo', 'unsafe',
     'unique_fields', 'row_check', 'unique_stored'}
 local plans = {}
-for i = 3, #ARGV, 3 do
+for i = 3, #ARGV, 2 do
     local p = cjson.decode(ARGV[i])
     for _, name in ipairs(READ_ONLY) do
         if not p[name] then p[name] = EMPTY end
     end
     if not p.hset then p.hset = {} end
     if not p.unique_del then p.unique_del = {} end
-    -- expand() makes the entries from these (p.tokens nil until then).
-    p.record, p.scores = ARGV[i + 1], ARGV[i + 2]
+    -- expand() makes the entries from these (p.tokens nil until then;
+    -- p.prefix and p.suffix the scores' strings until then).
+    p.record = ARGV[i + 1]
     plans[#plans + 1] = p
     if not p.id then pending_new[p.ns] = (pending_new[p.ns] or 0) + 1 end
 end
