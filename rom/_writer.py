@@ -170,8 +170,10 @@ class WritePlan:
             body["delete"] = True
         if self.reindex:
             body["reindex"] = True
+        # Pairs go flat (field, value, field, value...): cjson's cost is
+        # mostly the tables it builds, one per nested list.
         if self.race:
-            body["race"] = [[f, v if v is not None else False] for f, v in self.race]
+            body["race"] = _flat(self.race)
         for name, value in (
             ("unique", self.unique),
             ("unique_del", self.unique_del),
@@ -184,13 +186,17 @@ class WritePlan:
                 body[name] = value
         # The tokens and the prefix and suffix names are in the record (its
         # slots 1, 3 and 4, same order), which the script decodes only
-        # when it needs them: here only the affixes' scores.
+        # when it needs them: here only the affixes' scores. A plain save
+        # sends each list as one string (space-separated repr()s of floats,
+        # keygen affix_score), which costs cjson much less than a list and
+        # which the script splits only if the record changed; a plan that
+        # always writes its entries (new, full, delete) sends lists.
         if e.prefix:
-            body["prefix"] = [score for _, _, score in e.prefix]
+            body["prefix"] = self._scores(e.prefix)
         if e.suffix:
-            body["suffix"] = [score for _, _, score in e.suffix]
+            body["suffix"] = self._scores(e.suffix)
         if e.scored:
-            body["scored"] = [[k, s if s is not None else False] for k, s in e.scored]
+            body["scored"] = _flat(e.scored)
         if self.unsafe:
             body["unsafe"] = [self.keyspace.unsafe(self.id, a) for a in self.unsafe]
         if self.unique_fields:
@@ -205,12 +211,27 @@ class WritePlan:
             body["fence"] = self.fence
         return _compact(body)
 
+    def _scores(self, affixes: list[tuple[str, str, str]]) -> str | list[str]:
+        scores = [score for _, _, score in affixes]
+        if self.reindex or self.delete or self.id is None:
+            return scores
+        return " ".join(scores)
+
     def give_id(self, id: int) -> None:
         """Set the id of a new entity's plan made without one (the script
         would have allocated it): the row gets its primary key field."""
         self.id = str(id)
         self.hset += [self.pk, self.id]
         self.new_last[self.pk] = self.id
+
+
+def _flat(pairs: list[tuple[str, str | None]]) -> list[str | bool]:
+    # (name, value) pairs as name, value, name, ...; a None value (JSON null,
+    # which the script cannot keep in a list) as false.
+    flat: list[str | bool | None] = [x for pair in pairs for x in pair]
+    if None in flat:
+        return [False if x is None else x for x in flat]
+    return flat  # type: ignore[return-value]
 
 
 def key_table(plans: Iterable[WritePlan]) -> str:
@@ -274,8 +295,17 @@ def plan_save(
     plan.keys = keys
     plan.reindex = full
     plan.new_last = {} if ignore_last else dict(last)
+    row = {} if ignore_last else last
     for col in info.stored:
-        _plan_field(plan, col, data, {} if ignore_last else last, full)
+        # Inline: every stored column is compared, few are written.
+        attr = col.attr
+        if isinstance(col, PrimaryKey):
+            wire = plan.id
+        else:
+            value = data.get(attr)
+            wire = None if value is None else col.to_redis(value)
+        if full or wire != row.get(attr):
+            _plan_field(plan, col, wire, row.get(attr), data)
     plan.changes += _unstored_changes(info, full)
     if force and not new:
         # A forced save rewrites the row as it is in memory: drop every field
@@ -319,15 +349,12 @@ def _no_local_unique(plan: WritePlan) -> None:
 def _plan_field(
     plan: WritePlan,
     col: Column[Any],
+    wire: str | None,
+    old: str | None,
     data: Mapping[str, Any],
-    last: Mapping[str, str],
-    full: bool,
 ) -> None:
+    # A column written: its wire value ``wire``, the row's ``old``.
     attr = col.attr
-    wire = plan.id if isinstance(col, PrimaryKey) else _wire(col, data)
-    old = last.get(attr)
-    if not full and wire == old:
-        return
     plan.changes += 1
     if wire is None:
         if old is not None:
@@ -419,8 +446,11 @@ def _add_scored(
     entries: IndexEntries, info: ModelInfo, col: Column[Any], output: dict[Any, Any]
 ) -> None:
     for key, score in output.items():
-        key = _token_text(info.name, col.attr, key)
-        name = f"{col.attr}:{key}" if key else col.attr
+        if key == "":  # a numeric or SIMPLE keygen's only entry
+            name = col.attr
+        else:
+            key = _token_text(info.name, col.attr, key)
+            name = f"{col.attr}:{key}" if key else col.attr
         if score is None or score == "":
             entries.tokens.append(name)
         else:

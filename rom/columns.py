@@ -722,10 +722,16 @@ class Json(Column[Any]):
         return value
 
     def to_redis(self, value: Any) -> str:
-        return json.dumps(value, sort_keys=True)
+        return _json_wire(value)
 
     def from_redis(self, raw: str) -> Any:
         return json.loads(raw)
+
+
+# json.dumps(value, sort_keys=True) with one encoder for every call: dumps
+# builds a new one a call when given an option (every save encodes each
+# JSON column, changed or not, to compare it with the row).
+_json_wire = json.JSONEncoder(sort_keys=True).encode
 
 
 def _check_json_keys(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> None:

@@ -34,7 +34,13 @@
 --             A plan leaves out its empty lists, false flags (delete,
 --             reindex) and a new entity's id: read as empty, false, none.
 --             Its tokens and affix names are only in the record; its
---             "prefix" and "suffix" list the affixes' scores (expand()).
+--             "prefix" and "suffix" are the affixes' scores: lists, or for a
+--             plain save (which may keep its record) each one
+--             space-separated string; expand() reads both, for a plan that
+--             needs them.
+--             Its "race" and "scored" pairs are flat: field, expected value
+--             (false: absent), field, ...; index name, score (false: the
+--             id), name, ...
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
@@ -59,7 +65,7 @@ local K = cjson.decode(ARGV[2])
 local function entry_names(p)
     local names = {}
     for _, name in ipairs(p.tokens) do names['t\0' .. name] = true end
-    for _, e in ipairs(p.scored) do names['z\0' .. e[1]] = true end
+    for i = 1, #p.scored, 2 do names['z\0' .. p.scored[i]] = true end
     for _, e in ipairs(p.prefix) do names['p\0' .. e[1] .. '\0' .. e[2]] = true end
     for _, e in ipairs(p.suffix) do names['s\0' .. e[1] .. '\0' .. e[2]] = true end
     for _, e in ipairs(p.geo) do names['g\0' .. e[1]] = true end
@@ -68,14 +74,24 @@ end
 
 -- Fill in a plan's tokens and prefix and suffix entries ({attr, token}
 -- pairs) from its record (slots 1, 3 and 4, in the plan's order:
--- rom/_writer.py IndexEntries.record); their scores are the plan's
--- "prefix" and "suffix" lists, same order (p.pscores, p.sscores). Only
--- plans that touch their entries need them (a delete, a full save, a
--- changed record), so an update that leaves its record as it is never
--- decodes it.
+-- rom/_writer.py IndexEntries.record), and their scores (p.pscores,
+-- p.sscores, same order) from the plan's "prefix" and "suffix" (lists, or
+-- space-separated strings). Only plans that touch their entries need them (a
+-- delete, a full save, a changed record), so an update that leaves its
+-- record as it is neither decodes nor splits them.
+local function words(text)
+    if type(text) == 'table' then return text end
+    local out = {}
+    if text then
+        for word in string.gmatch(text, '%S+') do out[#out + 1] = word end
+    end
+    return out
+end
+
 local function expand(p)
     if p.tokens then return end
     local rec = decode_record(p.record)
+    p.pscores, p.sscores = words(p.prefix), words(p.suffix)
     p.tokens, p.prefix, p.suffix = slot(rec, 1), slot(rec, 3), slot(rec, 4)
 end
 
@@ -109,10 +125,11 @@ local function add_entries(k, id, p, kept)
             end
         end
     end
-    for _, e in ipairs(p.scored) do
-        local score = e[2]
+    local scored = p.scored
+    for i = 1, #scored, 2 do
+        local score = scored[i + 1]
         if score == false then score = id end
-        redis.call('ZADD', key(k, 'idx', e[1]), score, id)
+        redis.call('ZADD', key(k, 'idx', scored[i]), score, id)
     end
     if kept then
         add_affixes(k, id, p.prefix, p.pscores, 'pre', 'p\0', kept)
@@ -207,12 +224,18 @@ end
 -- record, and the fields of unique_fields.
 local function read_row(row, p)
     local fields, out = {'-index-data-'}, {['-index-data-'] = false}
-    for _, list in ipairs({p.row_check, p.race}) do
-        for _, e in ipairs(list) do
-            if out[e[1]] == nil then
-                fields[#fields + 1] = e[1]
-                out[e[1]] = false
-            end
+    for _, e in ipairs(p.row_check) do
+        if out[e[1]] == nil then
+            fields[#fields + 1] = e[1]
+            out[e[1]] = false
+        end
+    end
+    local race = p.race
+    for i = 1, #race, 2 do
+        local name = race[i]
+        if out[name] == nil then
+            fields[#fields + 1] = name
+            out[name] = false
         end
     end
     for _, e in ipairs(p.unique_fields) do
@@ -270,13 +293,15 @@ end
 -- Checks come before any write, so a failed plan writes nothing.
 local function check(k, id, values, p)
     if id and row_moved(values, p) then return {error = 'moved'} end
-    if #p.race > 0 then
+    local race = p.race
+    if #race > 0 then
         local changed = {}
-        for _, e in ipairs(p.race) do
-            local current = values[e[1]]
-            if e[1] == p.pk and not current then return {error = 'deleted'} end
+        for i = 1, #race, 2 do
+            local name = race[i]
+            local current = values[name]
+            if name == p.pk and not current then return {error = 'deleted'} end
             -- An expected false means the field must be absent.
-            if current ~= e[2] then table.insert(changed, e[1]) end
+            if current ~= race[i + 1] then table.insert(changed, name) end
         end
         if #changed > 0 then return {error = 'race', fields = changed} end
     end
@@ -424,7 +449,8 @@ local function entry_keys(k, p)
         end
     end
     if not p.delete then
-        for _, e in ipairs(p.scored) do zsets[#zsets + 1] = idx[1] .. e[1] .. idx[2] end
+        local scored = p.scored
+        for i = 1, #scored, 2 do zsets[#zsets + 1] = idx[1] .. scored[i] .. idx[2] end
         for _, e in ipairs(p.geo) do zsets[#zsets + 1] = geo[1] .. e[1] .. geo[2] end
     end
     return sets, zsets
@@ -623,9 +649,9 @@ for i = 3, #ARGV, 2 do
         if not p[name] then p[name] = EMPTY end
     end
     if not p.hset then p.hset = {} end
-    -- The affixes' scores; expand() makes the entries (p.tokens nil until then).
-    p.pscores, p.sscores, p.prefix, p.suffix = p.prefix or EMPTY, p.suffix or EMPTY, nil, nil
     if not p.unique_del then p.unique_del = {} end
+    -- expand() makes the entries from these (p.tokens nil until then;
+    -- p.prefix and p.suffix the scores' strings until then).
     p.record = ARGV[i + 1]
     plans[#plans + 1] = p
     if not p.id then pending_new[p.ns] = (pending_new[p.ns] or 0) + 1 end
