@@ -4,6 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from rom.testing import RedisServer
+
 from .cluster_subset import CLUSTER_TESTS
 from .dump import WRITE_PATHS
 from .dump import writes_with
@@ -14,6 +16,14 @@ def write_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run the test once with the Lua writer and once with the WATCH writer."""
     with writes_with(request.param):
         yield request.param
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    """A private redis-server of the test module's own, for tests that make
+    their clients themselves (proxies, pools, lost replies)."""
+    with RedisServer() as private:
+        yield private
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,12 +12,6 @@ from rom.testing import DroppingProxy
 from rom.testing import RedisServer
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    with RedisServer() as private:
-        yield private
-
-
 @pytest.fixture
 def thread_errors() -> Iterator[list[BaseException | None]]:
     """Exceptions that escape any thread while the test runs."""

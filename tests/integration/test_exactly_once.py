@@ -43,12 +43,6 @@ class EoUnique(rom.Model):
     n = rom.Integer(index=True)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    with RedisServer() as private:
-        yield private
-
-
 @pytest.fixture
 def direct(server: RedisServer) -> Iterator[redis.Redis]:
     """A plain client of the private server, emptied (we started it)."""

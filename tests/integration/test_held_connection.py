@@ -26,12 +26,6 @@ class HcItem(rom.Model):
     email = rom.Text(unique=True)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    with RedisServer() as private:
-        yield private
-
-
 @pytest.fixture
 def direct(server: RedisServer) -> Iterator[redis.Redis]:
     client = server.client()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,12 +38,6 @@ class LtItem(rom.Model):
     name = rom.Text(index=True, keygen=rom.FULL_TEXT)
     n = rom.Integer(index=True)
     email = rom.Text(unique=True)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    with RedisServer() as private:
-        yield private
 
 
 def _speaking(protocol: int, **kwargs: Any) -> dict[str, Any]:
