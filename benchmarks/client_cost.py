@@ -47,7 +47,7 @@ def _calls(op: str, k: int) -> int:
     return max(k // 10, 3) if op == "get_many" else k
 
 
-def _inputs(op: str, side: str, count: int, client: redis.Redis) -> list[Any]:
+def _inputs(op: str, side: str, count: int) -> list[Any]:
     """``count`` inputs of ``op`` for ``side``; the same whatever k is run."""
     data = w.make_dataset(SETUP + count, SEED)
     ids = list(range(1, SETUP + 1))
@@ -85,7 +85,7 @@ def _function(op: str, side: str, client: redis.Redis) -> Any:
 def _child(op: str, side: str, k: int, port: int, most: int) -> None:
     client = redis.Redis(port=port)
     w.BenchItem._conn = client
-    inputs = _inputs(op, side, most, client)  # as many whatever k is
+    inputs = _inputs(op, side, most)  # as many whatever k is
     fn = _function(op, side, client)
     for item in inputs[:k]:
         fn(item)

@@ -19,6 +19,8 @@ import rom
 from rom.testing import CallCounter
 from rom.testing import is_write_record
 
+from .server_commands import command_calls
+
 
 class QrItem(rom.Model):
     n = rom.Integer(index=True)
@@ -73,12 +75,6 @@ def warm(rom_redis: redis.Redis, roundtrips: CallCounter) -> CallCounter:
     populate()
     roundtrips.reset()
     return roundtrips
-
-
-def command_calls(conn: redis.Redis) -> dict[str, int]:
-    """Calls per command name on the server so far (INFO commandstats)."""
-    stats = conn.info("commandstats")
-    return {name[len("cmdstat_") :]: value["calls"] for name, value in stats.items()}
 
 
 def test_count_on_one_range_is_one_zcount(

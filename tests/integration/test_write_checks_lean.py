@@ -12,7 +12,6 @@ with INFO commandstats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
@@ -21,20 +20,15 @@ import redis
 import rom
 from rom.testing import RedisServer
 
+from .server_commands import Ran
+from .server_commands import commands_ran
+
 
 class LwDoc(rom.Model):
     email = rom.Text(unique=True)
     body = rom.Text(index=True, keygen=rom.FULL_TEXT, prefix=True)
     n = rom.Integer(index=True)
     flag = rom.Boolean(index=True)
-
-
-Ran = Callable[[Callable[[], object]], dict[str, int]]
-
-
-def _calls(conn: redis.Redis) -> dict[str, int]:
-    stats = conn.info("commandstats")
-    return {name[len("cmdstat_") :]: value["calls"] for name, value in stats.items()}
 
 
 @pytest.fixture
@@ -46,17 +40,7 @@ def ran(rom_redis: redis.Redis, rom_redis_server: RedisServer | None) -> Iterato
     warm.save()  # the script is loaded from here on
     warm.delete()
 
-    def run(action: Callable[[], object]) -> dict[str, int]:
-        before = _calls(rom_redis)
-        action()
-        after = _calls(rom_redis)
-        return {
-            name: after[name] - before.get(name, 0)
-            for name in after
-            if after[name] != before.get(name, 0) and name != "info"
-        }
-
-    yield run
+    yield commands_ran(rom_redis)
 
 
 def _doc(i: int, body: str = "alpha beta gamma") -> LwDoc:

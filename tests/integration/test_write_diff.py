@@ -8,7 +8,6 @@ Commands run inside the script are counted with INFO commandstats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +16,9 @@ import redis
 import rom
 from rom.testing import RedisServer
 
+from .server_commands import Ran
+from .server_commands import commands_ran
+
 
 class DiffDoc(rom.Model):
     email = rom.Text(unique=True)
@@ -24,14 +26,6 @@ class DiffDoc(rom.Model):
     n = rom.Integer(index=True)
     flag = rom.Boolean(index=True)
     meta = rom.Json()
-
-
-Ran = Callable[[Callable[[], object]], dict[str, int]]
-
-
-def _calls(conn: redis.Redis) -> dict[str, int]:
-    stats = conn.info("commandstats")
-    return {name[len("cmdstat_") :]: value["calls"] for name, value in stats.items()}
 
 
 @pytest.fixture
@@ -43,17 +37,7 @@ def ran(rom_redis: redis.Redis, rom_redis_server: RedisServer | None) -> Iterato
     warm.save()  # the script is loaded from here on
     warm.delete()
 
-    def run(action: Callable[[], object]) -> dict[str, int]:
-        before = _calls(rom_redis)
-        action()
-        after = _calls(rom_redis)
-        return {
-            name: after[name] - before.get(name, 0)
-            for name in after
-            if after[name] != before.get(name, 0) and name != "info"
-        }
-
-    yield run
+    yield commands_ran(rom_redis)
 
 
 def _saved(body: str = "Hello big world") -> DiffDoc:
