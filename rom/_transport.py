@@ -295,6 +295,20 @@ _HOLDERS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 _HOLDERS_LOCK = threading.Lock()
 
 
+def _forget_parents() -> None:
+    # A forked child holds none of its parent's connections: they are left
+    # alone (not closed, not released: the parent's), and counting starts
+    # afresh. Only the forking thread lives on in the child.
+    _HOLDERS.clear()
+    held = getattr(_LOCAL, "held", None)
+    if held is not None:
+        held.slots.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents)
+
+
 class _Slot:
     """A connection a thread holds, and whether a request is using it."""
 

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 import rom
+from rom import _transport
 from rom._io import call
 from rom._io import run_sync
 from rom.testing import RedisServer
@@ -152,23 +153,27 @@ def test_at_most_a_quarter_of_max_connections_is_held(server: RedisServer) -> No
 def test_a_forked_child_does_not_use_its_parents_connection(
     server: RedisServer,
 ) -> None:
-    client = server.client()
+    # A quarter of 4 connections: one thread may hold one, the parent's
+    # main thread does; the child's own main thread may hold one too.
+    client = server.client(max_connections=4)
     parent = _rom_id(client)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 1
         try:
-            os.write(write, str(_rom_id(client)).encode())
+            slots = _transport._LOCAL.held.slots
+            os.write(write, f"{_rom_id(client)} {len(slots)}".encode())
             code = 0
         finally:
             os._exit(code)
     os.close(write)
-    child = int(os.read(read, 64) or b"0")
+    child, held = (int(x) for x in os.read(read, 64).split())
     os.close(read)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert child and child != parent
+    assert held == 1  # the child holds a connection of its own
     assert _rom_id(client) == parent  # the parent's connection is intact
     client.close()
 
