@@ -17,7 +17,10 @@ kept:
   client's command method is called on a stand-in (:class:`_Capture`) that
   records the ``execute_command`` call instead of sending it, and the reply
   goes through the client's ``parse_response`` (its response callbacks,
-  e.g. HGETALL's dict, with the options the method passed);
+  e.g. HGETALL's dict, with the options the method passed); two shortcuts
+  give the same bytes for less: ``hgetall``/``hget``/``zcount`` of
+  redis-py's own client are built without the stand-in, and commands are
+  packed in one pass on redis-py's own connection classes (``_pack``);
 * pipelines read every reply, raise the first error annotated as redis-py
   does (``Command # n (...) of pipeline caused error: ...``); a MULTI/EXEC
   raises ``WatchError``/``ExecAbortError`` as redis-py does;
@@ -57,6 +60,8 @@ from typing import TypeVar
 
 import redis
 import redis.asyncio
+import redis.asyncio.connection
+import redis.connection
 from redis.exceptions import ConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import ExecAbortError
@@ -165,6 +170,30 @@ class _Capture:
 # (client class, method name) pairs whose method did not capture cleanly.
 _NOT_LEAN: set[tuple[type[Any], str]] = set()
 
+# The commands of rom's hot reads, whose redis-py method sends its
+# positional arguments as they are, with no option but ``keys`` (which
+# only client-side caching reads, and the lean path never serves a caching
+# pool): (command, number of arguments). When the client's method is
+# redis-py's own, the command is built without calling it on a _Capture.
+_PLAIN_METHODS: dict[str, tuple[str, int]] = {
+    "hgetall": ("HGETALL", 1),
+    "hget": ("HGET", 2),
+    "zcount": ("ZCOUNT", 3),
+}
+_NO_OPTIONS: dict[str, Any] = {}  # shared, never changed
+# (client class, method name): is the method redis-py's own?
+_OWN_METHODS: dict[tuple[type[Any], str], bool] = {}
+
+
+def _own_method(cls: type[Any], name: str) -> bool:
+    found = _OWN_METHODS.get((cls, name))
+    if found is None:
+        asyncio = issubclass(cls, redis.asyncio.Redis)
+        base = redis.asyncio.Redis if asyncio else redis.Redis
+        found = getattr(cls, name, None) is getattr(base, name)
+        _OWN_METHODS[(cls, name)] = found
+    return found
+
 
 def _wire(
     client: Any, name: str, args: Sequence[Any], kwargs: dict[str, Any]
@@ -176,6 +205,14 @@ def _wire(
     raises the method's own error for bad arguments, too).
     """
     cls = type(client)
+    plain = _PLAIN_METHODS.get(name)
+    if (
+        plain is not None
+        and not kwargs
+        and len(args) == plain[1]
+        and _own_method(cls, name)
+    ):
+        return _Captured((plain[0], *args), _NO_OPTIONS)
     if (cls, name) in _NOT_LEAN:
         return None
     method = getattr(cls, name, None)
@@ -190,6 +227,84 @@ def _wire(
         _NOT_LEAN.add((cls, name))
         return None
     return result
+
+
+# -- packing ----------------------------------------------------------------------
+
+# redis-py's own connection classes: their packing is RESP of each argument
+# encoded by the connection's Encoder (str in its encoding, int and float
+# as repr(), bytes as they are), whichever serializer (hiredis or Python)
+# does it. A subclass (rom's counting connections, say) packs its own way.
+_PLAIN_CONNECTIONS = frozenset(
+    {
+        redis.connection.Connection,
+        redis.connection.SSLConnection,
+        redis.connection.UnixDomainSocketConnection,
+        redis.asyncio.connection.Connection,
+        redis.asyncio.connection.SSLConnection,
+        redis.asyncio.connection.UnixDomainSocketConnection,
+    }
+)
+
+
+def _pack(conn: Any, commands: Sequence[Sequence[Any]]) -> list[bytes]:
+    """``conn.pack_commands(commands)``, but cheaper where that is the same.
+
+    redis-py's serializer costs about 3 us a command (argument checks, an
+    Encoder call per argument); RESP of str (UTF-8), bytes, int and float
+    (repr) arguments is built here in one pass, for redis-py's own
+    connection classes with the default UTF-8 strict encoding. Any other
+    connection or argument goes through redis-py, so it packs (or refuses
+    a value, with its DataError) exactly as redis-py does.
+    """
+    encoder = conn.encoder
+    if (
+        type(conn) not in _PLAIN_CONNECTIONS
+        or encoder.encoding != "utf-8"
+        or encoder.encoding_errors != "strict"
+    ):
+        return conn.pack_commands(commands)  # type: ignore[no-any-return]
+    packed = _pack_plain(commands)
+    if packed is None:
+        return conn.pack_commands(commands)  # type: ignore[no-any-return]
+    return [packed]
+
+
+def _pack_plain(commands: Sequence[Sequence[Any]]) -> bytes | None:
+    # None: an argument redis-py encodes in its own way (or refuses).
+    pieces: list[bytes] = []
+    for args in commands:
+        name = args[0]
+        if type(name) is not str or " " in name:
+            return None  # redis-py splits "SCRIPT LOAD": its path
+        plain: Sequence[Any] = args
+        for i, arg in enumerate(args):
+            kind = type(arg)
+            if kind is str or kind is bytes:
+                continue
+            if kind is not int and kind is not float:
+                return None  # bool, None, memoryview...: redis-py's Encoder
+            if plain is args:
+                plain = list(args)
+            plain[i] = repr(arg)  # type: ignore[index]  # as redis-py's Encoder
+        pieces.append(_pack_one(tuple(plain)))
+    return b"".join(pieces)
+
+
+def _pack_python(args: tuple[Any, ...]) -> bytes:
+    # hiredis.pack_command's output, for str and bytes arguments.
+    pieces = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data: bytes = arg.encode() if type(arg) is str else arg
+        pieces.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(pieces)
+
+
+_pack_one: Callable[[tuple[Any, ...]], bytes]
+try:
+    from hiredis import pack_command as _pack_one
+except ImportError:  # pragma: no cover - the hiredis extra is not installed
+    _pack_one = _pack_python
 
 
 def _resendable(args: tuple[Any, ...]) -> bool:
@@ -239,13 +354,20 @@ def _exec_result(
         raise ResponseError("Wrong number of response items from pipeline execution")
     _raise_first(commands, reply)
     callbacks = client.response_callbacks
+    # Each command name is looked up once (the table is case-insensitive:
+    # every look-up upper-cases the name).
+    known: dict[Any, Any] = {}
     data = []
     for r, command in zip(reply, commands, strict=True):
         if not isinstance(r, Exception):
             name = command.args[0]
-            if name in callbacks:
+            if name in known:
+                callback = known[name]
+            else:
+                callback = known[name] = callbacks.get(name)
+            if callback is not None:
                 options = {k: v for k, v in command.options.items() if k != "keys"}
-                r = callbacks[name](r, **options)
+                r = callback(r, **options)
         data.append(r)
     return data
 
@@ -468,7 +590,7 @@ def sync_command(
     command = wire.args
 
     def send(conn: Any) -> None:
-        conn.send_command(*command)
+        conn.send_packed_command(_pack(conn, (command,)))
 
     def read(conn: Any) -> Any:
         return client.parse_response(conn, command[0], **wire.options)
@@ -488,7 +610,7 @@ def sync_script(
     command = ("EVALSHA", sha, len(keys), *keys, *args)
 
     def send(conn: Any) -> None:
-        conn.send_command(*command)
+        conn.send_packed_command(_pack(conn, (command,)))
 
     def read(conn: Any) -> Any:
         return client.parse_response(conn, "EVALSHA")
@@ -520,14 +642,14 @@ def sync_pipeline(
         packed = [("MULTI",), *(w.args for w in wires), ("EXEC",)]
         return _sync_send(
             client,
-            lambda conn: conn.send_packed_command(conn.pack_commands(packed)),
+            lambda conn: conn.send_packed_command(_pack(conn, packed)),
             lambda conn: _sync_read_exec(client, conn, wires),
             again,
         )
     plain = [w.args for w in wires]
     return _sync_send(
         client,
-        lambda conn: conn.send_packed_command(conn.pack_commands(plain)),
+        lambda conn: conn.send_packed_command(_pack(conn, plain)),
         lambda conn: _sync_read_each(client, conn, wires),
         again,
     )
@@ -647,7 +769,7 @@ async def async_command(
     command = wire.args
 
     def send(conn: Any) -> Awaitable[None]:
-        return conn.send_command(*command)  # type: ignore[no-any-return]
+        return conn.send_packed_command(_pack(conn, (command,)))  # type: ignore[no-any-return]
 
     async def read(conn: Any) -> Any:
         return await client.parse_response(conn, command[0], **wire.options)
@@ -667,7 +789,7 @@ async def async_script(
     command = ("EVALSHA", sha, len(keys), *keys, *args)
 
     def send(conn: Any) -> Awaitable[None]:
-        return conn.send_command(*command)  # type: ignore[no-any-return]
+        return conn.send_packed_command(_pack(conn, (command,)))  # type: ignore[no-any-return]
 
     async def read(conn: Any) -> Any:
         return await client.parse_response(conn, "EVALSHA")
@@ -699,14 +821,14 @@ async def async_pipeline(
         packed = [("MULTI",), *(w.args for w in wires), ("EXEC",)]
         return await _async_send(
             client,
-            lambda conn: conn.send_packed_command(conn.pack_commands(packed)),
+            lambda conn: conn.send_packed_command(_pack(conn, packed)),
             lambda conn: _async_read_exec(client, conn, wires),
             again,
         )
     plain = [w.args for w in wires]
     return await _async_send(
         client,
-        lambda conn: conn.send_packed_command(conn.pack_commands(plain)),
+        lambda conn: conn.send_packed_command(_pack(conn, plain)),
         lambda conn: _async_read_each(client, conn, wires),
         again,
     )
