@@ -70,8 +70,13 @@ Build = Callable[[list[Any]], list[Any]]
 def _builder(shape: str) -> tuple[Build, list[Any]]:
     """The function the read path builds a batch of entities with, and inputs.
 
-    A tree without ``Model._adopt_all`` (rom before it) adopts each row.
+    Where the session has ``adopt_replies``, rows are built from the reply
+    as read, as ``Model.get`` and queries do (the id list and keys of a
+    ``get`` of many ids are made here too); a tree without it decodes each
+    row, then adopts them (``Model._adopt_all``), and a tree without that
+    adopts each row.
     """
+    import rom._replies
     import rom.model
     import rom.query
 
@@ -82,9 +87,22 @@ def _builder(shape: str) -> tuple[Build, list[Any]]:
     decode: Callable[[Any], dict[str, str]] = rom.model.decode_row
     inputs: list[Any] = rows
     if shape == "script":
-        decode = rom.query.reply_row
+        decode = getattr(rom.query, "reply_row", None) or rom._replies.reply_row
         inputs = [[raw[b"id"], *[x for kv in raw.items() for x in kv]] for raw in rows]
     batches = [inputs[i : i + BATCH] for i in range(0, len(inputs), BATCH)]
+    from rom.session import session
+
+    adopt_replies = getattr(session, "adopt_replies", None)
+    if adopt_replies is not None:  # rows built from the reply as read
+        if shape == "script":
+            return model._adopt_rows, batches
+        keys = model._meta.entity_keys
+
+        def build(batch: list[Any]) -> list[Any]:
+            ids = [raw[b"id"] for raw in batch]
+            return adopt_replies(model, keys([int(i) for i in ids]), ids, batch)  # type: ignore[no-any-return]
+
+        return build, batches
     adopt_all = getattr(model, "_adopt_all", None)
     if adopt_all is not None:
         return (lambda batch: adopt_all([decode(x) for x in batch])), batches

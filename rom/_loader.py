@@ -13,6 +13,12 @@ convert) is redone by :meth:`RowLoader.checked`, the column-by-column path,
 which gives defaults to missing columns and raises the column's own error
 naming the model, the column and the value. So a row gives the same state,
 and a bad row the same error, either way.
+
+``get`` and queries read rows as dicts of bytes (HGETALL replies, or a
+script's ``[id, field, value, ...]`` paired up); ``RowLoader.from_reply``
+builds the entity from those bytes directly, decoding each stored field as
+it reads it, and hands any other reply to ``decode_row`` and the path
+above.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._meta import ModelInfo
+from ._replies import decode_row
 from ._replies import known_fields
 from ._state import EntityState
 from .columns import Boolean
@@ -71,7 +78,7 @@ def _converter(col: Column[Any]) -> Callable[[str], Any] | None:
 class RowLoader:
     """Builds the :class:`EntityState` of rows of one model."""
 
-    __slots__ = ("entity", "info", "state")
+    __slots__ = ("entity", "from_reply", "info", "state")
 
     def __init__(self, info: ModelInfo, model: type[Any]) -> None:
         self.info = info
@@ -83,6 +90,14 @@ class RowLoader:
         #: A new ``model`` entity (made without ``__init__``) holding
         #: ``state(row)``: the same code, in one Python call per row.
         self.entity: Callable[[Mapping[str, str]], Any] = self._compile(model)
+        #: ``entity`` of an HGETALL reply of bytes (``row key``'s), decoded
+        #: as it is read: the common row (every stored field and no other,
+        #: every one UTF-8 and convertible) with no decoded row in between;
+        #: any other goes through ``decode_row`` and ``entity``, which give
+        #: its defaults or raise its error.
+        self.from_reply: Callable[[Mapping[Any, Any], str], Any] = self._compile_reply(
+            model
+        )
 
     def _compile(
         self, model: type[Any] | None = None
@@ -140,6 +155,73 @@ class RowLoader:
             ]
         exec("\n".join(lines), env)
         built: Callable[[Mapping[str, str]], Any] = env["state"]
+        return built
+
+    def _compile_reply(
+        self, model: type[Any]
+    ) -> Callable[[Mapping[Any, Any], str], Any]:
+        # _compile's function, reading bytes fields: a reply that is not a
+        # dict of bytes holding exactly the stored fields and maybe the
+        # index record (a str field of a
+        # client that decodes replies, a missing or extra field, bytes that
+        # are not UTF-8) or a value that does not convert is redone by
+        # slow(), the decoded row's path, which raises its error.
+        entity = self.entity
+
+        def slow(raw: Mapping[Any, Any], key: str) -> Any:
+            return entity(decode_row(raw, key))
+
+        env: dict[str, Any] = {
+            "slow": slow,
+            "new": object.__new__,
+            "State": EntityState,
+            "scan": _scan_json,
+            "Unconvertible": (
+                KeyError,
+                AttributeError,
+                StopIteration,
+                *_CONVERSION_ERRORS,
+            ),
+            "model": model,
+            "make": model.__new__,
+        }
+        body, values, wires = [], [], []
+        for i, col in enumerate(self.info.stored):
+            convert = _converter(col)
+            body.append(f"r{i} = raw[{col.attr.encode()!r}].decode()")
+            if convert is None:
+                value = f"r{i}"
+            elif convert is _json:
+                body.append(f"v{i}, end = scan(r{i}, 0)")
+                body.append(f"if end != len(r{i}): raise ValueError")
+                value = f"v{i}"
+            else:
+                env[f"c{i}"] = convert
+                value = f"c{i}(r{i})"
+            values.append(f"{col.attr!r}: {value}")
+            wires.append(f"{col.attr!r}: r{i}")
+        values += [f"{name!r}: None" for name in self.info.index_only]
+        lines = [
+            "def from_reply(raw, key):",
+            "    try:",
+            # Besides the stored fields, the row may hold its index record.
+            f"        if len(raw) != {len(self.info.stored)}:",
+            f"            if len(raw) != {len(self.info.stored) + 1}: raise KeyError",
+            "            raw[b'-index-data-'].decode()",
+            *(f"        {line}" for line in body),
+            f"        data = {{{', '.join(values)}}}",
+            "    except Unconvertible:",
+            "        return slow(raw, key)",
+            "    state = new(State)",
+            "    state.data = data",
+            f"    state.last = {{{', '.join(wires)}}}",
+            "    state.new = state.modified = state.deleted = False",
+            "    entity = make(model)",
+            "    entity._rom_state = state",
+            "    return entity",
+        ]
+        exec("\n".join(lines), env)
+        built: Callable[[Mapping[Any, Any], str], Any] = env["from_reply"]
         return built
 
     def checked(self, row: Mapping[str, str]) -> EntityState:

@@ -15,11 +15,11 @@ from typing import TypeVar
 from . import _claims
 from . import _expiry_reads
 from . import _scripts
+from . import _transport
 from ._io import Pipeline
 from ._io import Steps
 from ._io import call
 from ._io import run_sync
-from ._replies import decode_row
 from ._replies import reply_row
 from ._replies import text
 from ._search import RangeFilter
@@ -51,7 +51,27 @@ def get(model: type[M], ids: Any) -> M | list[M] | None:
 
     A collection gives the entities found, in the order asked.
     """
+    if type(ids) is int and not model._meta.expiring:
+        # The common call, one id, on the blocking API: get_steps's work
+        # without its generator and request (the same transport call).
+        client = model._connection
+        if _transport.lean_sync(client):
+            key = model._meta.entity_key(ids)
+            cached = session.get(key)
+            if isinstance(cached, model) and not state_of(cached).new:
+                return cached
+            raw = _transport.sync_command(client, "hgetall", (key,), _NO_KWARGS)
+            return _one(model, key, ids, raw)
     return run_sync(get_steps(model, ids))
+
+
+_NO_KWARGS: dict[str, Any] = {}  # shared, never changed
+
+
+def _one(model: type[M], key: str, id: int, raw: Any) -> M | None:
+    if not raw:
+        return None
+    return session.adopt_replies(model, (key,), (b"%d" % id,), (raw,))[0]
 
 
 def get_steps(model: type[M], ids: Any) -> Steps[M | list[M] | None]:
@@ -63,7 +83,7 @@ def get_steps(model: type[M], ids: Any) -> Steps[M | list[M] | None]:
         if isinstance(cached, model) and not state_of(cached).new:
             return cached
         raw = yield from call(model._connection, "hgetall", key)
-        return model._adopt(decode_row(raw, key)) if raw else None
+        return _one(model, key, ids, raw)
     single = not isinstance(ids, ID_COLLECTIONS)
     wanted = [_to_id(model.__name__, i) for i in ([ids] if single else ids)]
     found = yield from _load_ids(model, wanted)
@@ -112,7 +132,7 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
         i, key = missing[0]
         raw = yield from call(model._connection, "hgetall", key)
         if raw:
-            found[i] = model._adopt(decode_row(raw, key))
+            found[i] = session.adopt_replies(model, (key,), (b"%d" % i,), (raw,))[0]
     elif missing:
         rows: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = tuple(
             ("hgetall", (key,), {}) for _, key in missing
@@ -124,8 +144,11 @@ def _load_ids(model: type[M], ids: list[int]) -> Steps[dict[int, M]]:
         read = [
             (i, key, raw) for (i, key), raw in zip(missing, replies, strict=True) if raw
         ]
-        adopted = model._adopt_all([decode_row(raw, key) for _, key, raw in read])
-        found.update(zip([i for i, _, _ in read], adopted, strict=True))
+        ids = [i for i, _, _ in read]
+        keys = [key for _, key, _ in read]
+        raws = [raw for _, _, raw in read]
+        adopted = session.adopt_replies(model, keys, [b"%d" % i for i in ids], raws)
+        found.update(zip(ids, adopted, strict=True))
     return found
 
 

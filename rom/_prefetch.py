@@ -24,7 +24,6 @@ from ._io import Each
 from ._io import Steps
 from ._keys import KeySpace
 from ._partitions import partition_of
-from ._replies import reply_row
 from ._replies import text
 from ._state import state_of
 from .exceptions import QueryError
@@ -230,7 +229,7 @@ def _rows_task(task: _Task, groups: list[Any]) -> _Task:
 
 def _apply(task: _Task, entities: list[Model], reply: list[Any]) -> None:
     groups, rows = reply
-    adopted = task.target._adopt_all([reply_row(row) for row in rows])
+    adopted = task.target._adopt_rows(rows)
     found = {text(row[0]): e for row, e in zip(rows, adopted, strict=True)}
     if task.kind == "rows":
         for entity, id in task.owners:

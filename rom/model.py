@@ -34,6 +34,7 @@ from ._persist import save_entities
 from ._persist import save_entities_steps
 from ._registry import register_model
 from ._replies import decode_row
+from ._replies import reply_row
 from ._state import SLOT
 from ._state import EntityState
 from ._transfer import transfer_steps
@@ -610,6 +611,31 @@ class Model:
         pkey = cls._pkey
         keys = cls._meta.entity_keys([row.get(pkey) for row in rows])
         return session.adopt(cls, keys, rows, cls._rom_loader.entity)
+
+    @classmethod
+    def _adopt_rows(cls, rows: Sequence[Sequence[Any]]) -> list[Self]:
+        """``_adopt_all`` of rows as rom's scripts return them,
+        ``[id, field, value, ...]`` of bytes, built from the reply as read."""
+        ids: list[bytes] = []
+        raws: list[dict[Any, Any]] = []
+        for reply in rows:
+            id = reply[0]
+            if (
+                type(id) is not bytes
+                or not id.isdigit()
+                or id.startswith(b"0")  # "007": keyed as 7, by _adopt_all
+                or len(reply) % 2 == 0
+            ):
+                # Not the common row (a client that decodes replies...).
+                return cls._adopt_all([reply_row(row) for row in rows])
+            pairs = iter(reply)
+            next(pairs)
+            raws.append(dict(zip(pairs, pairs, strict=False)))
+            ids.append(id)
+        texts = [id.decode() for id in ids]
+        keys = cls._meta.entity_keys(texts)
+        wheres = [f"the row of id {text}" for text in texts]
+        return session.adopt_replies(cls, keys, ids, raws, wheres)
 
     query = QueryProperty()
 

@@ -46,7 +46,6 @@ from ._partition_plans import renamer
 from ._prefetch import check_prefetch
 from ._prefetch import prefetch_steps
 from ._q import Q
-from ._replies import reply_row
 from ._replies import text
 from ._replies import text_or_none
 from ._search import ALLOWED_DIST
@@ -920,7 +919,7 @@ class Query(Generic[M]):
     def _build(self, rows: list[Any]) -> Steps[list[Any]]:
         if self._select is not None:
             return [self._selected(row) for row in rows]
-        built = self._model._adopt_all([reply_row(row) for row in rows])
+        built = self._model._adopt_rows(rows)
         return (yield from self._with_related(built))
 
     def _selected(self, row: list[Any]) -> Any:

@@ -30,6 +30,7 @@ from ._io import run_sync
 from ._meta import ModelInfo
 from ._on_delete import delete_with_policies_steps
 from ._persist import save_entities_steps
+from ._replies import decode_row
 from ._state import state_of
 from .exceptions import ORMError
 
@@ -323,6 +324,54 @@ class Session:
             if str(pk) != loaded.last[pkey]:  # read as "007": the row of 7
                 key = obj._meta.entity_key(pk)
             ref = _Ref(obj, remove)  # weak.put(key, obj), inline
+            ref.key = key
+            weak[key] = ref
+            if key in dirty:
+                del dirty[key]
+        return found
+
+    def adopt_replies(
+        self,
+        model: type[M],
+        keys: Sequence[str],
+        ids: Sequence[bytes],
+        replies: Sequence[Any],
+        wheres: Sequence[str] | None = None,
+    ) -> list[M]:
+        """``adopt`` of rows read as dicts of bytes (HGETALL replies): the
+        rows of ``keys``, whose ids are ``ids`` (as sent), each built from the
+        reply as read (``RowLoader.from_reply``). ``wheres`` names each row
+        in an error (default: its key).
+
+        A row whose id field is not its key's id (in another form, or
+        another id) is adopted as ``model._adopt`` does: keyed by its own.
+        """
+        state = _state()
+        null = state.null
+        register = not (NULL_SESSION if null is None else null)
+        dirty, weak = state.dirty, state.weak
+        remove, make = weak.remove, model._rom_loader.from_reply
+        pkey = model._pkey.encode()
+        found: list[M] = []
+        append = found.append
+        for key, id, raw, where in zip(keys, ids, replies, wheres or keys, strict=True):
+            if raw.get(pkey) != id:
+                append(model._adopt(decode_row(raw, where)))
+                continue
+            ref = weak.get(key)
+            if ref is not None or key in dirty:  # a cached entity, maybe
+                cached = dirty.get(key) or (ref and ref())
+                if isinstance(cached, model) and not cached._rom_state.new:
+                    append(cached)
+                    continue
+            obj = make(raw, where)
+            append(obj)
+            if not register:
+                continue
+            # As adopt: a new object, registered under its key.
+            obj._rom_session_rank = (state.epoch, state.next_rank)
+            state.next_rank += 1
+            ref = _Ref(obj, remove)
             ref.key = key
             weak[key] = ref
             if key in dirty:
