@@ -29,6 +29,7 @@ from ._state import state_of
 from .columns import Column
 from .columns import IndexOnly
 from .connection import is_cluster
+from .connection import sync_client
 from .exceptions import QueryError
 from .query import Query
 from .relations import _Reference
@@ -54,7 +55,7 @@ def get(model: type[M], ids: Any) -> M | list[M] | None:
     if type(ids) is int and not model._meta.expiring:
         # The common call, one id, on the blocking API: get_steps's work
         # without its generator and request (the same transport call).
-        client = model._connection
+        client = sync_client(model._connection)  # refuses an asyncio client
         if _transport.lean_sync(client):
             key = model._meta.entity_key(ids)
             cached = session.get(key)
