@@ -111,19 +111,20 @@ _EMPTY_RESPONSE = "EMPTY_RESPONSE"
 
 # -- which clients and commands take the lean path --------------------------------
 
-# Per client class: does it run commands as redis-py's own class does?
-_LEAN_TYPES: dict[type[Any], bool] = {}
+# Per client class and base (redis.Redis or redis.asyncio.Redis): does it
+# run commands as that redis-py class does?
+_LEAN_TYPES: dict[tuple[type[Any], type[Any]], bool] = {}
 
 
 def _lean_type(cls: type[Any], base: type[Any]) -> bool:
-    found = _LEAN_TYPES.get(cls)
+    found = _LEAN_TYPES.get((cls, base))
     if found is None:
         found = (
             issubclass(cls, base)
             and getattr(cls, "execute_command", None) is base.execute_command
             and getattr(cls, "parse_response", None) is base.parse_response
         )
-        _LEAN_TYPES[cls] = found
+        _LEAN_TYPES[(cls, base)] = found
     return found
 
 

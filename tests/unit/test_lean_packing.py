@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 from redis.exceptions import DataError
 
 from rom import _transport
@@ -88,3 +89,14 @@ def test_a_plain_method_is_built_without_calling_it() -> None:
     logged = _transport._wire(Logged(), "hgetall", ("Item:1",), {})
     assert logged is not None and logged.args == ("HGETALL", "Item:1")
     assert calls == ["Item:1"]
+
+
+def test_a_client_class_is_lean_for_its_own_api_only() -> None:
+    """Asking whether an asyncio client is lean for asyncio first does not
+    make it lean for the blocking API (the answer is kept per API)."""
+    aclient = redis.asyncio.Redis()
+    assert _transport.lean_async(aclient)
+    assert not _transport.lean_sync(aclient)
+    client = redis.Redis()
+    assert _transport.lean_sync(client)
+    assert not _transport.lean_async(client)
