@@ -86,7 +86,10 @@ def get_steps(model: type[M], ids: Any) -> Steps[M | list[M] | None]:
         raw = yield from call(model._connection, "hgetall", key)
         return _one(model, key, ids, raw)
     single = not isinstance(ids, ID_COLLECTIONS)
-    wanted = [_to_id(model.__name__, i) for i in ([ids] if single else ids)]
+    if not single and type(ids) is list and all(type(i) is int for i in ids):
+        wanted = list(ids)  # the common list of ints: what _to_id gives
+    else:
+        wanted = [_to_id(model.__name__, i) for i in ([ids] if single else ids)]
     found = yield from _load_ids(model, wanted)
     if single:
         return found.get(wanted[0])

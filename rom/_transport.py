@@ -288,7 +288,7 @@ def _pack_plain(commands: Sequence[Sequence[Any]]) -> bytes | None:
             if plain is args:
                 plain = list(args)
             plain[i] = repr(arg)  # type: ignore[index]  # as redis-py's Encoder
-        pieces.append(_pack_one(tuple(plain)))
+        pieces.append(_pack_one(plain if type(plain) is tuple else tuple(plain)))
     return b"".join(pieces)
 
 
@@ -309,7 +309,8 @@ except ImportError:  # pragma: no cover - the hiredis extra is not installed
 
 
 def _resendable(args: tuple[Any, ...]) -> bool:
-    return str(args[0]).upper() in READ_ONLY_COMMANDS
+    name = args[0]
+    return name in READ_ONLY_COMMANDS or str(name).upper() in READ_ONLY_COMMANDS
 
 
 def _retries(policy: Any) -> int:
