@@ -138,15 +138,17 @@ class KeySpace:
 
     def index(self, name: str) -> str:
         """A numeric ZSET or token SET: ``<ns>:<attr>[:<token>]:idx``."""
-        return self._key("idx", name)
+        # template("idx") spelt out: every query builds these (the unit
+        # tests check the two agree).
+        return f"{self.namespace}:{name}:idx"
 
     def token(self, attr: str, token: str) -> str:
         """The SET of ids having ``token`` in ``attr``."""
-        return self._key("idx", f"{attr}:{token}")
+        return f"{self.namespace}:{attr}:{token}:idx"  # template("idx")
 
     def prefix(self, attr: str) -> str:
         """The prefix ZSET of ``attr``: ``<ns>:<attr>:pre``."""
-        return self._key("pre", attr)
+        return f"{self.namespace}:{attr}:pre"  # template("pre")
 
     def suffix(self, attr: str) -> str:
         """The suffix ZSET of ``attr``: ``<ns>:<attr>:suf``."""
