@@ -358,7 +358,12 @@ class SearchPlan:
             body["expiry"] = self.expiry
         if self.scores:
             body["scores"] = True
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return _PLAN_JSON.encode(body)
+
+
+# json.dumps(body, ensure_ascii=False, separators=(",", ":")), whose options
+# would make a new encoder per call.
+_PLAN_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 # -- from query arguments to filters ------------------------------------------
@@ -404,6 +409,8 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
             "it with index=True (and a keygen for strings)"
         )
     kind = _kind(col, name)
+    if isinstance(value, tuple) and value is not NOT_NULL:
+        return [_range(info, col, name, kind, value)]
     where = f"{info.name}.{name}"
     if value is None:
         raise QueryError(
@@ -420,7 +427,7 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
             f"Can only query for non-null column values on ManyToOne/OneToOne "
             f"columns; {where} is not one (use a (None, None) range instead)"
         )
-    if isinstance(value, tuple):
+    if isinstance(value, tuple):  # NOT_NULL on a reference
         return [_range(info, col, name, kind, value)]
     if isinstance(value, list):
         return [_any_of(info, col, name, kind, value)]
@@ -445,6 +452,16 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
 def _range(
     info: ModelInfo, col: Column[Any], name: str, kind: str, value: tuple[Any, ...]
 ) -> Filter:
+    if len(value) == 2 and kind != "token":
+        low, high = value
+        # The common (int, int) range: what range_bound gives, without its checks.
+        if (
+            type(low) is int
+            and type(high) is int
+            and -_INT_SCORE_BOUND < low < _INT_SCORE_BOUND
+            and -_INT_SCORE_BOUND < high < _INT_SCORE_BOUND
+        ):
+            return RangeFilter(query_keys(info).index(name), str(low), str(high))
     where = f"{info.name}.{name}"
     if len(value) != 2:
         raise QueryError(
@@ -462,6 +479,11 @@ def _range(
         "-inf" if low is None else low,
         "+inf" if high is None else high,
     )
+
+
+# Ints within this bound are their own score text: a finite double, which
+# numeric_score gives as str(value).
+_INT_SCORE_BOUND = 2**1000
 
 
 def range_bound(where: str, col: Column[Any], value: Any) -> str | None:
