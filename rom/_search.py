@@ -328,6 +328,43 @@ class SearchPlan:
         temporary key (``KeySpace.temp``, a fresh one if not given), which
         the caller also declares as KEYS[1]."""
         temp = self.keys.temp() if temp is None else temp
+        if (
+            self.orders
+            or self.last
+            or self.expiry is not None
+            or self.scores
+            or (self.order is not None and self.order.geo is not None)
+        ):
+            return _PLAN_JSON.encode(self.to_body(temp))
+        return self._common_json(temp)
+
+    def _common_json(self, temp: str) -> str:
+        # ``_PLAN_JSON.encode(self.to_body(temp))`` written out for the plans
+        # of nearly every query (none of the rare options above): the
+        # encoder costs a third of such a query's own work.
+        # tests/unit/test_plan_json.py checks the two agree.
+        order = self.order
+        if order is None or order.by_id:
+            order_text = "false"
+        else:
+            key = _json_text(order.key or "")
+            order_text = f'{{"key":{key},"desc":{_scalar_json(order.desc)}}}'
+        filters = ",".join([_filter_json(f) for f in self.filters])
+        fields = ",".join([_json_text(f) for f in self.fields])
+        id_desc = "true" if order and order.by_id and order.desc else "false"
+        count = -1 if self.count is None else self.count
+        return (
+            f'{{"temp":{_json_text(temp)},'
+            f'"scratch":{_json_text(self.keys.scratch_prefix(temp))},'
+            f'"ttl":{_scalar_json(self.ttl)},"filters":[{filters}],'
+            f'"order":{order_text},"offset":{_scalar_json(self.offset)},'
+            f'"count":{_scalar_json(count)},"mode":{_json_text(self.mode)},'
+            f'"id_desc":{id_desc},"fields":[{fields}],'
+            f'"row_prefix":{_json_text(self.keys.row_prefix)}}}'
+        )
+
+    def to_body(self, temp: str) -> dict[str, Any]:
+        """The plan as the JSON object ``to_json`` encodes."""
         order: Any = False
         filters = [f.to_plan() for f in self.filters]
         if self.order is not None and not self.order.by_id:
@@ -358,12 +395,43 @@ class SearchPlan:
             body["expiry"] = self.expiry
         if self.scores:
             body["scores"] = True
-        return _PLAN_JSON.encode(body)
+        return body
 
 
 # json.dumps(body, ensure_ascii=False, separators=(",", ":")), whose options
 # would make a new encoder per call.
 _PLAN_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A str as JSON text, as _PLAN_JSON writes it (ensure_ascii=False).
+_json_text = json.encoder.encode_basestring
+
+
+def _scalar_json(value: Any) -> str:
+    """A bool or number as _PLAN_JSON writes it (plain ints and bools inline)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return _PLAN_JSON.encode(value)
+
+
+def _filter_json(f: Filter) -> str:
+    """``f.to_plan()`` as _PLAN_JSON writes it: the filters of filter(col=value),
+    filter(col=(low, high)) and startswith() spelt out."""
+    if type(f) is RangeFilter:
+        key, low, high = _json_text(f.key), _json_text(f.min), _json_text(f.max)
+        return f'{{"kind":"range","key":{key},"min":{low},"max":{high}}}'
+    if type(f) is SetFilter:
+        return f'{{"kind":"set","key":{_json_text(f.key)}}}'
+    if type(f) is AffixFilter and f.pattern is None and not f.extra:
+        key, start, end = _json_text(f.key), _json_text(f.start), _json_text(f.end)
+        prefix = _json_text(f.prefix)
+        return (
+            f'{{"kind":"affix","key":{key},"start":{start},"end":{end},'
+            f'"prefix":{prefix}}}'
+        )
+    return _PLAN_JSON.encode(f.to_plan())
 
 
 # -- from query arguments to filters ------------------------------------------
