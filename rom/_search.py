@@ -477,8 +477,11 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
             "it with index=True (and a keygen for strings)"
         )
     kind = _kind(col, name)
+    # The two common cases first, past the checks that cannot apply to them.
     if isinstance(value, tuple) and value is not NOT_NULL:
         return [_range(info, col, name, kind, value)]
+    if type(value) is str and kind == "token":
+        return _words(info, col, name, value)
     where = f"{info.name}.{name}"
     if value is None:
         raise QueryError(
@@ -611,7 +614,9 @@ def _token_text(col: Column[Any], value: Any) -> str:
 
 
 def _words(info: ModelInfo, col: Column[Any], name: str, value: Any) -> list[Filter]:
-    if not isinstance(value, (str, bytes, bool, *NUMERIC_TYPES)):
+    if type(value) is not str and not isinstance(
+        value, (str, bytes, bool, *NUMERIC_TYPES)
+    ):
         raise QueryError(
             f"Sorry, we don't know how to filter {info.name}.{name} by "
             f"{type(value).__name__}: {value!r}"
@@ -619,10 +624,16 @@ def _words(info: ModelInfo, col: Column[Any], name: str, value: Any) -> list[Fil
     text = _token_text(col, value)
     if col._keygen_name != "FULL_TEXT":
         return [SetFilter(query_keys(info).token(name, text))]
-    words = {w.strip(string.punctuation) for w in text.split()} - {""}
+    split = text.split()
+    if len(split) == 1:  # one word, the usual search: no set to sort
+        word = split[0].strip(string.punctuation)
+        words = [word] if word else []
+    else:
+        words = sorted({w.strip(string.punctuation) for w in split} - {""})
     if not words:
         return [NoMatch()]
-    return [SetFilter(query_keys(info).token(name, w)) for w in sorted(words)]
+    keys = query_keys(info)
+    return [SetFilter(keys.token(name, w)) for w in words]
 
 
 def _any_of(
@@ -690,7 +701,15 @@ def _windows(
     """
     if not prefix:
         return "-inf", "+inf", ()
-    raw = _raw_scored(col)
+    return _prefix_windows(prefix, _raw_scored(col))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _prefix_windows(
+    prefix: str, raw: bool
+) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    # Cached: a search's prefix costs four score look-ups and text work,
+    # and the same prefixes are searched again and again.
     start = affix_score(prefix, raw)
     end = "(" + affix_score(prefix, raw, next=True)
     if raw:

@@ -26,6 +26,7 @@ from . import _scripts
 from ._cluster import scan_cursor
 from ._cluster import scan_target
 from ._expiry import expiry_table
+from ._io import Command
 from ._io import Pipeline
 from ._io import Steps
 from ._io import call
@@ -219,6 +220,9 @@ class Query(Generic[M]):
     def startswith(self, **kwargs: Any) -> Query[M]:
         """Entities with an indexed token of ``col`` starting with the value."""
         info = self._model._meta
+        if len(kwargs) == 1:  # the usual one keyword: no generator
+            for name, value in kwargs.items():
+                return self._with(prefix_filter(info, name, value, suffix=False))
         return self._with(
             *(prefix_filter(info, n, v, suffix=False) for n, v in kwargs.items())
         )
@@ -426,9 +430,9 @@ class Query(Generic[M]):
             and not info.expiring
         ):
             # The common count of one range (what the branches below come to
-            # for it): one ZCOUNT, no plan, no script.
-            conn = self._model._connection
-            total = int((yield from call(conn, "zcount", one.key, one.min, one.max)))
+            # for it): one ZCOUNT, no plan, no script, no call() generator.
+            zcount = (one.key, one.min, one.max)
+            total = int((yield Command(self._model._connection, "zcount", zcount, {})))
             return self._within_limit(total)
         if self._matches_nothing:
             return 0
