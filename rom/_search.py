@@ -464,13 +464,15 @@ def _kind(col: Column[Any], name: str) -> str:
 
 def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
     """The filters answering ``filter(name=value)`` on the model ``info``."""
-    if name not in info.columns:  # a ManyToMany side: its members SETs
+    col = info.columns.get(name)
+    if col is None:  # a ManyToMany side: its members SETs
         from ._many_to_many import membership_filter
 
         found = membership_filter(info, name, value)
         if found is not None:
             return [found]
-    col = _column(info, name, "filter")
+    if not isinstance(col, Column):  # (a column's own name is its base name)
+        col = _column(info, name, "filter")
     if not col.index or col.keygen is None:
         raise QueryError(
             f"Cannot filter on {info.name}.{col.attr}: it has no index; declare "
