@@ -328,6 +328,43 @@ class SearchPlan:
         temporary key (``KeySpace.temp``, a fresh one if not given), which
         the caller also declares as KEYS[1]."""
         temp = self.keys.temp() if temp is None else temp
+        if (
+            self.orders
+            or self.last
+            or self.expiry is not None
+            or self.scores
+            or (self.order is not None and self.order.geo is not None)
+        ):
+            return _PLAN_JSON.encode(self.to_body(temp))
+        return self._common_json(temp)
+
+    def _common_json(self, temp: str) -> str:
+        # ``_PLAN_JSON.encode(self.to_body(temp))`` written out for the plans
+        # of nearly every query (none of the rare options above): the
+        # encoder costs a third of such a query's own work.
+        # tests/unit/test_plan_json.py checks the two agree.
+        order = self.order
+        if order is None or order.by_id:
+            order_text = "false"
+        else:
+            key = _json_text(order.key or "")
+            order_text = f'{{"key":{key},"desc":{_scalar_json(order.desc)}}}'
+        filters = ",".join([_filter_json(f) for f in self.filters])
+        fields = ",".join([_json_text(f) for f in self.fields])
+        id_desc = "true" if order and order.by_id and order.desc else "false"
+        count = -1 if self.count is None else self.count
+        return (
+            f'{{"temp":{_json_text(temp)},'
+            f'"scratch":{_json_text(self.keys.scratch_prefix(temp))},'
+            f'"ttl":{_scalar_json(self.ttl)},"filters":[{filters}],'
+            f'"order":{order_text},"offset":{_scalar_json(self.offset)},'
+            f'"count":{_scalar_json(count)},"mode":{_json_text(self.mode)},'
+            f'"id_desc":{id_desc},"fields":[{fields}],'
+            f'"row_prefix":{_json_text(self.keys.row_prefix)}}}'
+        )
+
+    def to_body(self, temp: str) -> dict[str, Any]:
+        """The plan as the JSON object ``to_json`` encodes."""
         order: Any = False
         filters = [f.to_plan() for f in self.filters]
         if self.order is not None and not self.order.by_id:
@@ -358,7 +395,43 @@ class SearchPlan:
             body["expiry"] = self.expiry
         if self.scores:
             body["scores"] = True
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return body
+
+
+# json.dumps(body, ensure_ascii=False, separators=(",", ":")), whose options
+# would make a new encoder per call.
+_PLAN_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A str as JSON text, as _PLAN_JSON writes it (ensure_ascii=False).
+_json_text = json.encoder.encode_basestring
+
+
+def _scalar_json(value: Any) -> str:
+    """A bool or number as _PLAN_JSON writes it (plain ints and bools inline)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return _PLAN_JSON.encode(value)
+
+
+def _filter_json(f: Filter) -> str:
+    """``f.to_plan()`` as _PLAN_JSON writes it: the filters of filter(col=value),
+    filter(col=(low, high)) and startswith() spelt out."""
+    if type(f) is RangeFilter:
+        key, low, high = _json_text(f.key), _json_text(f.min), _json_text(f.max)
+        return f'{{"kind":"range","key":{key},"min":{low},"max":{high}}}'
+    if type(f) is SetFilter:
+        return f'{{"kind":"set","key":{_json_text(f.key)}}}'
+    if type(f) is AffixFilter and f.pattern is None and not f.extra:
+        key, start, end = _json_text(f.key), _json_text(f.start), _json_text(f.end)
+        prefix = _json_text(f.prefix)
+        return (
+            f'{{"kind":"affix","key":{key},"start":{start},"end":{end},'
+            f'"prefix":{prefix}}}'
+        )
+    return _PLAN_JSON.encode(f.to_plan())
 
 
 # -- from query arguments to filters ------------------------------------------
@@ -391,19 +464,26 @@ def _kind(col: Column[Any], name: str) -> str:
 
 def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
     """The filters answering ``filter(name=value)`` on the model ``info``."""
-    if name not in info.columns:  # a ManyToMany side: its members SETs
+    col = info.columns.get(name)
+    if col is None:  # a ManyToMany side: its members SETs
         from ._many_to_many import membership_filter
 
         found = membership_filter(info, name, value)
         if found is not None:
             return [found]
-    col = _column(info, name, "filter")
+    if not isinstance(col, Column):  # (a column's own name is its base name)
+        col = _column(info, name, "filter")
     if not col.index or col.keygen is None:
         raise QueryError(
             f"Cannot filter on {info.name}.{col.attr}: it has no index; declare "
             "it with index=True (and a keygen for strings)"
         )
     kind = _kind(col, name)
+    # The two common cases first, past the checks that cannot apply to them.
+    if isinstance(value, tuple) and value is not NOT_NULL:
+        return [_range(info, col, name, kind, value)]
+    if type(value) is str and kind == "token":
+        return _words(info, col, name, value)
     where = f"{info.name}.{name}"
     if value is None:
         raise QueryError(
@@ -420,7 +500,7 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
             f"Can only query for non-null column values on ManyToOne/OneToOne "
             f"columns; {where} is not one (use a (None, None) range instead)"
         )
-    if isinstance(value, tuple):
+    if isinstance(value, tuple):  # NOT_NULL on a reference
         return [_range(info, col, name, kind, value)]
     if isinstance(value, list):
         return [_any_of(info, col, name, kind, value)]
@@ -445,6 +525,16 @@ def filters_for(info: ModelInfo, name: str, value: Any) -> list[Filter]:
 def _range(
     info: ModelInfo, col: Column[Any], name: str, kind: str, value: tuple[Any, ...]
 ) -> Filter:
+    if len(value) == 2 and kind != "token":
+        low, high = value
+        # The common (int, int) range: what range_bound gives, without its checks.
+        if (
+            type(low) is int
+            and type(high) is int
+            and -_INT_SCORE_BOUND < low < _INT_SCORE_BOUND
+            and -_INT_SCORE_BOUND < high < _INT_SCORE_BOUND
+        ):
+            return RangeFilter(query_keys(info).index(name), str(low), str(high))
     where = f"{info.name}.{name}"
     if len(value) != 2:
         raise QueryError(
@@ -462,6 +552,11 @@ def _range(
         "-inf" if low is None else low,
         "+inf" if high is None else high,
     )
+
+
+# Ints within this bound are their own score text: a finite double, which
+# numeric_score gives as str(value).
+_INT_SCORE_BOUND = 2**1000
 
 
 def range_bound(where: str, col: Column[Any], value: Any) -> str | None:
@@ -521,7 +616,9 @@ def _token_text(col: Column[Any], value: Any) -> str:
 
 
 def _words(info: ModelInfo, col: Column[Any], name: str, value: Any) -> list[Filter]:
-    if not isinstance(value, (str, bytes, bool, *NUMERIC_TYPES)):
+    if type(value) is not str and not isinstance(
+        value, (str, bytes, bool, *NUMERIC_TYPES)
+    ):
         raise QueryError(
             f"Sorry, we don't know how to filter {info.name}.{name} by "
             f"{type(value).__name__}: {value!r}"
@@ -529,10 +626,16 @@ def _words(info: ModelInfo, col: Column[Any], name: str, value: Any) -> list[Fil
     text = _token_text(col, value)
     if col._keygen_name != "FULL_TEXT":
         return [SetFilter(query_keys(info).token(name, text))]
-    words = {w.strip(string.punctuation) for w in text.split()} - {""}
+    split = text.split()
+    if len(split) == 1:  # one word, the usual search: no set to sort
+        word = split[0].strip(string.punctuation)
+        words = [word] if word else []
+    else:
+        words = sorted({w.strip(string.punctuation) for w in split} - {""})
     if not words:
         return [NoMatch()]
-    return [SetFilter(query_keys(info).token(name, w)) for w in sorted(words)]
+    keys = query_keys(info)
+    return [SetFilter(keys.token(name, w)) for w in words]
 
 
 def _any_of(
@@ -600,7 +703,15 @@ def _windows(
     """
     if not prefix:
         return "-inf", "+inf", ()
-    raw = _raw_scored(col)
+    return _prefix_windows(prefix, _raw_scored(col))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _prefix_windows(
+    prefix: str, raw: bool
+) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    # Cached: a search's prefix costs four score look-ups and text work,
+    # and the same prefixes are searched again and again.
     start = affix_score(prefix, raw)
     end = "(" + affix_score(prefix, raw, next=True)
     if raw:

@@ -26,6 +26,7 @@ from . import _scripts
 from ._cluster import scan_cursor
 from ._cluster import scan_target
 from ._expiry import expiry_table
+from ._io import Command
 from ._io import Pipeline
 from ._io import Steps
 from ._io import call
@@ -148,7 +149,8 @@ class Query(Generic[M]):
         prefetch: tuple[str, ...] = (),
     ) -> None:
         self._model = model
-        self._filters = tuple(filters)
+        # The builders pass tuples already: no copy for them.
+        self._filters = filters if type(filters) is tuple else tuple(filters)
         self._order_by = order_by
         self._limit = None if limit is None else clamp_limit(*limit)
         self._select = select
@@ -183,7 +185,15 @@ class Query(Generic[M]):
     # -- building ----------------------------------------------------------------
 
     def _with(self, *filters: Filter) -> Query[M]:
-        return self.replace(filters=self._filters + filters)
+        # replace() without its keyword checks: every filter call comes here.
+        return Query(
+            self._model,
+            self._filters + filters,
+            self._order_by,
+            self._limit,
+            self._select,
+            self._prefetch,
+        )
 
     def filter(self, *conditions: Q, **kwargs: Any) -> Query[M]:
         """AND these conditions: values, (low, high) ranges, OR-lists, NOT_NULL.
@@ -192,6 +202,10 @@ class Query(Generic[M]):
         ``col__isnull=True``, ...) and positional ``Q`` trees.
         """
         info = self._model._meta
+        if not conditions and len(kwargs) == 1:
+            # The common filter(col=value): one keyword, no Q objects.
+            for name, value in kwargs.items():
+                return self._with(*lookup_filters(info, name, value))
         found: list[Filter] = []
         for condition in self._conditions(conditions):
             # An AND tree is its conditions: filter(Q(a, b)) is filter(a, b).
@@ -206,6 +220,9 @@ class Query(Generic[M]):
     def startswith(self, **kwargs: Any) -> Query[M]:
         """Entities with an indexed token of ``col`` starting with the value."""
         info = self._model._meta
+        if len(kwargs) == 1:  # the usual one keyword: no generator
+            for name, value in kwargs.items():
+                return self._with(prefix_filter(info, name, value, suffix=False))
         return self._with(
             *(prefix_filter(info, n, v, suffix=False) for n, v in kwargs.items())
         )
@@ -257,7 +274,14 @@ class Query(Generic[M]):
 
     def limit(self, offset: int, count: int | None) -> Query[M]:
         """Skip ``offset`` results and return at most ``count`` (None: all)."""
-        return self.replace(limit=check_limit(self._model.__name__, offset, count))
+        return Query(
+            self._model,
+            self._filters,
+            self._order_by,
+            check_limit(self._model.__name__, offset, count),
+            self._select,
+            self._prefetch,
+        )
 
     def select(
         self,
@@ -397,10 +421,22 @@ class Query(Generic[M]):
 
     def count_steps(self) -> Steps[int]:
         """``count`` as steps, for either transport."""
+        info = self._model._meta
+        one = self._filters[0] if len(self._filters) == 1 else None
+        if (
+            isinstance(one, RangeFilter)
+            and self._order_by is None
+            and not info.partitions
+            and not info.expiring
+        ):
+            # The common count of one range (what the branches below come to
+            # for it): one ZCOUNT, no plan, no script, no call() generator.
+            zcount = (one.key, one.min, one.max)
+            total = int((yield Command(self._model._connection, "zcount", zcount, {})))
+            return self._within_limit(total)
         if self._matches_nothing:
             return 0
         conn = self._model._connection
-        info = self._model._meta
         if info.partitions and not self._probe:
             f = None if info.expiring else self._one_range
             if f is not None:
@@ -426,7 +462,13 @@ class Query(Generic[M]):
             total = int((yield from call(conn, "zcount", f.key, f.min, f.max)))
         else:
             total = int((yield from self._results(self._plan("count", limited=False))))
-        offset, count = self._limit or (0, None)
+        return self._within_limit(total)
+
+    def _within_limit(self, total: int) -> int:
+        # How many of ``total`` matches the query's limit keeps.
+        if self._limit is None:
+            return total
+        offset, count = self._limit
         total = max(total - offset, 0)
         return total if count is None else min(total, count)
 
