@@ -85,11 +85,13 @@ class RowLoader:
         known_fields(col.attr for col in info.stored)
         #: The state of an entity loaded from ``row`` (field -> wire text).
         #: Raises InvalidColumnValue when the row has no id or a stored
-        #: value does not convert (naming the column and the value).
-        self.state: Callable[[Mapping[str, str]], EntityState] = self._compile()
+        #: value does not convert (naming the column and the value). A
+        #: second argument (where the row was read) is taken and unused,
+        #: so that it is called as ``from_reply`` is.
+        self.state: Callable[..., EntityState] = self._compile()
         #: A new ``model`` entity (made without ``__init__``) holding
         #: ``state(row)``: the same code, in one Python call per row.
-        self.entity: Callable[[Mapping[str, str]], Any] = self._compile(model)
+        self.entity: Callable[..., Any] = self._compile(model)
         #: ``entity`` of an HGETALL reply of bytes (``row key``'s), decoded
         #: as it is read: the common row (every stored field and no other,
         #: every one UTF-8 and convertible) with no decoded row in between;
@@ -99,9 +101,7 @@ class RowLoader:
             model
         )
 
-    def _compile(
-        self, model: type[Any] | None = None
-    ) -> Callable[[Mapping[str, str]], Any]:
+    def _compile(self, model: type[Any] | None = None) -> Callable[..., Any]:
         # One function per model, with the columns unrolled: each field is
         # read, converted by a builtin (or the column) and put into two
         # dict displays, with no loop and no Python call per column. JSON
@@ -116,24 +116,9 @@ class RowLoader:
             "model": model,
             "make": None if model is None else model.__new__,
         }
-        body, values, wires = [], [], []
-        for i, col in enumerate(self.info.stored):
-            convert = _converter(col)
-            body.append(f"r{i} = row[{col.attr!r}]")
-            if convert is None:
-                value = f"r{i}"
-            elif convert is _json:
-                body.append(f"v{i}, end = scan(r{i}, 0)")
-                body.append(f"if end != len(r{i}): raise ValueError")
-                value = f"v{i}"
-            else:
-                env[f"c{i}"] = convert
-                value = f"c{i}(r{i})"
-            values.append(f"{col.attr!r}: {value}")
-            wires.append(f"{col.attr!r}: r{i}")
-        values += [f"{name!r}: None" for name in self.info.index_only]
+        body, values, wires = self._columns(env, lambda attr: f"row[{attr!r}]")
         lines = [
-            "def state(row):",
+            "def state(row, where=None):",  # where: as from_reply's, unused
             "    try:",
             *(f"        {line}" for line in body),
             f"        data = {{{', '.join(values)}}}",
@@ -154,18 +139,43 @@ class RowLoader:
                 "    return entity",
             ]
         exec("\n".join(lines), env)
-        built: Callable[[Mapping[str, str]], Any] = env["state"]
+        built: Callable[..., Any] = env["state"]
         return built
+
+    def _columns(
+        self, env: dict[str, Any], read: Callable[[str], str]
+    ) -> tuple[list[str], list[str], list[str]]:
+        # The unrolled columns of a compiled loader: the lines reading and
+        # converting each stored field (``read(attr)``: the expression of
+        # its wire text), and the items of the data and last dict displays.
+        # Converters go into ``env``.
+        body, values, wires = [], [], []
+        for i, col in enumerate(self.info.stored):
+            convert = _converter(col)
+            body.append(f"r{i} = {read(col.attr)}")
+            if convert is None:
+                value = f"r{i}"
+            elif convert is _json:
+                body.append(f"v{i}, end = scan(r{i}, 0)")
+                body.append(f"if end != len(r{i}): raise ValueError")
+                value = f"v{i}"
+            else:
+                env[f"c{i}"] = convert
+                value = f"c{i}(r{i})"
+            values.append(f"{col.attr!r}: {value}")
+            wires.append(f"{col.attr!r}: r{i}")
+        values += [f"{name!r}: None" for name in self.info.index_only]
+        return body, values, wires
 
     def _compile_reply(
         self, model: type[Any]
     ) -> Callable[[Mapping[Any, Any], str], Any]:
         # _compile's function, reading bytes fields: a reply that is not a
         # dict of bytes holding exactly the stored fields and maybe the
-        # index record (a str field of a
-        # client that decodes replies, a missing or extra field, bytes that
-        # are not UTF-8) or a value that does not convert is redone by
-        # slow(), the decoded row's path, which raises its error.
+        # index record (a str field of a client that decodes replies, a
+        # missing or extra field, bytes that are not UTF-8) or a value that
+        # does not convert is redone by slow(), the decoded row's path,
+        # which raises its error.
         entity = self.entity
 
         def slow(raw: Mapping[Any, Any], key: str) -> Any:
@@ -185,22 +195,9 @@ class RowLoader:
             "model": model,
             "make": model.__new__,
         }
-        body, values, wires = [], [], []
-        for i, col in enumerate(self.info.stored):
-            convert = _converter(col)
-            body.append(f"r{i} = raw[{col.attr.encode()!r}].decode()")
-            if convert is None:
-                value = f"r{i}"
-            elif convert is _json:
-                body.append(f"v{i}, end = scan(r{i}, 0)")
-                body.append(f"if end != len(r{i}): raise ValueError")
-                value = f"v{i}"
-            else:
-                env[f"c{i}"] = convert
-                value = f"c{i}(r{i})"
-            values.append(f"{col.attr!r}: {value}")
-            wires.append(f"{col.attr!r}: r{i}")
-        values += [f"{name!r}: None" for name in self.info.index_only]
+        body, values, wires = self._columns(
+            env, lambda attr: f"raw[{attr.encode()!r}].decode()"
+        )
         lines = [
             "def from_reply(raw, key):",
             "    try:",

@@ -289,10 +289,12 @@ class Session:
         model: type[M],
         keys: Sequence[str],
         rows: Sequence[R],
-        make: Callable[[R], M],
+        make: Callable[[R, str], M],
+        wheres: Sequence[str] | None = None,
     ) -> list[M]:
         """For each row and its ``<ns>:<id>`` key: the session's saved ``model``
-        entity of that row, else ``make(row)``, registered.
+        entity of that row, else ``make(row, where)``, registered (``wheres``
+        name the rows in an error; by default their keys).
 
         The read path's ``get`` then ``add`` for every row read, one row
         after the other, with the session looked up once.
@@ -304,14 +306,14 @@ class Session:
         epoch, pkey, remove = state.epoch, model._pkey, weak.remove
         found: list[M] = []
         append = found.append
-        for key, row in zip(keys, rows, strict=True):
+        for key, row, where in zip(keys, rows, wheres or keys, strict=True):
             ref = weak.get(key)
             if ref is not None or key in dirty:  # a cached entity, maybe
                 cached = dirty.get(key) or (ref and ref())
                 if isinstance(cached, model) and not cached._rom_state.new:
                     append(cached)
                     continue
-            obj = make(row)
+            obj = make(row, where)
             append(obj)
             if not register:
                 continue
@@ -346,37 +348,18 @@ class Session:
         A row whose id field is not its key's id (in another form, or
         another id) is adopted as ``model._adopt`` does: keyed by its own.
         """
-        state = _state()
-        null = state.null
-        register = not (NULL_SESSION if null is None else null)
-        dirty, weak = state.dirty, state.weak
-        remove, make = weak.remove, model._rom_loader.from_reply
+        make = model._rom_loader.from_reply
         pkey = model._pkey.encode()
-        found: list[M] = []
-        append = found.append
-        for key, id, raw, where in zip(keys, ids, replies, wheres or keys, strict=True):
-            if raw.get(pkey) != id:
-                append(model._adopt(decode_row(raw, where)))
-                continue
-            ref = weak.get(key)
-            if ref is not None or key in dirty:  # a cached entity, maybe
-                cached = dirty.get(key) or (ref and ref())
-                if isinstance(cached, model) and not cached._rom_state.new:
-                    append(cached)
-                    continue
-            obj = make(raw, where)
-            append(obj)
-            if not register:
-                continue
-            # As adopt: a new object, registered under its key.
-            obj._rom_session_rank = (state.epoch, state.next_rank)
-            state.next_rank += 1
-            ref = _Ref(obj, remove)
-            ref.key = key
-            weak[key] = ref
-            if key in dirty:
-                del dirty[key]
-        return found
+        if all(raw.get(pkey) == id for id, raw in zip(ids, replies, strict=True)):
+            return self.adopt(model, keys, replies, make, wheres)
+        return [  # one at a time, in order
+            self.adopt(model, (key,), (raw,), make, (where,))[0]
+            if raw.get(pkey) == id
+            else model._adopt(decode_row(raw, where))
+            for key, id, raw, where in zip(
+                keys, ids, replies, wheres or keys, strict=True
+            )
+        ]
 
     def forget(self, obj: Model) -> None:
         """Drop an entity from the map (done by delete)."""
