@@ -350,7 +350,10 @@ class Session:
         """
         make = model._rom_loader.from_reply
         pkey = model._pkey.encode()
-        if all(raw.get(pkey) == id for id, raw in zip(ids, replies, strict=True)):
+        for id, raw in zip(ids, replies, strict=True):  # (no generator: hot)
+            if raw.get(pkey) != id:
+                break
+        else:
             return self.adopt(model, keys, replies, make, wheres)
         return [  # one at a time, in order
             self.adopt(model, (key,), (raw,), make, (where,))[0]
