@@ -57,9 +57,8 @@ def get(model: type[M], ids: Any) -> M | list[M] | None:
         # without its generator and request (the same transport call).
         client = sync_client(model._connection)  # refuses an asyncio client
         if _transport.lean_sync(client):
-            key = model._meta.entity_key(ids)
-            cached = session.get(key)
-            if isinstance(cached, model) and not state_of(cached).new:
+            key, cached = _held(model, ids)
+            if cached is not None:
                 return cached
             raw = _transport.sync_command(client, "hgetall", (key,), _NO_KWARGS)
             return _one(model, key, ids, raw)
@@ -69,7 +68,17 @@ def get(model: type[M], ids: Any) -> M | list[M] | None:
 _NO_KWARGS: dict[str, Any] = {}  # shared, never changed
 
 
+def _held(model: type[M], id: int) -> tuple[str, M | None]:
+    # The row key of ``id``, and the session's saved entity of it if any.
+    key = model._meta.entity_key(id)
+    cached = session.get(key)
+    if isinstance(cached, model) and not state_of(cached).new:
+        return key, cached
+    return key, None
+
+
 def _one(model: type[M], key: str, id: int, raw: Any) -> M | None:
+    # The entity of one row read (an empty reply: no such row).
     if not raw:
         return None
     return session.adopt_replies(model, (key,), (b"%d" % id,), (raw,))[0]
@@ -79,9 +88,8 @@ def get_steps(model: type[M], ids: Any) -> Steps[M | list[M] | None]:
     """``get`` as steps, for either transport."""
     if type(ids) is int and not model._meta.expiring:
         # The common call, one id: _load_ids's work without its collections.
-        key = model._meta.entity_key(ids)
-        cached = session.get(key)
-        if isinstance(cached, model) and not state_of(cached).new:
+        key, cached = _held(model, ids)
+        if cached is not None:
             return cached
         raw = yield from call(model._connection, "hgetall", key)
         return _one(model, key, ids, raw)

@@ -219,19 +219,16 @@ class Query(Generic[M]):
 
     def startswith(self, **kwargs: Any) -> Query[M]:
         """Entities with an indexed token of ``col`` starting with the value."""
-        info = self._model._meta
-        if len(kwargs) == 1:  # the usual one keyword: no generator
-            for name, value in kwargs.items():
-                return self._with(prefix_filter(info, name, value, suffix=False))
-        return self._with(
-            *(prefix_filter(info, n, v, suffix=False) for n, v in kwargs.items())
-        )
+        return self._affixes(kwargs, suffix=False)
 
     def endswith(self, **kwargs: Any) -> Query[M]:
         """Entities with an indexed token of ``col`` ending with the value."""
+        return self._affixes(kwargs, suffix=True)
+
+    def _affixes(self, kwargs: dict[str, Any], suffix: bool) -> Query[M]:
         info = self._model._meta
         return self._with(
-            *(prefix_filter(info, n, v, suffix=True) for n, v in kwargs.items())
+            *[prefix_filter(info, n, v, suffix=suffix) for n, v in kwargs.items()]
         )
 
     def like(self, **kwargs: Any) -> Query[M]:
@@ -405,11 +402,11 @@ class Query(Generic[M]):
     def _one_range(self) -> RangeFilter | None:
         # An order_by another index also filters (its entities only): no ZCOUNT.
         f = self._filters[0] if len(self._filters) == 1 else None
-        if isinstance(self._order_by, tuple):
+        if not isinstance(f, RangeFilter) or isinstance(self._order_by, tuple):
             return None  # every order key filters too: the script counts
-        if isinstance(f, RangeFilter) and self._order().key in (None, f.key):
+        if self._order_by is None:  # ordered by its own filter's key
             return f
-        return None
+        return f if self._order().key in (None, f.key) else None
 
     def count(self) -> int:
         """The number of matching entities (within ``limit``), in one round trip."""
@@ -422,21 +419,15 @@ class Query(Generic[M]):
     def count_steps(self) -> Steps[int]:
         """``count`` as steps, for either transport."""
         info = self._model._meta
-        one = self._filters[0] if len(self._filters) == 1 else None
-        if (
-            isinstance(one, RangeFilter)
-            and self._order_by is None
-            and not info.partitions
-            and not info.expiring
-        ):
-            # The common count of one range (what the branches below come to
-            # for it): one ZCOUNT, no plan, no script, no call() generator.
-            zcount = (one.key, one.min, one.max)
-            total = int((yield Command(self._model._connection, "zcount", zcount, {})))
-            return self._within_limit(total)
+        conn = self._model._connection
+        f = None if info.partitions or info.expiring else self._one_range
+        if f is not None:
+            # One range (the common count): ZCOUNT from here, as search.lua
+            # would, minus the plan.
+            zcount = (f.key, f.min, f.max)
+            return self._within_limit(int((yield Command(conn, "zcount", zcount, {}))))
         if self._matches_nothing:
             return 0
-        conn = self._model._connection
         if info.partitions and not self._probe:
             f = None if info.expiring else self._one_range
             if f is not None:
@@ -457,9 +448,6 @@ class Query(Generic[M]):
             total = len(list((yield from self._probe_alive())))
         elif self._probe or self._bare:
             total = yield from self._bare_count()
-        elif (f := self._one_range) is not None:
-            # One range: ZCOUNT from here, as search.lua would, minus the plan.
-            total = int((yield from call(conn, "zcount", f.key, f.min, f.max)))
         else:
             total = int((yield from self._results(self._plan("count", limited=False))))
         return self._within_limit(total)
