@@ -3,7 +3,7 @@
 Usage (from the repository root; needs ``valgrind``)::
 
     python -m benchmarks.script_cost [--ops insert,update,delete,commit100]
-        [--n 100] [--scripts DIR ...] [--binary PATH]
+        [--n 100] [--scripts DIR ...] [--binary PATH] [--keep DIR]
 
 For each operation it captures ``--n`` calls of the write script made by
 rom on a scratch redis-server (the benchmark model, 300 entities saved
@@ -21,6 +21,8 @@ same calls; unlike timings on a shared machine, the counts move by about
 1 % between runs (hash seeds, collector timing).
 
 ``--binary`` is the redis-server to run (default: the one the tests use).
+``--keep DIR`` keeps each call's callgrind profile in ``DIR``
+(``callgrind.<op>.<scripts directory name>``) for ``callgrind_annotate``.
 """
 
 from __future__ import annotations
@@ -126,10 +128,16 @@ def _run(op: str, rows: list[dict[str, Any]], n: int) -> None:
 
 
 def replay(
-    binary: str, source: str, calls: list[Call], n: int, work: Path
+    binary: str,
+    source: str,
+    calls: list[Call],
+    n: int,
+    work: Path,
+    keep: Path | None = None,
 ) -> tuple[float, float]:
     """(instructions, server commands) per operation of ``calls`` replayed
-    with ``source``, on a fresh server under callgrind."""
+    with ``source``, on a fresh server under callgrind; ``keep`` is where
+    the callgrind profile is copied (for ``callgrind_annotate``)."""
     out = work / "callgrind.out"
     wrapper = work / "redis-server"
     wrapper.write_text(
@@ -158,7 +166,10 @@ def replay(
         client.evalsha(collect, 0)
         commands = _commands(client) - before - 2  # not the INFO, the collection
         _callgrind(client, server.pid, "-d")
-    instructions = _summary(next(work.glob("callgrind.out.*")))
+    profile = next(work.glob("callgrind.out.*"))
+    instructions = _summary(profile)
+    if keep is not None:
+        shutil.copy(profile, keep)
     for path in work.glob("callgrind.out*"):
         path.unlink()
     return instructions / n, commands / n
@@ -194,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--scripts", nargs="*", type=Path)
     parser.add_argument("--binary")
+    parser.add_argument(
+        "--keep", type=Path, help="directory to keep each callgrind profile in"
+    )
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         sys.exit("benchmarks.script_cost needs valgrind (callgrind) on PATH")
@@ -207,7 +221,11 @@ def main(argv: list[str] | None = None) -> None:
         calls = capture(op, args.n)
         for directory, source in sources:
             with _workdir() as work:
-                instr, cmds = replay(binary, source, calls, args.n, work)
+                keep = None
+                if args.keep is not None:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    keep = args.keep / f"callgrind.{op}.{directory.name}"
+                instr, cmds = replay(binary, source, calls, args.n, work, keep)
             print(f"{op:10} {instr:16,.0f} {cmds:12.2f}  {directory}", flush=True)
 
 
