@@ -91,16 +91,7 @@ def commands_of(source: str, calls: list[sc.Call], n: int) -> list[list[list[str
 def _measured(binary: str, work: Path, run: Any, n: int) -> float:
     """Instructions per entity that ``run(client)`` costs a fresh server
     (under callgrind) holding the benchmark's first entities."""
-    out = work / "callgrind.out"
-    wrapper = work / "redis-server"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = "--version" ]; then exec {binary} --version; fi\n'
-        f"exec valgrind --tool=callgrind --callgrind-out-file={out} "
-        f'--toggle-collect=processInputBuffer {binary} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    server = RedisServer(binary=str(wrapper), startup_timeout=120.0)
+    server = sc.callgrind_server(binary, work, "processInputBuffer")
     with server, server.client() as client:
         with use_connection(server.client()):
             sc._setup(sc._rows(n))

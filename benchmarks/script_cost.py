@@ -138,16 +138,7 @@ def replay(
     """(instructions, server commands) per operation of ``calls`` replayed
     with ``source``, on a fresh server under callgrind; ``keep`` is where
     the callgrind profile is copied (for ``callgrind_annotate``)."""
-    out = work / "callgrind.out"
-    wrapper = work / "redis-server"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = "--version" ]; then exec {binary} --version; fi\n'
-        f"exec valgrind --tool=callgrind --callgrind-out-file={out} "
-        f'--toggle-collect=evalShaCommand {binary} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    server = RedisServer(binary=str(wrapper), startup_timeout=120.0)
+    server = callgrind_server(binary, work, "evalShaCommand")
     with server, server.client() as client:
         with use_connection(server.client()):
             _setup(_rows(n))
@@ -173,6 +164,22 @@ def replay(
     for path in work.glob("callgrind.out*"):
         path.unlink()
     return instructions / n, commands / n
+
+
+def callgrind_server(binary: str, work: Path, collect: str) -> RedisServer:
+    """A private redis-server (``binary``) that runs under callgrind,
+    counting inside the server function ``collect``; its profile is written
+    in ``work`` (``callgrind.out.*``) on ``_callgrind(..., "-d")``."""
+    out = work / "callgrind.out"
+    wrapper = work / "redis-server"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "--version" ]; then exec {binary} --version; fi\n'
+        f"exec valgrind --tool=callgrind --callgrind-out-file={out} "
+        f'--toggle-collect={collect} {binary} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return RedisServer(binary=str(wrapper), startup_timeout=120.0)
 
 
 def _commands(client: Any) -> int:
