@@ -30,6 +30,7 @@ from .exceptions import ColumnError
 from .exceptions import InvalidColumnValue
 from .keygen import affix_score
 from .keygen import encode_unique_constraint
+from .keygen import numeric_score
 from .keygen import reverse_token
 
 __all__ = [
@@ -393,15 +394,7 @@ def plan_index(info: ModelInfo, data: Mapping[str, Any]) -> IndexEntries:
     """Every index entry the entity's values produce."""
     entries = IndexEntries()
     for col in info.indexed:
-        # Checked before the None test: a new entity's id is None until the
-        # script allocates it, and its <ns>:<pk>:idx entry is still due.
-        if isinstance(col, PrimaryKey):
-            entries.scored.append((col.attr, None))  # the script fills the id
-            continue
-        if data.get(col.attr) is None and not isinstance(col, IndexOnly):
-            continue
-        assert col.keygen is not None
-        _add_keygen_output(entries, info, col, col.keygen(col.attr, data), data)
+        _column_entries(entries, info, col, data)
     for geo in info.geo.values():
         points = geo_points(info.name, geo.name, geo.callback(AttrDict(data)))
         if points:
@@ -410,6 +403,28 @@ def plan_index(info: ModelInfo, data: Mapping[str, Any]) -> IndexEntries:
             lon, lat = points[-1]
             entries.geo.append((geo.name, lon, lat))
     return entries
+
+
+def _column_entries(
+    entries: IndexEntries, info: ModelInfo, col: Column[Any], data: Mapping[str, Any]
+) -> None:
+    # Checked before the None test: a new entity's id is None until the
+    # script allocates it, and its <ns>:<pk>:idx entry is still due.
+    if isinstance(col, PrimaryKey):
+        entries.scored.append((col.attr, None))  # the script fills the id
+        return
+    attr = col.attr
+    value = data.get(attr)
+    if value is None:
+        if not isinstance(col, IndexOnly):
+            return
+    elif col._keygen_name == "_numeric_keygen" and not col._reads_entity:
+        # What the keygen's {"": score} gives, without the general path.
+        score = numeric_score(value)
+        entries.scored.append((attr, _score(info.name, attr, attr, score)))
+        return
+    assert col.keygen is not None
+    _add_keygen_output(entries, info, col, col.keygen(attr, data), data)
 
 
 def _add_keygen_output(
