@@ -444,14 +444,19 @@ local function entry_keys(k, p)
                     sets[#sets + 1] = idx[1] .. name .. idx[2]
                 end
             end
+            -- A column's affix entries come together: its key once.
+            local last = nil
             for _, e in ipairs(p.prefix) do
-                if not (plain and stored['p\0' .. e[1] .. '\0' .. e[2]]) then
+                if e[1] ~= last and not (plain and stored['p\0' .. e[1] .. '\0' .. e[2]]) then
                     zsets[#zsets + 1] = pre[1] .. e[1] .. pre[2]
+                    last = e[1]
                 end
             end
+            last = nil
             for _, e in ipairs(p.suffix) do
-                if not (plain and stored['s\0' .. e[1] .. '\0' .. e[2]]) then
+                if e[1] ~= last and not (plain and stored['s\0' .. e[1] .. '\0' .. e[2]]) then
                     zsets[#zsets + 1] = suf[1] .. e[1] .. suf[2]
+                    last = e[1]
                 end
             end
         end
