@@ -140,10 +140,15 @@ def test_refresh_indices_resumes_in_the_right_partition(
         resume = first.resume
     # Every partition's rows were rewritten, none skipped.
     assert _index_dump(rom_redis) == before
-    assert 6 <= steps < 100
+    assert steps < 100
     if not scan:
+        assert steps >= 6  # 60 ids, probed 10 a block
         assert seen == 60  # ids probed block by block, each once
     else:
+        # A SCAN page may hold more keys than its COUNT hint asks (whole
+        # hash-table buckets), so blocks may be larger; still at least one
+        # stop per partition, which are refreshed one after the other.
+        assert steps >= P
         assert seen >= 60  # a SCAN may return a key twice across pages
 
 
