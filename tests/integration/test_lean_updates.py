@@ -27,6 +27,7 @@ from rom.testing import CallCounter
 from rom.testing import RedisServer
 
 from .faults import assert_consistent
+from .index_keys import index_members
 from .server_commands import Ran
 from .server_commands import commands_ran
 
@@ -88,14 +89,7 @@ def _saved(**changes: Any) -> LeanDoc:
 
 def _indexes(conn: redis.Redis) -> dict[bytes, object]:
     """Every index key of LeanDoc with its members (and scores)."""
-    out: dict[bytes, object] = {}
-    for key in conn.scan_iter("LeanDoc:*", count=1000):
-        kind = conn.type(key)
-        if kind == b"set":
-            out[key] = sorted(conn.smembers(key))
-        elif kind == b"zset":
-            out[key] = conn.zrange(key, 0, -1, withscores=True)
-    return out
+    return index_members(conn, "LeanDoc")
 
 
 def _record(conn: redis.Redis, doc: LeanDoc) -> bytes | None:

@@ -16,6 +16,7 @@ import redis
 import rom
 from rom.testing import RedisServer
 
+from .index_keys import index_members
 from .server_commands import Ran
 from .server_commands import commands_ran
 
@@ -48,14 +49,7 @@ def _saved(body: str = "Hello big world") -> DiffDoc:
 
 def _index_keys(conn: redis.Redis) -> dict[bytes, object]:
     """Every index key of DiffDoc with its members (and scores)."""
-    out: dict[bytes, object] = {}
-    for key in conn.scan_iter("DiffDoc:*", count=1000):
-        kind = conn.type(key)
-        if kind == b"set":
-            out[key] = sorted(conn.smembers(key))
-        elif kind == b"zset":
-            out[key] = conn.zrange(key, 0, -1, withscores=True)
-    return out
+    return index_members(conn, "DiffDoc")
 
 
 def test_new_entity_reads_no_record(ran: Ran) -> None:
