@@ -74,13 +74,6 @@ class ModelInfo:
     # Stored columns whose values feed index or unique entries: a save checks
     # they are unchanged in Redis, so it never indexes a stale value.
     guarded: tuple[str, ...] = ()
-    # Plain saves may keep the stored index record (``_writer.plan_save``):
-    # every index entry comes from its own column's value alone (no geo
-    # index, no keygen reading the whole entity) and the model is not
-    # partitioned. ``lean_skip``: indexed columns whose entries are tokens
-    # (and affixes) only, which such a save leaves alone while unchanged.
-    lean_updates: bool = False
-    lean_skip: frozenset[str] = frozenset()
     # Unique entries a delete can recompute from the row as it is in Redis:
     # (uidx name, fields), for unique columns without a keygen and groups.
     plain_unique: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -376,21 +369,7 @@ def build_model_info(cls: type) -> ModelInfo:
         info._round_robin = RoundRobin(info.partitions)
     _check_partition_overlap(cls, info)
     _check_one_to_many(cls, info)
-    _derive_lean(info)
     return info
-
-
-def _derive_lean(info: ModelInfo) -> None:
-    indexed = info.indexed
-    info.lean_updates = not (
-        info.geo or info.partitions or any(c._reads_entity for c in indexed)
-    )
-    info.lean_skip = frozenset(
-        c.attr
-        for c in indexed
-        if c._keygen_name in TOKEN_KEYGENS
-        and not isinstance(c, (IndexOnly, PrimaryKey))
-    )
 
 
 def _derive_guards(info: ModelInfo) -> None:

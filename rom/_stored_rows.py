@@ -7,9 +7,7 @@ read here (one pipelined round trip), the plans completed in Python
 (``_writer.from_stored_row``), and sent with the fields they were computed
 from. A row that changed in between makes the writer stop at that plan with
 ``{"error": "moved"}``; it and the plans after it are then read and sent
-again. Plans that need no row cost nothing extra. A plan that kept the
-stored index record where the row has none of this library's
-(``{"error": "replan"}``) is sent again the same way, with every entry.
+again. Plans that need no row cost nothing extra.
 """
 
 from __future__ import annotations
@@ -61,11 +59,8 @@ def run_reading_rows(
             # Plans before the moved one were written by an earlier send:
             # report them applied, then the error that stopped the rest.
             return [*results, {"error": "raised", "exception": exc}]
-        stop = got[-1].get("error") if got else None
-        if stop not in ("moved", "replan"):
+        if not got or got[-1].get("error") != "moved":
             return results + got
-        if stop == "replan":  # it kept a record the row does not have
-            pending[len(got) - 1][1].full_entries()
         results += got[:-1]
         start += len(got) - 1
     plan = batch[start][1]

@@ -62,8 +62,6 @@ def apply_plan_steps(
             "(after rom._disable_lua_writes()) cannot write it"
         )
 
-    plan.full_entries()  # this writer rewrites the record every time
-
     def steps(pipe: Any) -> Steps[Any]:
         keys = plan.keyspace
         while True:

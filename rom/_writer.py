@@ -137,21 +137,6 @@ class WritePlan:
     releases: list[tuple[str, str]] = field(default_factory=list)
     fence: int | None = None
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
-    # A plain save whose changed columns name the same index entries as
-    # before (``plan_save``): the writer keeps the stored record, and
-    # ``entries`` holds only what such a save writes again (scores). The
-    # model and values it was planned from, for ``full_entries``.
-    keep_record: bool = False
-    source: tuple[ModelInfo, dict[str, Any]] | None = None
-
-    def full_entries(self) -> None:
-        """Plan every index entry of a plan that kept the stored record: the
-        writer found no record of this library's to keep (the WATCH writer,
-        which keeps none, asks it first)."""
-        if self.keep_record and self.source is not None:
-            info, data = self.source
-            self.entries = plan_index(info, data)
-            self.keep_record = False
 
     @property
     def keyspace(self) -> KeySpace:
@@ -166,9 +151,7 @@ class WritePlan:
         The record travels as its own argument: nested in the JSON it would
         be escaped, and decoded by the script for nothing.
         """
-        if self.delete or self.keep_record:
-            return [self.to_json(), ""]
-        return [self.to_json(), self.entries.record()]
+        return [self.to_json(), "" if self.delete else self.entries.record()]
 
     def to_json(self) -> str:
         """Serialise the plan, but its record, for the Lua writer.
@@ -188,8 +171,6 @@ class WritePlan:
             body["delete"] = True
         if self.reindex:
             body["reindex"] = True
-        if self.keep_record:
-            body["keep"] = True
         # Pairs go flat (field, value, field, value...): cjson's cost is
         # mostly the tables it builds, one per nested list.
         if self.race:
@@ -211,9 +192,9 @@ class WritePlan:
         # keygen affix_score), which costs cjson much less than a list and
         # which the script splits only if the record changed; a plan that
         # always writes its entries (new, full, delete) sends lists.
-        if e.prefix and not self.keep_record:
+        if e.prefix:
             body["prefix"] = self._scores(e.prefix)
-        if e.suffix and not self.keep_record:
+        if e.suffix:
             body["suffix"] = self._scores(e.suffix)
         if e.scored:
             body["scored"] = _flat(e.scored)
@@ -339,14 +320,7 @@ def plan_save(
         checked = {f for f, _ in plan.race}
         plan.race += [(a, last.get(a)) for a in info.guarded if a not in checked]
         plan.race.insert(0, (info.pk, plan.id))
-    lean = None
-    if info.lean_updates and not full:
-        lean = _lean_entries(info, data, last, plan)
-    if lean is None:
-        plan.entries = plan_index(info, data)
-    else:
-        plan.entries, plan.keep_record = lean, True
-        plan.source = (info, dict(data))
+    plan.entries = plan_index(info, data)
     plan.unique = unique_values(info, data, lambda col: _wire(col, data))
     plan.unique_del = _unique_deletions(info, last, plan.unique)
     if info.partitions:
@@ -451,55 +425,6 @@ def _column_entries(
         return
     assert col.keygen is not None
     _add_keygen_output(entries, info, col, col.keygen(attr, data), data)
-
-
-def _lean_entries(
-    info: ModelInfo, data: Mapping[str, Any], last: Mapping[str, str], plan: WritePlan
-) -> IndexEntries | None:
-    # A plain save of a ``lean_updates`` model: if every column it writes
-    # names the same index entries with its new value as with the row's
-    # (``last``), the stored record stays right as it is, and the save
-    # need only write the scores again (the entries of columns in
-    # ``lean_skip`` are not planned unless written). None otherwise: the
-    # plan then has every entry and record, as for any other save.
-    changed = set(plan.hset[::2]).union(plan.hdel)
-    entries = IndexEntries()
-    for col in info.indexed:
-        attr = col.attr
-        if attr not in changed:
-            if attr not in info.lean_skip:
-                _column_entries(entries, info, col, data)
-            continue
-        raw = last.get(attr)
-        if col._keygen_name == "_numeric_keygen":
-            # Its one entry is named after the column while it has a value.
-            if (raw is None) != (data.get(attr) is None):
-                return None
-            _column_entries(entries, info, col, data)
-            continue
-        before = IndexEntries()
-        if raw is not None:
-            try:
-                old = col.from_redis(raw)
-            except (ValueError, TypeError, ArithmeticError, RecursionError):
-                return None
-            _column_entries(before, info, col, {attr: old})
-        after = IndexEntries()
-        _column_entries(after, info, col, data)
-        if _names(before) != _names(after):
-            return None
-        entries.scored += after.scored
-    return entries
-
-
-def _names(e: IndexEntries) -> tuple[list[Any], ...]:
-    # What a record says of entries: their names, not their scores.
-    return (
-        e.tokens,
-        [name for name, _ in e.scored],
-        [(attr, token) for attr, token, _ in e.prefix],
-        [(attr, rev) for attr, rev, _ in e.suffix],
-    )
 
 
 def _add_keygen_output(

@@ -41,19 +41,11 @@
 --             Its "race" and "scored" pairs are flat: field, expected value
 --             (false: absent), field, ...; index name, score (false: the
 --             id), name, ...
---             A plan with "keep" (a plain save whose written columns name
---             the same index entries as before) keeps the row's stored
---             -index-data- record: its record argument is '' and its only
---             entries are "scored" (and no "prefix"/"suffix").
 -- returns     JSON array, one entry per plan run, stopping at the first error:
 --             {"id": "<id>"} | {"error": "race", "fields": [...]}
 --             | {"error": "deleted"} | {"error": "unique", "column": c, "value": v}
 --             | {"error": "moved"}: the row is no longer as the caller read it
 --             for the plan's row_check; the caller re-reads it and resends
---             | {"error": "replan"}: a "keep" plan whose row has no
---             -index-data- record to keep (none, or the legacy <ns>:: one):
---             nothing of it is written; the caller resends it with every
---             entry and its record
 --             | {"error": "fenced"}: the plan's "fence" (Unix ms, set when a
 --             partitioned model's unique values were claimed in other slots,
 --             see rom/_claims.py) has passed by the server's clock: nothing
@@ -493,11 +485,6 @@ local function prepare(p)
             p.raw, p.legacy = legacy, true
         else
             p.raw = values['-index-data-']
-        end
-        if p.keep then
-            -- Nothing to compare: the stored record is the plan's, if any.
-            if p.legacy or not p.raw or p.raw == '' then return {error = 'replan'} end
-            p.record = p.raw
         end
     else
         -- The id INCR will give: its row must be free for a hash.

@@ -153,3 +153,39 @@ def test_many_affix_members_go_in_chunks(rom_redis: redis.Redis) -> None:
     assert rom_redis.zcard("DiffDoc:body:suf") == 1000
     doc.delete()
     assert not rom_redis.exists("DiffDoc:body:pre", "DiffDoc:body:suf")
+
+
+def _declare_schema_doc(indexed: bool) -> type[rom.Model]:
+    # SdDoc as an application declares it before and after giving ``n`` an
+    # index: the second declaration replaces the first in the registry.
+    for key in [k for k in rom.MODELS if k == "SdDoc"]:
+        del rom.MODELS[key]
+
+    class SdDoc(rom.Model):
+        body = rom.Text(index=True, keygen=rom.FULL_TEXT)
+        n = rom.Integer(index=indexed)
+        meta = rom.Json()
+
+    return SdDoc
+
+
+def test_a_plain_save_indexes_a_column_given_an_index_since(
+    rom_redis: redis.Redis, fresh_models: None
+) -> None:
+    """A row saved before its model gave ``n`` an index gets ``n``'s entry,
+    in its record too, from its next plain save of another column; a
+    delete then leaves no entry behind."""
+    before = _declare_schema_doc(indexed=False)
+    doc = before(body="hello", n=3, meta={"k": 1})
+    doc.save()
+    rom.session.rollback()
+    after = _declare_schema_doc(indexed=True)
+    doc = after.get(doc.id)
+    doc.meta = {"k": 2}
+    doc.save()
+    assert rom_redis.zscore("SdDoc:n:idx", doc.id) == 3
+    assert rom_redis.hget(f"SdDoc:{doc.id}", "-index-data-") == (
+        b'[["body:hello"],["n"],{},{},{}]'
+    )
+    doc.delete()
+    assert not rom_redis.exists("SdDoc:n:idx", "SdDoc:body:hello:idx")
