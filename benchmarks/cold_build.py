@@ -49,16 +49,17 @@ def main(argv: list[str] | None = None) -> None:
             w.orm_insert(row)
         rom.session.rollback()
         ids = data.shuffled_ids()
+        keys = {id: model._meta.entity_key(id) for id in ids}
         command = _transport.sync_command
         no_kwargs: dict[str, Any] = {}
 
         def read(id: int) -> Any:
-            return command(client, "hgetall", (f"BenchItem:{id}",), no_kwargs)
+            return command(client, "hgetall", (keys[id],), no_kwargs)
 
         replies = {id: read(id) for id in ids}
 
         def build(id: int) -> Any:
-            return _lookup._one(model, f"BenchItem:{id}", id, replies[id])
+            return _lookup._one(model, keys[id], id, replies[id])
 
         def read_build(id: int) -> Any:
             read(id)

@@ -158,8 +158,7 @@ def test_many_affix_members_go_in_chunks(rom_redis: redis.Redis) -> None:
 def _declare_schema_doc(indexed: bool) -> type[rom.Model]:
     # SdDoc as an application declares it before and after giving ``n`` an
     # index: the second declaration replaces the first in the registry.
-    for key in [k for k in rom.MODELS if k == "SdDoc"]:
-        del rom.MODELS[key]
+    rom.MODELS.pop("SdDoc", None)
 
     class SdDoc(rom.Model):
         body = rom.Text(index=True, keygen=rom.FULL_TEXT)
