@@ -254,8 +254,16 @@ def _sync(request: Request) -> Any:
             )
         except NoScriptError:
             client.script_load(request.source)
+        try:
             return client.evalsha(
                 request.sha, len(request.keys), *request.keys, *request.args
+            )
+        except NoScriptError:
+            # Refused again after the load (seen once on a cluster client of
+            # redis-py 4.6 just after a reshard): the source itself, which
+            # NOSCRIPT cannot refuse.
+            return client.eval(
+                request.source, len(request.keys), *request.keys, *request.args
             )
     if isinstance(request, Each):
         return [_sync(r) for r in request.requests]
@@ -354,8 +362,14 @@ async def _async(request: Request) -> Any:
             )
         except NoScriptError:
             await client.script_load(request.source)
+        try:
             return await client.evalsha(
                 request.sha, len(request.keys), *request.keys, *request.args
+            )
+        except NoScriptError:
+            # As _sync: the source itself.
+            return await client.eval(
+                request.source, len(request.keys), *request.keys, *request.args
             )
     if isinstance(request, Each):
         return [await _async(r) for r in request.requests]

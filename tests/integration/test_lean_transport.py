@@ -266,6 +266,50 @@ def test_noscript_loads_the_script_and_sends_again(
     assert seen.names == ["EVALSHA"]
 
 
+class _LoadLost(redis.Redis):
+    """A client (not lean: its own execute_command) whose SCRIPT LOAD never
+    reaches the server, as a node the load missed."""
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        if args[0] == "SCRIPT LOAD":
+            return hashlib.sha1(args[1].encode()).hexdigest()
+        return super().execute_command(*args, **options)
+
+
+class _ALoadLost(redis.asyncio.Redis):
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if args[0] == "SCRIPT LOAD":
+            return hashlib.sha1(args[1].encode()).hexdigest()
+        return await super().execute_command(*args, **options)
+
+
+def test_noscript_after_the_load_sends_the_source(server: RedisServer) -> None:
+    """EVALSHA refused again after SCRIPT LOAD: the call goes as EVAL of
+    the source, on both APIs, and runs once."""
+    source = "return redis.call('INCR', KEYS[1])"
+    sha = hashlib.sha1(source.encode()).hexdigest()
+    direct = server.client()
+    direct.flushdb()
+    direct.script_flush()
+    client = _LoadLost(host=server.host, port=server.port)
+    assert not _transport.lean_sync(client)
+    request = Script(client, "test_incr", source, sha, ("n",), ())
+    assert run_sync(one(request)) == 1
+    aclient = _ALoadLost(host=server.host, port=server.port)
+    direct.script_flush()
+    arequest = Script(aclient, "test_incr", source, sha, ("n",), ())
+    assert asyncio.run(_arun(arequest, aclient)) == 2
+    assert direct.get("n") == b"2"
+    client.close()
+
+
+async def _arun(request: Request, client: Any) -> Any:
+    try:
+        return await run_async(one(request))
+    finally:
+        await _aclose(client)
+
+
 # -- lost connections ---------------------------------------------------------
 
 
